@@ -1,0 +1,3 @@
+from lima_tk.cli import main
+
+main()

@@ -1,0 +1,33 @@
+"""Domain exceptions. The CLI prints them as one line (exit 2); the GUI shows them."""
+
+from __future__ import annotations
+
+
+class LimaError(Exception):
+    """Base class for errors a user should see as one clear line."""
+
+
+class NotFound(LimaError, KeyError):
+    """An id (chat, message, tool) that does not exist in the dataset."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain words
+        return str(self.args[0]) if self.args else "not found"
+
+
+class DatasetError(LimaError):
+    """The dataset file cannot be opened or written (locked, read-only, not a dataset)."""
+
+
+class FormatError(LimaError):
+    """Bad input while importing: names the file, the line and the reason."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class ValidationError(LimaError):
+    """A value that breaks a rule of the model (role, name pattern, JSON arguments...)."""

@@ -1,0 +1,959 @@
+"""DatasetStore: the repository layer over one `.lima.db` SQLite file.
+
+Every mutating method is one transaction that also writes its undo-journal entry, so there is
+no unsaved state here: when a method returns, the change is on disk. Not thread-safe: one
+store per thread (the GUI's workers open their own).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from lima_tk.errors import DatasetError, NotFound, ValidationError
+from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
+from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
+from lima_tk.store.journal import Entry, Journal, Step, now_iso
+from lima_tk.store.migrations import MIGRATIONS
+
+SORTS = {
+    "position": "c.position",
+    "name": "c.name COLLATE NOCASE",
+    "language": "c.language",
+    "tags": "c.tags",
+    "messages": "n_messages",
+    "updated": "c.updated_at",
+    "created": "c.created_at",
+}
+
+
+@dataclass
+class ChatFilter:
+    """What the chat list shows: full-text query, tag, language, or explicit ids."""
+
+    text: str = ""
+    tag: str | None = None
+    language: str | None = None
+    ids: Sequence[int] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.text.strip() or self.tag or self.language or self.ids is not None)
+
+
+@dataclass(slots=True)
+class ChatSummary:
+    """One row of the chat list."""
+
+    id: int
+    uid: str
+    name: str
+    language: str | None
+    tags: list[str]
+    n_messages: int
+    created_at: str
+    updated_at: str
+    position: int
+
+
+@dataclass
+class ImportResult:
+    chats: int = 0
+    messages: int = 0
+    first_id: int | None = None
+    last_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a user types into an FTS5 query: every word must match, as a prefix."""
+    words = [w for w in text.replace('"', " ").split() if w]
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def _ids(values: Iterable[int]) -> list[int]:
+    return sorted({int(v) for v in values})
+
+
+class DatasetStore:
+    """Open (creating or upgrading) a dataset file. Tk thread only in the GUI."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if not self.path.exists():
+            if readonly or not create:
+                raise DatasetError(f"{self.path}: no such dataset file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif self.path.is_dir():
+            raise DatasetError(f"{self.path}: is a folder, not a dataset file")
+        else:
+            self._check_header()
+            if not readonly and not _writable(self.path):
+                self.readonly = True
+        try:
+            if self.readonly:
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+                )
+            else:
+                conn = sqlite3.connect(str(self.path), isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn = conn
+            self.db = Database(conn)
+            if not self.readonly:
+                MIGRATIONS.apply(self.db)
+            elif MIGRATIONS.pending(self.db):
+                raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
+        except sqlite3.DatabaseError as e:
+            raise DatasetError(f"{self.path}: cannot open dataset ({e})") from e
+        self.journal = Journal(self.conn, cap=int(self.get_setting("journal_cap")))
+
+    def _check_header(self) -> None:
+        with open(self.path, "rb") as f:
+            head = f.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise DatasetError(f"{self.path}: not a lima-tk dataset (not an SQLite file)")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> DatasetStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: poll it to notice a second instance."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def change(self, label: str, kind: str, target: int | None = None, coalesce: bool = False):
+        """One transaction + one undo step. Nest freely: inner changes join the outer step."""
+        if self.readonly:
+            raise DatasetError(f"{self.path}: the dataset is read-only")
+        try:
+            with self.journal.change(label, kind, target, coalesce) as entry:
+                yield entry
+        except sqlite3.OperationalError as e:
+            msg = str(e)
+            if "locked" in msg or "busy" in msg:
+                raise DatasetError(f"{self.path}: the dataset is busy (another program is writing it)") from e
+            if "readonly" in msg:
+                raise DatasetError(f"{self.path}: the dataset is read-only") from e
+            raise
+
+    def undo(self) -> Step | None:
+        if self.readonly:
+            raise DatasetError(f"{self.path}: the dataset is read-only")
+        return self.journal.undo()
+
+    def redo(self) -> Step | None:
+        if self.readonly:
+            raise DatasetError(f"{self.path}: the dataset is read-only")
+        return self.journal.redo()
+
+    def undo_label(self) -> str | None:
+        step = self.journal.next_undo()
+        return step.label if step else None
+
+    def redo_label(self) -> str | None:
+        step = self.journal.next_redo()
+        return step.label if step else None
+
+    def _next_id(self, table: str) -> int:
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        return (row[0] if row else 0) + 1
+
+    def _touch_chats(self, entry: Entry, chat_ids: Iterable[int], now: str | None = None) -> None:
+        ids = _ids(chat_ids)
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        entry.snapshot("chats", f"id IN ({marks})", ids)
+        self.conn.execute(f"UPDATE chats SET updated_at = ? WHERE id IN ({marks})", [now or now_iso(), *ids])
+
+    # -- settings --------------------------------------------------------------------------
+
+    def get_settings(self) -> dict[str, Any]:
+        out = dict(DATASET_DEFAULTS)
+        for key, value in self.conn.execute("SELECT key, value FROM settings"):
+            out[key] = json.loads(value)
+        return out
+
+    def get_setting(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            if key in DATASET_DEFAULTS:
+                return DATASET_DEFAULTS[key]
+            raise NotFound(f"unknown setting {key!r}")
+        return json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> Any:
+        """Validate and store one dataset setting (an undo step). Returns the stored value."""
+        value = parse_dataset_setting(key, value)
+        with self.change(f"Set {key.replace('_', ' ')}", "setting"):
+            self._put_setting(key, value)
+        if key == "journal_cap":
+            self.journal.cap = int(value)
+        return value
+
+    def _put_setting(self, key: str, value: Any) -> None:
+        entry = self.journal._current
+        assert entry is not None, "inside a change only"
+        entry.snapshot("settings", "key = ?", (key,))
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, ensure_ascii=False)),
+        )
+
+    def _extend_setting(self, key: str, values: Iterable[str]) -> None:
+        current = list(self.get_setting(key))
+        new = [v for v in dict.fromkeys(values) if v and v not in current]
+        if new:
+            self._put_setting(key, current + new)
+
+    # -- tag vocabulary --------------------------------------------------------------------
+
+    def tag_counts(self) -> dict[str, int]:
+        """Every tag in the vocabulary or used by a chat, with its chat count."""
+        counts = {t: 0 for t in self.get_setting("tags")}
+        for tag, n in self.conn.execute("SELECT tag, count(*) FROM chat_tags GROUP BY tag ORDER BY tag"):
+            counts[tag] = n
+        return counts
+
+    def add_tag(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise ValidationError("a tag needs a name")
+        with self.change(f"Add tag {name}", "tag"):
+            self._extend_setting("tags", [name])
+
+    def rename_tag(self, old: str, new: str) -> int:
+        """Rename (or merge into an existing tag) across the vocabulary and every chat."""
+        new = new.strip()
+        if not new:
+            raise ValidationError("a tag needs a name")
+        with self.change(f"Rename tag {old} to {new}", "tag") as entry:
+            vocab = [new if t == old else t for t in self.get_setting("tags")]
+            self._put_setting("tags", list(dict.fromkeys(vocab)))
+            return self._rewrite_tags(entry, old, lambda tags: [new if t == old else t for t in tags])
+
+    def delete_tag(self, name: str) -> int:
+        """Remove a tag from the vocabulary and from every chat; returns the chats changed."""
+        with self.change(f"Delete tag {name}", "tag") as entry:
+            self._put_setting("tags", [t for t in self.get_setting("tags") if t != name])
+            return self._rewrite_tags(entry, name, lambda tags: [t for t in tags if t != name])
+
+    def _rewrite_tags(self, entry: Entry, tag: str, fn) -> int:
+        sub = "SELECT chat_id FROM chat_tags WHERE tag = ?"
+        rows = self.conn.execute(f"SELECT id, tags FROM chats WHERE id IN ({sub})", (tag,)).fetchall()
+        if not rows:
+            return 0
+        entry.snapshot("chats", f"id IN ({sub})", (tag,))
+        now = now_iso()
+        self.conn.executemany(
+            "UPDATE chats SET tags = ?, updated_at = ? WHERE id = ?",
+            [(json.dumps(list(dict.fromkeys(fn(json.loads(t)))), ensure_ascii=False), now, i) for i, t in rows],
+        )
+        return len(rows)
+
+    # -- chat list -------------------------------------------------------------------------
+
+    def _where(self, f: ChatFilter | None) -> tuple[str, list[Any]]:
+        if f is None:
+            return "", []
+        clauses: list[str] = []
+        params: list[Any] = []
+        q = fts_query(f.text)
+        if q:
+            clauses.append(
+                "c.id IN (SELECT rowid FROM chats_fts WHERE chats_fts MATCH ? "
+                "UNION SELECT m.chat_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+                "WHERE messages_fts MATCH ?)"
+            )
+            params += [q, q]
+        if f.tag:
+            clauses.append("c.id IN (SELECT chat_id FROM chat_tags WHERE tag = ?)")
+            params.append(f.tag)
+        if f.language:
+            clauses.append("c.language = ?")
+            params.append(f.language)
+        if f.ids is not None:
+            ids = _ids(f.ids)
+            clauses.append("c.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(ids))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def count_chats(self, f: ChatFilter | None = None) -> int:
+        where, params = self._where(f)
+        return int(self.conn.execute(f"SELECT count(*) FROM chats c{where}", params).fetchone()[0])
+
+    def list_chats(
+        self,
+        f: ChatFilter | None = None,
+        sort: str = "position",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[ChatSummary]:
+        """A page of the chat list, with message counts, filtered and sorted in SQL."""
+        if sort not in SORTS:
+            raise ValidationError(f"unknown sort {sort!r} (known: {', '.join(SORTS)})")
+        where, params = self._where(f)
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            "SELECT c.id, c.uid, c.name, c.language, c.tags, "
+            "(SELECT count(*) FROM messages m WHERE m.chat_id = c.id) AS n_messages, "
+            f"c.created_at, c.updated_at, c.position FROM chats c{where} "
+            f"ORDER BY {SORTS[sort]} {direction}, c.position {direction}, c.id {direction} LIMIT ? OFFSET ?"
+        )
+        rows = self.conn.execute(sql, [*params, limit, offset])
+        return [
+            ChatSummary(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+        ]
+
+    def chat_ids(self, f: ChatFilter | None = None, sort: str = "position", descending: bool = False) -> list[int]:
+        """All ids matching a filter, in list order (for Ctrl+A and range selection)."""
+        where, params = self._where(f)
+        direction = "DESC" if descending else "ASC"
+        order = SORTS[sort]
+        extra = ""
+        if sort == "messages":
+            extra = ", (SELECT count(*) FROM messages m WHERE m.chat_id = c.id) AS n_messages"
+        sql = f"SELECT c.id{extra} FROM chats c{where} ORDER BY {order} {direction}, c.position {direction}, c.id {direction}"
+        return [r[0] for r in self.conn.execute(sql, params)]
+
+    def languages_in_use(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT coalesce(language, ''), count(*) FROM chats GROUP BY 1 ORDER BY 2 DESC"
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- reading chats ---------------------------------------------------------------------
+
+    def get_chat(self, chat_id: int) -> Chat:
+        row = self.conn.execute(
+            "SELECT id, uid, name, language, tags, notes, extra, created_at, updated_at, position "
+            "FROM chats WHERE id = ?",
+            (chat_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no chat with id {chat_id}")
+        chat = _chat_from_row(row)
+        chat.messages = self.get_messages(chat_id)
+        chat.tools = self.get_tools(chat_id)
+        return chat
+
+    def get_messages(self, chat_id: int) -> list[Message]:
+        rows = self.conn.execute(
+            "SELECT id, position, role, content, name, tool_calls, tool_call_id, weight "
+            "FROM messages WHERE chat_id = ? ORDER BY position, id",
+            (chat_id,),
+        )
+        return [_message_from_row(r) for r in rows]
+
+    def get_message(self, message_id: int) -> tuple[int, Message]:
+        """(chat_id, message) for one message id."""
+        row = self.conn.execute(
+            "SELECT id, position, role, content, name, tool_calls, tool_call_id, weight, chat_id "
+            "FROM messages WHERE id = ?",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no message with id {message_id}")
+        return row[8], _message_from_row(row)
+
+    def get_tools(self, chat_id: int) -> list[Tool]:
+        rows = self.conn.execute(
+            "SELECT id, name, description, parameters, strict FROM tools WHERE chat_id = ? ORDER BY position, id",
+            (chat_id,),
+        )
+        return [
+            Tool(
+                name=r[1],
+                description=r[2],
+                parameters=json.loads(r[3]) if r[3] is not None else None,
+                strict=None if r[4] is None else bool(r[4]),
+                id=r[0],
+            )
+            for r in rows
+        ]
+
+    def iter_chats(self, f: ChatFilter | None = None, batch: int = 500) -> Iterator[Chat]:
+        """Every matching chat with messages and tools, in list order, paged (never all in memory)."""
+        where, params = self._where(f)
+        cond = where + (" AND " if where else " WHERE ")
+        last: tuple[int, int] = (-(2**62), 0)
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, uid, name, language, tags, notes, extra, created_at, updated_at, position "
+                f"FROM chats c{cond}(c.position, c.id) > (?, ?) ORDER BY c.position, c.id LIMIT ?",
+                [*params, last[0], last[1], batch],
+            ).fetchall()
+            if not rows:
+                return
+            chats = {r[0]: _chat_from_row(r) for r in rows}
+            idlist = json.dumps(list(chats))
+            for r in self.conn.execute(
+                "SELECT id, position, role, content, name, tool_calls, tool_call_id, weight, chat_id "
+                "FROM messages WHERE chat_id IN (SELECT value FROM json_each(?)) ORDER BY chat_id, position, id",
+                (idlist,),
+            ):
+                chats[r[8]].messages.append(_message_from_row(r))
+            for r in self.conn.execute(
+                "SELECT id, name, description, parameters, strict, chat_id FROM tools "
+                "WHERE chat_id IN (SELECT value FROM json_each(?)) ORDER BY chat_id, position, id",
+                (idlist,),
+            ):
+                chats[r[5]].tools.append(
+                    Tool(r[1], r[2], json.loads(r[3]) if r[3] is not None else None,
+                         None if r[4] is None else bool(r[4]), r[0])
+                )
+            yield from chats.values()
+            last = (rows[-1][9], rows[-1][0])
+
+    # -- chats: create, copy, delete, edit -------------------------------------------------
+
+    def create_chat(
+        self,
+        name: str = "",
+        language: str | None = None,
+        tags: Sequence[str] = (),
+        notes: str = "",
+        messages: Sequence[Message] = (),
+        tools: Sequence[Tool] = (),
+    ) -> int:
+        """A new chat at the end of the list; returns its id."""
+        chat = Chat(name=name, language=language, tags=list(tags), notes=notes,
+                    messages=list(messages), tools=list(tools))
+        with self.change("New chat", "create_chat"):
+            result = self.add_chats([chat])
+        assert result.first_id is not None
+        return result.first_id
+
+    def add_chats(self, chats: Iterable[Chat], label: str = "Add chats", batch: int = 1000) -> ImportResult:
+        """Insert many chats fast (import path): one undo step, ids pre-assigned, executemany.
+
+        Joins the caller's change when there is one, so an import is all or nothing.
+        """
+        result = ImportResult()
+        with self.change(label, "add_chats") as entry:
+            chat_id = self._next_id("chats")
+            msg_lo = self._next_id("messages")
+            tool_lo = self._next_id("tools")
+            pos_row = self.conn.execute("SELECT max(position) FROM chats").fetchone()
+            position = (pos_row[0] if pos_row[0] is not None else -1) + 1
+            first = chat_id
+            seen_uids: set[str] = set()
+            tags_seen: dict[str, None] = {}
+            langs_seen: dict[str, None] = {}
+            crows: list[tuple] = []
+            mrows: list[tuple] = []
+            trows: list[tuple] = []
+            now = now_iso()
+
+            def flush() -> None:
+                if not crows:
+                    return
+                uids = [r[1] for r in crows]
+                clash = {
+                    r[0]
+                    for r in self.conn.execute(
+                        "SELECT uid FROM chats WHERE uid IN (SELECT value FROM json_each(?))", (json.dumps(uids),)
+                    )
+                }
+                if clash:
+                    for i, r in enumerate(crows):
+                        if r[1] in clash:
+                            crows[i] = (r[0], uuid.uuid4().hex, *r[2:])
+                            result.warnings.append(f"chat {r[2]!r}: uid {r[1]} already in the dataset; given a new one")
+                self.conn.executemany(
+                    "INSERT INTO chats (id, uid, name, language, tags, notes, extra, created_at, updated_at, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    crows,
+                )
+                self.conn.executemany(
+                    "INSERT INTO messages (chat_id, position, role, content, name, tool_calls, tool_call_id, weight)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    mrows,
+                )
+                if trows:
+                    self.conn.executemany(
+                        "INSERT INTO tools (chat_id, position, name, description, parameters, strict)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        trows,
+                    )
+                result.messages += len(mrows)
+                crows.clear()
+                mrows.clear()
+                trows.clear()
+
+            for chat in chats:
+                uid = chat.uid or uuid.uuid4().hex
+                if uid in seen_uids:
+                    uid = uuid.uuid4().hex
+                seen_uids.add(uid)
+                for t in chat.tags:
+                    tags_seen[t] = None
+                if chat.language:
+                    langs_seen[chat.language] = None
+                crows.append((
+                    chat_id, uid, chat.name, chat.language,
+                    json.dumps(list(dict.fromkeys(chat.tags)), ensure_ascii=False), chat.notes,
+                    json.dumps(chat.extra, ensure_ascii=False) if chat.extra else "{}",
+                    chat.created_at or now, chat.updated_at or chat.created_at or now, position,
+                ))
+                for i, m in enumerate(chat.messages):
+                    if m.role not in ROLES:
+                        raise ValidationError(f"unknown role {m.role!r}")
+                    mrows.append((
+                        chat_id, i, m.role, m.content, m.name,
+                        json.dumps(m.tool_calls, ensure_ascii=False) if m.tool_calls else None,
+                        m.tool_call_id, m.weight,
+                    ))
+                for i, t in enumerate(chat.tools):
+                    trows.append(_tool_row(chat_id, i, t))
+                chat_id += 1
+                position += 1
+                result.chats += 1
+                if len(crows) >= batch:
+                    flush()
+            flush()
+            if result.chats:
+                result.first_id, result.last_id = first, chat_id - 1
+                entry.inserted("chats", first, chat_id - 1)
+                entry.inserted("messages", msg_lo, self._next_id("messages") - 1)
+                entry.inserted("tools", tool_lo, self._next_id("tools") - 1)
+                self._extend_setting("tags", tags_seen)
+                self._extend_setting("languages", langs_seen)
+        return result
+
+    def update_chat(self, chat_id: int, **fields: Any) -> None:
+        """Change name, language, tags, notes or extra of one chat."""
+        self.update_chats([chat_id], **fields)
+
+    def rename_chat(self, chat_id: int, name: str) -> None:
+        self.update_chats([chat_id], label="Rename chat", name=name)
+
+    def update_chats(self, chat_ids: Iterable[int], label: str | None = None, **fields: Any) -> int:
+        """Set the same fields on many chats (one undo step). Returns how many changed."""
+        allowed = {"name", "language", "tags", "notes", "extra"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValidationError(f"cannot set {', '.join(sorted(bad))} on a chat")
+        ids = _ids(chat_ids)
+        if not ids:
+            return 0
+        values: dict[str, Any] = {}
+        for k, v in fields.items():
+            if k == "tags":
+                v = json.dumps(list(dict.fromkeys(t.strip() for t in v if t.strip())), ensure_ascii=False)
+            elif k == "extra":
+                v = json.dumps(v or {}, ensure_ascii=False)
+            elif k == "language":
+                v = v or None
+            values[k] = v
+        what = ", ".join(fields)
+        label = label or (f"Set {what} of {len(ids)} chats" if len(ids) > 1 else f"Set chat {what}")
+        with self.change(label, "update_chats") as entry:
+            self._check_chats(ids)
+            marks = ",".join("?" * len(ids))
+            entry.snapshot("chats", f"id IN ({marks})", ids)
+            sets = ", ".join(f"{k} = ?" for k in values)
+            self.conn.execute(
+                f"UPDATE chats SET {sets}, updated_at = ? WHERE id IN ({marks})",
+                [*values.values(), now_iso(), *ids],
+            )
+            if "tags" in fields:
+                self._extend_setting("tags", json.loads(values["tags"]))
+            if fields.get("language"):
+                self._extend_setting("languages", [fields["language"]])
+        return len(ids)
+
+    def set_language(self, chat_ids: Iterable[int], language: str | None) -> int:
+        ids = _ids(chat_ids)
+        return self.update_chats(ids, label=f"Set language of {_n(len(ids), 'chat')}", language=language)
+
+    def add_tags(self, chat_ids: Iterable[int], tags: Sequence[str]) -> int:
+        """Add tags to many chats (keeping each chat's order); one undo step."""
+        ids = _ids(chat_ids)
+        tags = [t.strip() for t in tags if t.strip()]
+        with self.change(f"Tag {_n(len(ids), 'chat')} {', '.join(tags)}", "tags") as entry:
+            return self._map_tags(entry, ids, lambda cur: cur + [t for t in tags if t not in cur], tags)
+
+    def remove_tags(self, chat_ids: Iterable[int], tags: Sequence[str]) -> int:
+        ids = _ids(chat_ids)
+        drop = set(tags)
+        with self.change(f"Untag {_n(len(ids), 'chat')} {', '.join(tags)}", "tags") as entry:
+            return self._map_tags(entry, ids, lambda cur: [t for t in cur if t not in drop], [])
+
+    def _map_tags(self, entry: Entry, ids: list[int], fn, vocab_add: list[str]) -> int:
+        if not ids:
+            return 0
+        rows = self.conn.execute(
+            "SELECT id, tags FROM chats WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        ).fetchall()
+        changes = []
+        for cid, raw in rows:
+            cur = json.loads(raw)
+            new = fn(cur)
+            if new != cur:
+                changes.append((json.dumps(new, ensure_ascii=False), cid))
+        if changes:
+            changed = [c[1] for c in changes]
+            entry.snapshot("chats", "id IN (SELECT value FROM json_each(?))", (json.dumps(changed),))
+            now = now_iso()
+            self.conn.executemany("UPDATE chats SET tags = ?, updated_at = ? WHERE id = ?",
+                                  [(t, now, cid) for t, cid in changes])
+        self._extend_setting("tags", vocab_add)
+        return len(changes)
+
+    def _check_chats(self, ids: list[int]) -> None:
+        found = self.conn.execute(
+            "SELECT count(*) FROM chats WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        ).fetchone()[0]
+        if found != len(ids):
+            raise NotFound(f"{len(ids) - found} of the chats do not exist")
+
+    def copy_chats(self, chat_ids: Iterable[int]) -> list[int]:
+        """Copy chats with all metadata, messages and tools to the end of the list."""
+        ids = _ids(chat_ids)
+        if not ids:
+            return []
+        with self.change(f"Copy {_n(len(ids), 'chat')}", "copy_chats"):
+            self._check_chats(ids)
+            # Copy in list order so the copies keep the originals' relative order.
+            ordered = [r[0] for r in self.conn.execute(
+                "SELECT id FROM chats WHERE id IN (SELECT value FROM json_each(?)) ORDER BY position, id",
+                (json.dumps(ids),),
+            )]
+            copies = []
+            for cid in ordered:
+                chat = self.get_chat(cid)
+                chat.uid = None
+                chat.name = f"{chat.name} (copy)" if chat.name else "(copy)"
+                chat.created_at = chat.updated_at = None
+                copies.append(chat)
+            result = self.add_chats(copies, label="copy")
+        assert result.first_id is not None and result.last_id is not None
+        return list(range(result.first_id, result.last_id + 1))
+
+    def delete_chats(self, chat_ids: Iterable[int]) -> int:
+        """Delete chats with their messages and tools: one undo step, however many."""
+        ids = _ids(chat_ids)
+        if not ids:
+            return 0
+        with self.change(f"Delete {_n(len(ids), 'chat')}", "delete_chats") as entry:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _sel (id INTEGER PRIMARY KEY)")
+            self.conn.execute("DELETE FROM temp._sel")
+            self.conn.executemany("INSERT OR IGNORE INTO temp._sel (id) VALUES (?)", [(i,) for i in ids])
+            sel = "SELECT id FROM temp._sel"
+            entry.snapshot("messages", f"chat_id IN ({sel})")
+            entry.snapshot("tools", f"chat_id IN ({sel})")
+            entry.snapshot("chats", f"id IN ({sel})")
+            n = self.conn.execute(f"DELETE FROM chats WHERE id IN ({sel})").rowcount
+            self.conn.execute("DELETE FROM temp._sel")
+        return n
+
+    def move_chats(self, chat_ids: Iterable[int], delta: int) -> list[int]:
+        """Move chats up (delta < 0) or down in list order, by |delta| places; keeps blocks together."""
+        ids = set(_ids(chat_ids))
+        if not ids or delta == 0:
+            return []
+        with self.change(f"Move {_n(len(ids), 'chat')} {'up' if delta < 0 else 'down'}", "move_chats") as entry:
+            for _ in range(abs(delta)):
+                pos = {r[0]: r[1] for r in self.conn.execute(
+                    "SELECT id, position FROM chats WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(ids)),),
+                )}
+                order = sorted(pos, key=lambda i: (pos[i], i), reverse=delta > 0)
+                for cid in order:
+                    op, direction = ("<", "DESC") if delta < 0 else (">", "ASC")
+                    nb = self.conn.execute(
+                        f"SELECT id, position FROM chats WHERE (position, id) {op} (?, ?) "
+                        f"ORDER BY position {direction}, id {direction} LIMIT 1",
+                        (pos[cid], cid),
+                    ).fetchone()
+                    if nb is None or nb[0] in ids:
+                        # At the edge, or behind another selected chat that could not move.
+                        continue
+                    entry.snapshot("chats", "id IN (?, ?)", (cid, nb[0]))
+                    a, b = pos[cid], nb[1]
+                    if a == b:  # equal positions (legacy data): make them distinct
+                        b = a - 1 if delta < 0 else a + 1
+                    self.conn.execute("UPDATE chats SET position = ? WHERE id = ?", (b, cid))
+                    self.conn.execute("UPDATE chats SET position = ? WHERE id = ?", (a, nb[0]))
+                    pos[cid] = b
+        return sorted(ids)
+
+    # -- messages --------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        chat_id: int,
+        role: str = "user",
+        content: str | None = "",
+        position: int | None = None,
+        *,
+        name: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_id: str | None = None,
+        weight: int | None = None,
+    ) -> int:
+        """Insert a message at `position` (default: the end); returns its id."""
+        _check_role(role)
+        _check_weight(weight)
+        with self.change("Add message", "add_message") as entry:
+            self._check_chats([chat_id])
+            count = self.conn.execute("SELECT count(*) FROM messages WHERE chat_id = ?", (chat_id,)).fetchone()[0]
+            if position is None or position >= count:
+                position = count
+            else:
+                position = max(0, position)
+                self._renumber(entry, chat_id)
+                entry.snapshot("messages", "chat_id = ? AND position >= ?", (chat_id, position))
+                self.conn.execute(
+                    "UPDATE messages SET position = position + 1 WHERE chat_id = ? AND position >= ?",
+                    (chat_id, position),
+                )
+            msg = Message(role, content, name, tool_calls, tool_call_id, weight)
+            r = msg.to_row()
+            cur = self.conn.execute(
+                "INSERT INTO messages (chat_id, position, role, content, name, tool_calls, tool_call_id, weight)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, position, r["role"], r["content"], r["name"], r["tool_calls"], r["tool_call_id"],
+                 r["weight"]),
+            )
+            new_id = int(cur.lastrowid)
+            entry.inserted("messages", new_id)
+            self._touch_chats(entry, [chat_id])
+        return new_id
+
+    def edit_message_text(self, message_id: int, content: str) -> bool:
+        """Save typed text (call on every debounced pause). Consecutive edits of one message
+        are one undo step. Returns False when the text was already stored."""
+        row = self.conn.execute("SELECT chat_id, content FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no message with id {message_id}")
+        if row[1] == content:
+            return False
+        with self.change("Edit message", "edit_text", target=message_id, coalesce=True) as entry:
+            entry.snapshot("messages", "id = ?", (message_id,))
+            self.conn.execute("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
+            self._touch_chats(entry, [row[0]])
+        return True
+
+    def update_message(self, message_id: int, **fields: Any) -> None:
+        """Change role, content, name, tool_calls, tool_call_id or weight of one message."""
+        allowed = {"role", "content", "name", "tool_calls", "tool_call_id", "weight"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValidationError(f"cannot set {', '.join(sorted(bad))} on a message")
+        if "role" in fields:
+            _check_role(fields["role"])
+        if "weight" in fields:
+            _check_weight(fields["weight"])
+        if "tool_calls" in fields:
+            tc = fields["tool_calls"]
+            fields["tool_calls"] = json.dumps(tc, ensure_ascii=False) if tc else None
+        chat_id, _ = self.get_message(message_id)
+        label = "Change role" if set(fields) == {"role"} else "Edit message"
+        with self.change(label, "update_message") as entry:
+            entry.snapshot("messages", "id = ?", (message_id,))
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self.conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", [*fields.values(), message_id])
+            self._touch_chats(entry, [chat_id])
+
+    def set_role(self, message_ids: Iterable[int], role: str) -> int:
+        _check_role(role)
+        ids = _ids(message_ids)
+        if not ids:
+            return 0
+        sel = json.dumps(ids)
+        with self.change(f"Change role of {_n(len(ids), 'message')}", "set_role") as entry:
+            entry.snapshot("messages", "id IN (SELECT value FROM json_each(?))", (sel,))
+            n = self.conn.execute(
+                "UPDATE messages SET role = ? WHERE id IN (SELECT value FROM json_each(?))", (role, sel)
+            ).rowcount
+            chats = [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT chat_id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (sel,))]
+            self._touch_chats(entry, chats)
+        return n
+
+    def delete_messages(self, message_ids: Iterable[int]) -> int:
+        ids = _ids(message_ids)
+        if not ids:
+            return 0
+        sel = json.dumps(ids)
+        with self.change(f"Delete {_n(len(ids), 'message')}", "delete_messages") as entry:
+            chats = [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT chat_id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (sel,))]
+            entry.snapshot("messages", "id IN (SELECT value FROM json_each(?))", (sel,))
+            n = self.conn.execute("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", (sel,)).rowcount
+            for cid in chats:
+                self._renumber(entry, cid)
+            self._touch_chats(entry, chats)
+        return n
+
+    def duplicate_message(self, message_id: int) -> int:
+        chat_id, msg = self.get_message(message_id)
+        with self.change("Duplicate message", "add_message"):
+            return self.add_message(
+                chat_id, msg.role, msg.content, (msg.position or 0) + 1, name=msg.name,
+                tool_calls=msg.tool_calls, tool_call_id=msg.tool_call_id, weight=msg.weight,
+            )
+
+    def move_messages(self, message_ids: Iterable[int], delta: int) -> None:
+        """Move messages of one chat up (delta < 0) or down; a selected block moves together."""
+        ids = set(_ids(message_ids))
+        if not ids or delta == 0:
+            return
+        chats = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT chat_id FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(ids)),))}
+        if len(chats) != 1:
+            raise ValidationError("messages to move must belong to one chat")
+        chat_id = chats.pop()
+        order = [r[0] for r in self.conn.execute(
+            "SELECT id FROM messages WHERE chat_id = ? ORDER BY position, id", (chat_id,))]
+        new = _shift(order, ids, delta)
+        if new == order:
+            return
+        with self.change(f"Move {_n(len(ids), 'message')}", "move_messages") as entry:
+            entry.snapshot("messages", "chat_id = ?", (chat_id,))
+            self.conn.executemany("UPDATE messages SET position = ? WHERE id = ?", list(enumerate(new)))
+            self._touch_chats(entry, [chat_id])
+
+    def _renumber(self, entry: Entry, chat_id: int) -> None:
+        """Make positions 0..n-1 again after a delete (only rows that change are imaged)."""
+        rows = self.conn.execute(
+            "SELECT id, position FROM messages WHERE chat_id = ? ORDER BY position, id", (chat_id,)).fetchall()
+        changes = [(i, mid) for i, (mid, pos) in enumerate(rows) if pos != i]
+        if changes:
+            entry.snapshot("messages", "id IN (SELECT value FROM json_each(?))",
+                           (json.dumps([c[1] for c in changes]),))
+            self.conn.executemany("UPDATE messages SET position = ? WHERE id = ?", changes)
+
+    # -- tools -----------------------------------------------------------------------------
+
+    def add_tool(self, chat_id: int, tool: Tool) -> int:
+        _check_tool(tool)
+        with self.change(f"Add tool {tool.name}", "tool") as entry:
+            self._check_chats([chat_id])
+            if self.conn.execute("SELECT 1 FROM tools WHERE chat_id = ? AND name = ?", (chat_id, tool.name)).fetchone():
+                raise ValidationError(f"the chat already has a tool named {tool.name!r}")
+            pos = self.conn.execute("SELECT count(*) FROM tools WHERE chat_id = ?", (chat_id,)).fetchone()[0]
+            cur = self.conn.execute(
+                "INSERT INTO tools (chat_id, position, name, description, parameters, strict) VALUES (?, ?, ?, ?, ?, ?)",
+                _tool_row(chat_id, pos, tool),
+            )
+            tid = int(cur.lastrowid)
+            entry.inserted("tools", tid)
+            self._touch_chats(entry, [chat_id])
+        return tid
+
+    def update_tool(self, tool_id: int, tool: Tool) -> None:
+        _check_tool(tool)
+        row = self.conn.execute("SELECT chat_id FROM tools WHERE id = ?", (tool_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no tool with id {tool_id}")
+        with self.change(f"Edit tool {tool.name}", "tool") as entry:
+            entry.snapshot("tools", "id = ?", (tool_id,))
+            _, _, name, desc, params, strict = _tool_row(row[0], 0, tool)
+            self.conn.execute(
+                "UPDATE tools SET name = ?, description = ?, parameters = ?, strict = ? WHERE id = ?",
+                (name, desc, params, strict, tool_id),
+            )
+            self._touch_chats(entry, [row[0]])
+
+    def delete_tool(self, tool_id: int) -> None:
+        row = self.conn.execute("SELECT chat_id, name FROM tools WHERE id = ?", (tool_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no tool with id {tool_id}")
+        with self.change(f"Delete tool {row[1]}", "tool") as entry:
+            entry.snapshot("tools", "chat_id = ?", (row[0],))
+            self.conn.execute("DELETE FROM tools WHERE id = ?", (tool_id,))
+            rest = [r[0] for r in self.conn.execute(
+                "SELECT id FROM tools WHERE chat_id = ? ORDER BY position, id", (row[0],))]
+            self.conn.executemany("UPDATE tools SET position = ? WHERE id = ?", list(enumerate(rest)))
+            self._touch_chats(entry, [row[0]])
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _writable(path: Path) -> bool:
+    import os
+
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+
+
+def _check_weight(weight: int | None) -> None:
+    if weight not in (None, 0, 1):
+        raise ValidationError(f"weight must be 0, 1 or unset, got {weight!r}")
+
+
+def _check_tool(tool: Tool) -> None:
+    if not FUNCTION_NAME_RE.match(tool.name or ""):
+        raise ValidationError(f"function name {tool.name!r} must match ^[A-Za-z0-9_-]{{1,64}}$")
+    if tool.parameters is not None and not isinstance(tool.parameters, dict):
+        raise ValidationError("tool parameters must be a JSON object (a JSON Schema)")
+
+
+def _tool_row(chat_id: int, position: int, t: Tool) -> tuple:
+    return (
+        chat_id, position, t.name, t.description,
+        json.dumps(t.parameters, ensure_ascii=False) if t.parameters is not None else None,
+        None if t.strict is None else int(t.strict),
+    )
+
+
+def _chat_from_row(r: Sequence[Any]) -> Chat:
+    return Chat(
+        id=r[0], uid=r[1], name=r[2], language=r[3], tags=json.loads(r[4]), notes=r[5],
+        extra=json.loads(r[6]) if r[6] else {}, created_at=r[7], updated_at=r[8], position=r[9],
+    )
+
+
+def _message_from_row(r: Sequence[Any]) -> Message:
+    return Message(
+        role=r[2], content=r[3], name=r[4], tool_calls=json.loads(r[5]) if r[5] else None,
+        tool_call_id=r[6], weight=r[7], id=r[0], position=r[1],
+    )
+
+
+def _shift(order: list[int], selected: set[int], delta: int) -> list[int]:
+    """Move the selected items of `order` by `delta` places; blocks at an edge stay."""
+    out = list(order)
+    step = -1 if delta < 0 else 1
+    for _ in range(abs(delta)):
+        idx = range(len(out)) if step < 0 else range(len(out) - 1, -1, -1)
+        for i in idx:
+            j = i + step
+            if out[i] in selected and 0 <= j < len(out) and out[j] not in selected:
+                out[i], out[j] = out[j], out[i]
+    return out

@@ -1,0 +1,156 @@
+"""Append-only schema steps. Never edit a step that has shipped; add a new one.
+
+`MIGRATIONS.apply(db)` runs on every open: each pending step runs in its own transaction.
+Every journaled table `T` has a shadow table `journal_T` with the same columns plus
+`entry_id` and `side` (0 = before image, 1 = after image); a later step that adds a column to
+`T` must add it to `journal_T` too.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("lima_tk")
+
+# Columns of the journaled tables as created by m001 (kept here so the shadow tables match).
+_CHATS_COLS = """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    language TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    notes TEXT NOT NULL DEFAULT '',
+    extra TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    position INTEGER NOT NULL
+"""
+_MESSAGES_COLS = """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+    content TEXT,
+    name TEXT,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    weight INTEGER CHECK (weight IS NULL OR weight IN (0, 1))
+"""
+_TOOLS_COLS = """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    parameters TEXT,
+    strict INTEGER
+"""
+_SETTINGS_COLS = """
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+"""
+
+
+def _shadow(cols: str) -> str:
+    """Shadow-table columns: same names and types, no constraints, plus entry_id and side."""
+    out = ["entry_id INTEGER NOT NULL REFERENCES journal(id) ON DELETE CASCADE", "side INTEGER NOT NULL"]
+    for line in cols.strip().splitlines():
+        name, typ = line.strip().rstrip(",").split()[:2]
+        out.append(f"{name} {typ}")
+    return ",\n    ".join(out)
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        f"""
+CREATE TABLE settings ({_SETTINGS_COLS});
+CREATE TABLE chats ({_CHATS_COLS});
+CREATE INDEX chats_position ON chats(position);
+CREATE INDEX chats_name ON chats(name COLLATE NOCASE);
+CREATE INDEX chats_updated ON chats(updated_at);
+CREATE INDEX chats_language ON chats(language);
+CREATE TABLE messages ({_MESSAGES_COLS});
+CREATE INDEX messages_chat ON messages(chat_id, position);
+CREATE TABLE tools ({_TOOLS_COLS});
+CREATE INDEX tools_chat ON tools(chat_id, position);
+
+-- chat_tags is an index of chats.tags (a JSON list, the truth), kept by triggers.
+CREATE TABLE chat_tags (
+    chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL
+);
+CREATE INDEX chat_tags_tag ON chat_tags(tag, chat_id);
+CREATE INDEX chat_tags_chat ON chat_tags(chat_id);
+CREATE TRIGGER chats_tags_ai AFTER INSERT ON chats BEGIN
+    INSERT INTO chat_tags(chat_id, tag) SELECT DISTINCT new.id, value FROM json_each(new.tags);
+END;
+CREATE TRIGGER chats_tags_au AFTER UPDATE OF tags ON chats BEGIN
+    DELETE FROM chat_tags WHERE chat_id = old.id;
+    INSERT INTO chat_tags(chat_id, tag) SELECT DISTINCT new.id, value FROM json_each(new.tags);
+END;
+
+-- Full-text search over chat names and message contents (external content, kept by triggers).
+CREATE VIRTUAL TABLE chats_fts USING fts5(name, content='chats', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER chats_fts_ai AFTER INSERT ON chats BEGIN
+    INSERT INTO chats_fts(rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER chats_fts_ad AFTER DELETE ON chats BEGIN
+    INSERT INTO chats_fts(chats_fts, rowid, name) VALUES ('delete', old.id, old.name);
+END;
+CREATE TRIGGER chats_fts_au AFTER UPDATE OF name ON chats BEGIN
+    INSERT INTO chats_fts(chats_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO chats_fts(rowid, name) VALUES (new.id, new.name);
+END;
+CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+-- The persistent undo journal (see lima_tk/store/journal.py).
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target INTEGER,
+    created_at TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE journal_new (
+    entry_id INTEGER NOT NULL REFERENCES journal(id) ON DELETE CASCADE,
+    tbl TEXT NOT NULL,
+    lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL
+);
+CREATE INDEX journal_new_entry ON journal_new(entry_id);
+CREATE TABLE journal_chats ({_shadow(_CHATS_COLS)});
+CREATE INDEX journal_chats_entry ON journal_chats(entry_id, side);
+CREATE TABLE journal_messages ({_shadow(_MESSAGES_COLS)});
+CREATE INDEX journal_messages_entry ON journal_messages(entry_id, side);
+CREATE TABLE journal_tools ({_shadow(_TOOLS_COLS)});
+CREATE INDEX journal_tools_entry ON journal_tools(entry_id, side);
+CREATE TABLE journal_settings ({_shadow(_SETTINGS_COLS)});
+CREATE INDEX journal_settings_entry ON journal_settings(entry_id, side);
+"""
+    )
+    # Every dataset setting key exists from the start, so the journal can image it.
+    db.conn.executemany(
+        "INSERT INTO settings (key, value) VALUES (?, ?)",
+        [
+            ("languages", '["en"]'),
+            ("tags", "[]"),
+            ("tokenizer", '""'),
+            ("context_limit", "4096"),
+            ("journal_cap", "500"),
+        ],
+    )
