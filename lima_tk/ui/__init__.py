@@ -1,0 +1,1 @@
+"""Everything that imports tkinter lives here; it only calls the logic in lima_tk."""

@@ -1,0 +1,77 @@
+"""Shared fixtures: temp datasets, and a virtual X display for the GUI tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from lima_tk.store import DatasetStore
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+_xvfb: subprocess.Popen | None = None
+
+
+def _start_xvfb() -> None:
+    """Start a private Xvfb when there is no display, so GUI tests run headless."""
+    global _xvfb
+    if os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+        return
+    for n in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Path(f"/tmp/.X11-unix/X{n}").exists():
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{n}"
+    _xvfb = proc
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _start_xvfb()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _xvfb is not None:
+        _xvfb.terminate()
+        _xvfb.wait(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real user config or data dirs from a test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("LIMA_TK_CONFIG", str(tmp_path / "config" / "lima-tk" / "config.json"))
+    monkeypatch.delenv("LIMA_TK_DB", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.lima.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    s = DatasetStore(db_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    """The real sample files in ../shared/fixtures (read at test time, never copied)."""
+    if not SHARED_FIXTURES.exists():
+        pytest.skip("../shared/fixtures is not present")
+    return SHARED_FIXTURES

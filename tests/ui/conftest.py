@@ -1,0 +1,69 @@
+"""GUI test helpers: a display is required (CI fails instead of skipping), callback errors fail
+the test, and `wait_until` pumps the Tk loop until a condition holds (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import tkinter as tk
+from collections.abc import Callable
+
+import pytest
+
+
+def _display_ok() -> bool:
+    try:
+        r = tk.Tk()
+        r.destroy()
+        return True
+    except tk.TclError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _need_display() -> None:
+    if not _display_ok():
+        if os.environ.get("CI") == "true":
+            pytest.fail("no X display could be started for the GUI tests (install xvfb)")
+        pytest.skip("no X display (install xvfb to run the GUI tests)")
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_callback_error(request: pytest.FixtureRequest):
+    """Every Tk callback error goes through lima_tk.ui.errors, which logs to 'lima_tk.ui';
+    a test fails when any was logged, unless it is marked `expect_callback_error`."""
+    collector = _Collector()
+    logger = logging.getLogger("lima_tk.ui")
+    logger.addHandler(collector)
+    yield collector
+    logger.removeHandler(collector)
+    if collector.records and not request.node.get_closest_marker("expect_callback_error"):
+        msgs = "; ".join(r.getMessage() + (f" ({r.exc_info[1]!r})" if r.exc_info else "") for r in collector.records)
+        pytest.fail(f"a Tk callback raised: {msgs}")
+
+
+def wait_until(predicate: Callable[[], object], widget: tk.Misc, timeout: float = 5.0) -> object:
+    """Pump the Tk event loop until predicate() is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        widget.update()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "expect_callback_error: the test provokes a Tk callback error on purpose")
