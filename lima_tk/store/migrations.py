@@ -154,3 +154,9 @@ CREATE INDEX journal_settings_entry ON journal_settings(entry_id, side);
             ("journal_cap", "500"),
         ],
     )
+
+
+@MIGRATIONS()
+def m002_message_role_index(db: Database) -> None:
+    # Stats count messages and tokens per role over the whole dataset.
+    db.execute("CREATE INDEX IF NOT EXISTS messages_role ON messages(role)")
