@@ -299,6 +299,10 @@ class DatasetStore:
             params.append(json.dumps(ids))
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    def filter_sql(self, f: ChatFilter | None) -> tuple[str, list[Any]]:
+        """(" WHERE ...", params) over `chats c` for a filter, for aggregate queries elsewhere."""
+        return self._where(f)
+
     def count_chats(self, f: ChatFilter | None = None) -> int:
         where, params = self._where(f)
         return int(self.conn.execute(f"SELECT count(*) FROM chats c{where}", params).fetchone()[0])

@@ -1,0 +1,292 @@
+"""The `lima-tk` command line. With no command it opens the GUI.
+
+Errors are one line on stderr and exit code 2 (`--debug` shows the traceback). Commands that
+print data take `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lima_tk import __version__
+from lima_tk.errors import FormatError, LimaError
+from lima_tk.paths import default_dataset_path
+
+DB_HELP = "Dataset file (default: $LIMA_TK_DB or dataset.lima.db in the user data directory)."
+
+
+class LimaGroup(click.Group):
+    """Turns every error into one stderr line and exit code 2, unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("lima-tk: interrupted", err=True)
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the whole point is a one-line message
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            text = str(e) if isinstance(e, LimaError) else f"{type(e).__name__}: {e}"
+            click.echo(f"lima-tk: error: {text}", err=True)
+            sys.exit(2)
+
+
+def db_option(fn: Callable) -> Callable:
+    """`--db` on every subcommand too (it overrides the group's)."""
+    return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)(fn)
+
+
+def _db_path(ctx: click.Context, db: Path | None) -> Path:
+    return db or ctx.obj.get("db") or default_dataset_path()
+
+
+def _open(ctx: click.Context, db: Path | None):
+    from lima_tk.store import DatasetStore
+
+    return DatasetStore(_db_path(ctx, db))
+
+
+@click.group(cls=LimaGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, prog_name="lima-tk")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
+    """lima-tk: hand-craft a multi-turn chat dataset. Without a command, opens the GUI."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    ctx.obj["debug"] = debug
+    if ctx.invoked_subcommand is None:
+        _run_gui(_db_path(ctx, None) if db is None else db)
+
+
+def _run_gui(db: Path) -> None:
+    try:
+        from lima_tk.ui.app import main as gui_main
+    except ImportError as e:
+        raise LimaError(f"the GUI is not available ({e}); use the subcommands, see lima-tk --help") from e
+    gui_main(db)
+
+
+def _progress_printer(label: str) -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        pct = 100 * done // total if total else 100
+        click.echo(f"\r{label} {pct:3d}%", err=True, nl=False)
+
+    return show
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="auto, openai, lima, limagui, limagui-csv, limagui-config (and more as they are added).")
+@click.option("--tag", "tags", multiple=True, help="Add this tag to every imported chat (repeatable).")
+@db_option
+@click.pass_context
+def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tuple[str, ...], db: Path | None) -> None:
+    """Import chats from FILES into the dataset, all or nothing (one undo step)."""
+    from lima_tk.formats import import_files
+
+    with _open(ctx, db) as store:
+        reports = import_files(store, list(files), fmt=fmt, tags=tags, progress=_progress_printer("importing"))
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for r in reports:
+        extra = f", {r.skipped} skipped" if r.skipped else ""
+        click.echo(f"{r.path}: imported {r.chats} chats, {r.messages} messages ({r.format}){extra}")
+        if r.settings_changed:
+            click.echo(f"  settings updated: {', '.join(r.settings_changed)}")
+        for w in r.warnings:
+            click.echo(f"  warning: {w}", err=True)
+
+
+@cli.command("export")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default="openai", show_default=True, help="openai or lima (and more as added).")
+@click.option("--tag", default=None, help="Only chats with this tag.")
+@click.option("--lang", default=None, help="Only chats in this language.")
+@click.option("--search", default="", help="Only chats matching this full-text query.")
+@click.option("--ids", default=None, help="Only these chat ids (comma-separated).")
+@db_option
+@click.pass_context
+def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: str | None, search: str,
+               ids: str | None, db: Path | None) -> None:
+    """Export the dataset (or a filtered part) to OUT; written to a temp file, then renamed."""
+    from lima_tk.formats import export_file
+    from lima_tk.store import ChatFilter
+
+    id_list = None
+    if ids:
+        try:
+            id_list = [int(x) for x in ids.split(",") if x.strip()]
+        except ValueError:
+            raise LimaError(f"--ids must be comma-separated numbers, got {ids!r}") from None
+    flt = ChatFilter(text=search, tag=tag, language=lang, ids=id_list)
+    with _open(ctx, db) as store:
+        r = export_file(store, out, fmt=fmt, chat_filter=flt, progress=_progress_printer("exporting"))
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    extra = f", {r.skipped} skipped" if r.skipped else ""
+    click.echo(f"{r.path}: wrote {r.chats} chats, {r.messages} messages ({r.format}){extra}")
+    for w in r.warnings:
+        click.echo(f"  warning: {w}", err=True)
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--tag", default=None, help="Only chats with this tag.")
+@click.option("--lang", default=None, help="Only chats in this language.")
+@db_option
+@click.pass_context
+def stats_cmd(ctx: click.Context, as_json: bool, tag: str | None, lang: str | None, db: Path | None) -> None:
+    """Chats, messages by role, chats per tag and per language."""
+    from lima_tk.stats import dataset_stats, format_stats
+    from lima_tk.store import ChatFilter
+
+    with _open(ctx, db) as store:
+        s = dataset_stats(store, ChatFilter(tag=tag, language=lang))
+    click.echo(json.dumps(s, indent=2, ensure_ascii=False) if as_json else format_stats(s))
+
+
+@cli.command("validate")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--format", "fmt", default="auto", show_default=True, help="Format of FILE.")
+@db_option
+@click.pass_context
+def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str, db: Path | None) -> None:
+    """Check FILE (any importable format) or the dataset for structural problems. Exit 1 if any."""
+    from lima_tk.validate import ERROR, Finding, lint_chats
+
+    findings: list[Finding] = []
+    checked = 0
+    if file is not None:
+        from lima_tk.formats import import_file
+        from lima_tk.store import DatasetStore
+
+        with tempfile.TemporaryDirectory(prefix="lima-validate-") as tmp:
+            with DatasetStore(Path(tmp) / "check.lima.db") as store:
+                try:
+                    import_file(store, file, fmt=fmt)
+                except FormatError as e:
+                    findings.append(Finding("unreadable", ERROR, e.reason, source=str(e).rsplit(": ", 1)[0]))
+                else:
+                    checked = store.count_chats()
+                    findings = list(lint_chats(store.iter_chats()))
+    else:
+        with _open(ctx, db) as store:
+            checked = store.count_chats()
+            findings = list(lint_chats(store.iter_chats()))
+    if as_json:
+        click.echo(json.dumps({"checked_chats": checked, "problems": [f.to_dict() for f in findings]},
+                              indent=2, ensure_ascii=False))
+    else:
+        for f in findings:
+            click.echo(f"{f.where()}: {f.severity}: {f.message} [{f.code}]")
+        n_err = sum(f.severity == ERROR for f in findings)
+        click.echo(f"{checked} chats checked: {n_err} errors, {len(findings) - n_err} warnings")
+    if findings:
+        sys.exit(1)
+
+
+@cli.command("config")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@click.pass_context
+def config_cmd(ctx: click.Context, key: str | None, value: str | None, as_json: bool, db: Path | None) -> None:
+    """Show or set dataset settings: languages, tags, tokenizer, context_limit, journal_cap.
+
+    Lists are comma-separated: lima-tk config languages en,ru,de
+    """
+    with _open(ctx, db) as store:
+        if key is None:
+            settings = store.get_settings()
+            if as_json:
+                click.echo(json.dumps(settings, indent=2, ensure_ascii=False))
+            else:
+                for k, v in settings.items():
+                    click.echo(f"{k} = {_show(v)}")
+            return
+        if value is None:
+            v = store.get_setting(key)
+            click.echo(json.dumps(v, ensure_ascii=False) if as_json else _show(v))
+            return
+        stored = store.set_setting(key, value)
+        click.echo(f"{key} = {_show(stored)}")
+
+
+def _show(v: Any) -> str:
+    return ",".join(v) if isinstance(v, list) else str(v)
+
+
+@cli.command("undo")
+@db_option
+@click.pass_context
+def undo_cmd(ctx: click.Context, db: Path | None) -> None:
+    """Undo the last change to the dataset (the journal is stored in the dataset)."""
+    with _open(ctx, db) as store:
+        step = store.undo()
+    click.echo(f"undid: {step.label}" if step else "nothing to undo")
+
+
+@cli.command("redo")
+@db_option
+@click.pass_context
+def redo_cmd(ctx: click.Context, db: Path | None) -> None:
+    """Redo the last undone change."""
+    with _open(ctx, db) as store:
+        step = store.redo()
+    click.echo(f"redid: {step.label}" if step else "nothing to redo")
+
+
+@cli.command("list")
+@click.option("--search", default="", help="Full-text query over names and messages.")
+@click.option("--tag", default=None)
+@click.option("--lang", default=None)
+@click.option("--sort", default="position", show_default=True,
+              type=click.Choice(["position", "name", "language", "messages", "updated", "created"]))
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@click.pass_context
+def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None, sort: str, limit: int,
+             as_json: bool, db: Path | None) -> None:
+    """List chats (id, messages, language, tags, name)."""
+    from dataclasses import asdict
+
+    from lima_tk.store import ChatFilter
+
+    with _open(ctx, db) as store:
+        flt = ChatFilter(text=search, tag=tag, language=lang)
+        rows = store.list_chats(flt, sort=sort, limit=limit)
+        total = store.count_chats(flt)
+    if as_json:
+        click.echo(json.dumps({"total": total, "chats": [asdict(r) for r in rows]}, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r.id:>7}  {r.n_messages:>4} msgs  {(r.language or '-'):<5} {','.join(r.tags)[:24]:<24}  {r.name}")
+    click.echo(f"{len(rows)} of {total} chats")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # Keep start-up light: nothing heavy is imported before a command needs it.
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    cli(prog_name="lima-tk")
