@@ -15,7 +15,8 @@ from lima_tk.store import ChatFilter, DatasetStore
 
 def _chat(store: DatasetStore, name: str, lang: str = "en", tags=(), texts=("hi", "hello")) -> int:
     roles = ["user", "assistant"] * len(texts)
-    return store.create_chat(name, lang, list(tags), messages=[Message(r, t) for r, t in zip(roles, texts)])
+    msgs = [Message(r, t) for r, t in zip(roles, texts, strict=False)]
+    return store.create_chat(name, lang, list(tags), messages=msgs)
 
 
 def test_new_file_is_wal_with_foreign_keys(store, db_path):
@@ -31,8 +32,8 @@ def test_create_and_get_chat_keeps_everything(store):
     msgs = [
         Message("system", "Be brief."),
         Message("user", "Weather\tin  Paris? 🌧 مرحبا 你好 e\u0301\x00end  "),
-        Message("assistant", None, tool_calls=[{"id": "c1", "type": "function",
-                                                "function": {"name": "get_weather", "arguments": '{"city":  "Paris"}'}}]),
+        Message("assistant", None, tool_calls=[{
+            "id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":  "Paris"}'}}]),
         Message("tool", "12C", tool_call_id="c1"),
         Message("assistant", "It is 12C.", weight=1),
     ]
@@ -115,7 +116,8 @@ def test_fts_follows_message_edits(store):
 
 
 def test_copy_keeps_metadata(store):
-    cid = store.create_chat("Orig", "ru", ["a"], notes="note", messages=[Message("user", "q"), Message("assistant", "a", weight=0)],
+    cid = store.create_chat("Orig", "ru", ["a"], notes="note",
+                            messages=[Message("user", "q"), Message("assistant", "a", weight=0)],
                             tools=[Tool("f", "d", {"type": "object"})])
     [copy] = store.copy_chats([cid])
     a, b = store.get_chat(cid), store.get_chat(copy)

@@ -339,7 +339,8 @@ class DatasetStore:
         extra = ""
         if sort == "messages":
             extra = ", (SELECT count(*) FROM messages m WHERE m.chat_id = c.id) AS n_messages"
-        sql = f"SELECT c.id{extra} FROM chats c{where} ORDER BY {order} {direction}, c.position {direction}, c.id {direction}"
+        sql = (f"SELECT c.id{extra} FROM chats c{where} "
+               f"ORDER BY {order} {direction}, c.position {direction}, c.id {direction}")
         return [r[0] for r in self.conn.execute(sql, params)]
 
     def languages_in_use(self) -> dict[str, int]:
@@ -863,7 +864,8 @@ class DatasetStore:
                 raise ValidationError(f"the chat already has a tool named {tool.name!r}")
             pos = self.conn.execute("SELECT count(*) FROM tools WHERE chat_id = ?", (chat_id,)).fetchone()[0]
             cur = self.conn.execute(
-                "INSERT INTO tools (chat_id, position, name, description, parameters, strict) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tools (chat_id, position, name, description, parameters, strict)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 _tool_row(chat_id, pos, tool),
             )
             tid = int(cur.lastrowid)
