@@ -28,13 +28,14 @@ def test_blank_file_gets_the_schema(tmp_path):
 def test_old_schema_file_is_upgraded_and_keeps_data(tmp_path):
     path = tmp_path / "old.lima.db"
     db = Database(sqlite3.connect(path, isolation_level=None))
-    MIGRATIONS.apply(db, stop_before="m002_message_role_index")
+    MIGRATIONS.apply(db, stop_before="m002_chat_overview_view")
     db.execute("INSERT INTO chats (uid, name, created_at, updated_at, position) VALUES ('u1', 'old chat', 't', 't', 0)")
     db.execute("INSERT INTO messages (chat_id, position, role, content) VALUES (1, 0, 'user', 'kept')")
-    assert "messages_role" not in {i.name for i in db.table("messages").indexes}
+    assert "chat_overview" not in db.view_names()
     db.close()
     with DatasetStore(path) as s:
-        assert "messages_role" in {i.name for i in s.db.table("messages").indexes}
+        assert s.db.execute("SELECT name, messages, first_user_message FROM chat_overview").fetchall() == [
+            ("old chat", 1, "kept")]
         assert s.get_chat(1).messages[0].content == "kept"
         assert s.get_chat(1).name == "old chat"
     # opening again applies nothing twice

@@ -157,6 +157,15 @@ CREATE INDEX journal_settings_entry ON journal_settings(entry_id, side);
 
 
 @MIGRATIONS()
-def m002_message_role_index(db: Database) -> None:
-    # Stats count messages and tokens per role over the whole dataset.
-    db.execute("CREATE INDEX IF NOT EXISTS messages_role ON messages(role)")
+def m002_chat_overview_view(db: Database) -> None:
+    # A readable entry point for people who open the file with Datasette or sqlite-utils.
+    db.execute(
+        """
+CREATE VIEW IF NOT EXISTS chat_overview AS
+SELECT c.id, c.name, c.language, c.tags, c.position, c.updated_at,
+       (SELECT count(*) FROM messages m WHERE m.chat_id = c.id) AS messages,
+       (SELECT substr(m.content, 1, 200) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'
+        ORDER BY m.position LIMIT 1) AS first_user_message
+FROM chats c
+"""
+    )
