@@ -1,0 +1,265 @@
+"""Import and export: a registry of formats that sniffs a file's content and picks the reader.
+
+Public API (used by the GUI and the CLI; every function may run on a worker thread with a store
+opened on that thread):
+
+- `detect_format(path)`: the format name, from the file's content (the extension is a hint only).
+- `import_file(s)`: stream file(s) into the store in ONE transaction and undo step; any bad
+  input (or a cancel) rolls everything back and raises `FormatError` (or `Cancelled`).
+- `export_file`: write chats (optionally filtered) to a temp file next to the target and rename it
+  into place, so the destination is never half written.
+
+To add a format, write a module with `sniff(head)`, `read(ctx)` and maybe `write(chat, ctx)`,
+and `register()` a `FormatSpec` (sniffing follows registry order: specific formats first, so a
+new format usually registers `before="openai"`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lima_tk.errors import FormatError, LimaError, ValidationError
+from lima_tk.formats import limagui, native, openai
+from lima_tk.formats.base import Cancelled, ExportReport, FormatSpec, ImportReport, Progress, ReadContext, WriteContext
+from lima_tk.formats.jsonlines import Head, LineReader, read_head
+
+if TYPE_CHECKING:
+    from lima_tk.store import ChatFilter, DatasetStore
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "FORMAT_NAMES",
+    "REGISTRY",
+    "Cancelled",
+    "ExportReport",
+    "FormatSpec",
+    "ImportReport",
+    "detect_format",
+    "export_file",
+    "import_file",
+    "import_files",
+    "register",
+]
+
+REGISTRY: dict[str, FormatSpec] = {}
+
+
+def register(spec: FormatSpec, before: str | None = None) -> None:
+    """Add (or replace) a format; `before` puts its sniffer ahead of another, e.g. "openai"."""
+    REGISTRY.pop(spec.name, None)
+    if before is None or before not in REGISTRY:
+        REGISTRY[spec.name] = spec
+        return
+    items = list(REGISTRY.items())
+    i = [name for name, _ in items].index(before)
+    REGISTRY.clear()
+    REGISTRY.update([*items[:i], (spec.name, spec), *items[i:]])
+
+
+# Sniff order matters: the most specific content checks first, plain OpenAI last.
+register(FormatSpec("lima", "lima-tk native JSONL (every stored field)",
+                    native.sniff, native.read, native.write, native.header, (".jsonl",)))
+register(FormatSpec("limagui-config", "lima-gui data_config.json (dataset settings)",
+                    limagui.sniff_config, limagui.read_config, extensions=(".json",)))
+register(FormatSpec("limagui", "lima-gui JSONL (name, lang, tags, messages, tools)",
+                    limagui.sniff_jsonl, limagui.read_jsonl, extensions=(".jsonl",)))
+register(FormatSpec("limagui-csv", "lima-gui CSV (one `chat` column of JSON chats)",
+                    limagui.sniff_csv, limagui.read_csv, extensions=(".csv",)))
+register(FormatSpec("openai", "OpenAI fine-tuning JSONL",
+                    openai.sniff, openai.read, openai.write, extensions=(".jsonl",)))
+
+FORMAT_NAMES: tuple[str, ...] = ("openai", "lima", "limagui", "limagui-csv", "limagui-config")
+EXPORT_FORMATS: tuple[str, ...] = ("openai", "lima")
+LIMAGUI_FAMILY = ("limagui", "limagui-csv", "limagui-config")
+PROGRESS_EVERY = 500  # chats between export progress calls
+
+
+# -- detection -------------------------------------------------------------------------------
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """The import format of a file, from its content. Raises FormatError for binary/unknown files."""
+    return _detect(read_head(path))
+
+
+def _detect(head: Head) -> str:
+    for spec in REGISTRY.values():
+        if spec.sniff is not None and spec.read is not None and spec.sniff(head):
+            return spec.name
+    if head.first_line.strip() in ("{", "[") and head.size <= 4 * 1024 * 1024:
+        # Pretty-printed JSON that did not parse: name the line where it breaks, not line 1.
+        try:
+            json.loads(head.path.read_bytes().decode("utf-8-sig"))
+        except json.JSONDecodeError as e:
+            raise FormatError(str(head.path), e.lineno, f"invalid JSON: {e.msg} at column {e.colno}") from None
+        except UnicodeDecodeError:
+            pass
+    if head.json_error is not None:
+        raise head.json_error
+    raise FormatError(str(head.path), None, _unknown(head))
+
+
+def _unknown(head: Head) -> str:
+    obj = head.obj
+    expected = "expected OpenAI JSONL, a lima-tk export or lima-gui JSONL/CSV/data_config.json"
+    if isinstance(obj, dict):
+        keys = ", ".join(list(obj)[:6]) or "none"
+        return f"unknown format: a JSON object with keys {keys} ({expected})"
+    if isinstance(obj, list):
+        return f"unknown format: a JSON array ({expected})"
+    if head.ext == ".csv":
+        return "unknown format: a CSV file without a 'chat' column"
+    return f"unknown format ({expected})"
+
+
+def _resolve(path: Path, fmt: str | None) -> tuple[FormatSpec, Head]:
+    head = read_head(path)  # also refuses missing, empty and binary files
+    if not fmt or fmt == "auto":
+        return REGISTRY[_detect(head)], head
+    if fmt == "limagui":  # the lima-gui family: JSONL, CSV or config, told apart by content
+        try:
+            name = _detect(head)
+        except FormatError:
+            name = "limagui"
+        return REGISTRY[name if name in LIMAGUI_FAMILY else "limagui"], head
+    spec = REGISTRY.get(fmt)
+    if spec is None or spec.read is None:
+        known = ", ".join(["auto", *(n for n, s in REGISTRY.items() if s.read)])
+        raise ValidationError(f"unknown import format {fmt!r} (known: {known})")
+    return spec, head
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def import_file(
+    store: DatasetStore,
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    tags: Sequence[str] = (),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportReport:
+    """Import one file (all or nothing). See `import_files`."""
+    return import_files(store, [path], fmt, tags, progress, cancel)[0]
+
+
+def import_files(
+    store: DatasetStore,
+    paths: Iterable[str | os.PathLike[str]],
+    fmt: str = "auto",
+    tags: Sequence[str] = (),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> list[ImportReport]:
+    """Import files in ONE transaction and undo step; bad input anywhere leaves the dataset untouched.
+
+    `progress(done_bytes, total_bytes)` is called now and then; `cancel` is checked before each
+    line and raises `Cancelled` (rolled back). Any thread, with a store opened on that thread.
+    """
+    files = [Path(p) for p in paths]
+    if not files:
+        return []
+    tag_list = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    plan = [(p, *_resolve(p, fmt)) for p in files]  # detect everything before writing anything
+    total = sum(head.size for _, _, head in plan)
+    label = f"Import {files[0].name}" if len(files) == 1 else f"Import {len(files)} files"
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+    if progress is not None:
+        progress(0, total)
+    reports: list[ImportReport] = []
+    offset = 0
+    with store.change(label, "import"):
+        for path, spec, head in plan:
+            assert spec.read is not None
+            lines = LineReader(path, progress, cancel, offset, total)
+            ctx = ReadContext(store, path, spec.name, tag_list, lines)
+            result = store.add_chats(spec.read(ctx), label)
+            report = ctx.report
+            if not report.chats and not report.settings_changed and spec.name != "limagui-config":
+                ctx.line = 0
+                ctx.warn("no chats in the file")
+            report.warnings = ctx.warnings.lines() + _fold(result.warnings)
+            reports.append(report)
+            offset += head.size
+    return reports
+
+
+def _fold(warnings: list[str], keep: int = 5) -> list[str]:
+    if len(warnings) <= keep:
+        return warnings
+    return [*warnings[:keep], f"... and {len(warnings) - keep} more like these"]
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def export_file(
+    store: DatasetStore,
+    out_path: str | os.PathLike[str],
+    fmt: str = "openai",
+    chat_filter: ChatFilter | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ExportReport:
+    """Write the (filtered) chats to `out_path` atomically: temp file in the same folder, then
+    os.replace. On error or cancel the temp file is removed and an old file stays as it was.
+    `progress(chats_done, total_chats)`. Any thread, with a store opened on that thread."""
+    spec = REGISTRY.get(fmt)
+    if spec is None or spec.write is None:
+        raise ValidationError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    out = Path(out_path)
+    if out.is_dir():
+        raise LimaError(f"{out}: is a folder; give a file name")
+    report = ExportReport(str(out), spec.name)
+    ctx = WriteContext(report)
+    total = store.count_chats(chat_filter)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        # os.open with 0o666 so the umask applies (mkstemp would leave the file owner-only).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as e:
+        raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            dumps = json.JSONEncoder(ensure_ascii=False).encode
+            if spec.header is not None:
+                f.write(dumps(spec.header(store)) + "\n")
+            if progress is not None:
+                progress(0, total)
+            done = 0
+            for chat in store.iter_chats(chat_filter):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                obj = spec.write(chat, ctx)
+                if obj is not None:
+                    f.write(dumps(obj) + "\n")
+                    report.chats += 1
+                    report.messages += len(chat.messages)
+                done += 1
+                if progress is not None and done % PROGRESS_EVERY == 0:
+                    progress(done, total)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise LimaError(f"{out}: cannot write ({e.strerror or e})") from e
+        raise
+    report.warnings += ctx.warnings.lines()
+    if progress is not None:
+        progress(total, total)
+    return report

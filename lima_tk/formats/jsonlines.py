@@ -1,0 +1,201 @@
+"""Streaming text input: lines of a file as text, JSON lines, and the head used for sniffing.
+
+Files are read as bytes and decoded line by line (never the whole file), so a bad byte or a bad
+line is reported with its line number, a UTF-8 BOM and CRLF line ends are accepted, and progress
+is measured in bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lima_tk.errors import FormatError
+from lima_tk.formats.base import Cancelled, Progress, check_cancel
+
+BOM = b"\xef\xbb\xbf"
+PROGRESS_STEP = 256 * 1024  # bytes between progress calls
+HEAD_LINE_MAX = 64 * 1024 * 1024  # sniffing reads one line; never slurp a one-line giant
+# Control bytes that never occur in JSON or CSV text (tab, LF, FF and CR do).
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+# A JSON escape of a UTF-16 surrogate: only these can smuggle a lone surrogate into a str.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+NOT_JSON: Any = object()
+
+
+def decode_line(raw: bytes, path: Path, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        reason = f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+        raise FormatError(str(path), line, reason) from None
+
+
+class LineReader:
+    """The lines of a file as text with their line ends, checking `cancel` before each one.
+
+    `line_no` is the number of the line last yielded; `complete` says whether it ended with a
+    newline (only a truncated last line does not). `offset`/`total` let several files share one
+    progress bar.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        offset: int = 0,
+        total: int | None = None,
+    ) -> None:
+        self.path = path
+        self.progress = progress
+        self.cancel = cancel
+        self.offset = offset
+        self.size = path.stat().st_size
+        self.total = total if total is not None else self.size
+        self.line_no = 0
+        self.complete = True
+        self.done = 0
+
+    def __iter__(self) -> Iterator[str]:
+        progress, cancel, path = self.progress, self.cancel, self.path
+        last = 0
+        with open(path, "rb") as f:
+            for raw in f:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                self.line_no += 1
+                self.done += len(raw)
+                if progress is not None and self.done - last >= PROGRESS_STEP:
+                    progress(self.offset + self.done, self.total)
+                    last = self.done
+                if self.line_no == 1 and raw.startswith(BOM):
+                    raw = raw[3:]
+                self.complete = raw.endswith(b"\n")
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield decode_line(raw, path, self.line_no)  # raises with the column
+        check_cancel(cancel)
+        if progress is not None:
+            progress(self.offset + self.done, self.total)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_line(text: str, path: Path, line: int, complete: bool = True) -> Any:
+    """Parse one JSON line; errors name the line (a last line without newline is 'truncated')."""
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        what = f"invalid JSON: {e.msg} at column {e.colno}"
+        raise FormatError(str(path), line, f"truncated last line ({what})" if not complete else what) from None
+    except ValueError as e:
+        raise FormatError(str(path), line, f"invalid JSON: {e}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        # json accepts a lone surrogate escape; SQLite (UTF-8) cannot store one.
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "invalid text: a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+            raise FormatError(str(path), line, reason) from None
+    return obj
+
+
+def json_lines(lines: LineReader, ctx: Any = None) -> Iterator[Any]:
+    """Parsed JSON values of the non-blank lines; sets `ctx.line` so readers can name the line."""
+    path = lines.path
+    for text in lines:
+        if not text.strip():
+            continue
+        obj = loads_line(text, path, lines.line_no, lines.complete)
+        if ctx is not None:
+            ctx.line = lines.line_no
+        yield obj
+
+
+# -- sniffing --------------------------------------------------------------------------------
+
+
+@dataclass
+class Head:
+    """The start of a file, for `detect_format`: its first non-blank line, parsed when it is JSON."""
+
+    path: Path
+    ext: str
+    size: int
+    first_line: str
+    line_no: int
+    complete: bool
+    obj: Any = NOT_JSON
+    json_error: FormatError | None = None
+    _whole: Any = field(default=NOT_JSON, repr=False)
+
+    def whole_json(self, limit: int = 4 * 1024 * 1024) -> Any:
+        """The whole file as one JSON value (small files only: a pretty-printed config)."""
+        if self._whole is NOT_JSON:
+            self._whole = None
+            if self.size <= limit:
+                raw = self.path.read_bytes()
+                if raw.startswith(BOM):
+                    raw = raw[3:]
+                try:
+                    self._whole = json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    pass
+        return self._whole
+
+    def csv_fields(self) -> list[str]:
+        try:
+            return [f.strip() for f in next(csv.reader([self.first_line]), [])]
+        except csv.Error:
+            return []
+
+
+def read_head(path: str | Path) -> Head:
+    """Check that a file is non-empty UTF-8 text and read its first non-blank line."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        f = open(p, "rb")
+    except OSError as e:
+        raise FormatError(str(p), None, f"cannot read: {e.strerror or e}") from None
+    with f:
+        start = f.read(8192)
+        if start.startswith(b"SQLite format 3\x00"):
+            raise FormatError(str(p), 1, "binary file: an SQLite database (open it as a dataset), not an import file")
+        bad = _BINARY.search(start)
+        if bad:
+            line = start[: bad.start()].count(b"\n") + 1
+            raise FormatError(str(p), line, f"binary file, not text (byte 0x{start[bad.start()]:02x})")
+        f.seek(0)
+        n = 0
+        while True:
+            raw = f.readline(HEAD_LINE_MAX)
+            if len(raw) == HEAD_LINE_MAX and not raw.endswith(b"\n"):
+                # A minified JSON document (an array of chats?) rather than JSON lines.
+                raise FormatError(str(p), n + 1, "line longer than 64 MiB: not a JSON lines file")
+            if not raw:
+                raise FormatError(str(p), 1, "empty file (no data)")
+            n += 1
+            if n == 1 and raw.startswith(BOM):
+                raw = raw[3:]
+            text = decode_line(raw, p, n)
+            if text.strip():
+                break
+        complete = raw.endswith(b"\n") or not f.read(1)
+    head = Head(p, p.suffix.lower(), size, text.rstrip("\r\n"), n, complete)
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            head.obj = loads_line(text, p, n, raw.endswith(b"\n"))
+        except FormatError as e:
+            head.json_error = e
+    return head
