@@ -661,3 +661,27 @@ def test_registry_is_extensible(tmp_path: Path, store: DatasetStore, monkeypatch
                                                                   {"from": "gpt", "value": "yo"}]}])
     assert detect_format(path) == "sharegpt-test"
     assert import_file(store, path).chats == 1
+
+
+def test_openai_fast_export_equals_checked_writer(store, tmp_path, monkeypatch):
+    """SQLite-built lines for plain chats parse to exactly what the checked writer produces."""
+    import dataclasses
+
+    from lima_tk import formats
+    from lima_tk.model import Message, Tool
+
+    store.create_chat("plain", messages=[Message("system", "s\x00\t 🙂 مرحبا"), Message("user", "q\r\nx  "),
+                                         Message("assistant", "a\u2028\u0007", weight=0)])
+    store.create_chat("weights", messages=[Message("user", "q", weight=1), Message("assistant", "a", weight=1)])
+    store.create_chat("tools", messages=[Message("user", "q"), Message("assistant", "a")], tools=[Tool("f")])
+    store.create_chat("no reply", messages=[Message("user", "q")])
+    fast = tmp_path / "fast.jsonl"
+    slow = tmp_path / "slow.jsonl"
+    r1 = formats.export_file(store, fast)
+    spec = formats.REGISTRY["openai"]
+    monkeypatch.setitem(formats.REGISTRY, "openai", dataclasses.replace(spec, fast_lines=None))
+    r2 = formats.export_file(store, slow)
+    parse = lambda p: [json.loads(x) for x in p.read_text(encoding="utf-8").split("\n") if x]  # noqa: E731
+    assert parse(fast) == parse(slow) and len(parse(fast)) == 3
+    assert (r1.chats, r1.messages, r1.skipped) == (r2.chats, r2.messages, r2.skipped) == (3, 7, 1)
+    assert r1.warnings == r2.warnings

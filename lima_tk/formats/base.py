@@ -8,7 +8,7 @@ A writer turns one stored chat into one JSON value (or None to skip it, with a w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,9 @@ class FormatSpec:
     write: Callable[[Chat, WriteContext], dict[str, Any] | None] | None = None
     header: Callable[[DatasetStore], dict[str, Any]] | None = None  # first line of an export
     extensions: tuple[str, ...] = ()
+    # Optional fast path: yields (chat_id, line or None, n_messages) in list order; None means
+    # "this chat needs the checked `write`" (export_file then loads it with get_chat).
+    fast_lines: Callable[[DatasetStore, Any], Iterator[tuple[int, str | None, int]]] | None = None
 
 
 class Warnings:

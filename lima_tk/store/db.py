@@ -179,8 +179,12 @@ class DatasetStore:
         return step.label if step else None
 
     def _next_id(self, table: str) -> int:
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-        return (row[0] if row else 0) + 1
+        """The id the next insert into `table` gets (chats never reuse ids: AUTOINCREMENT)."""
+        if table == "chats":
+            row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chats'").fetchone()
+            if row:
+                return int(row[0]) + 1
+        return int(self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
 
     def _touch_chats(self, entry: Entry, chat_ids: Iterable[int], now: str | None = None) -> None:
         ids = _ids(chat_ids)
@@ -884,6 +888,63 @@ class DatasetStore:
             entry.snapshot("messages", "id IN (SELECT value FROM json_each(?))",
                            (json.dumps([c[1] for c in changes]),))
             self.conn.executemany("UPDATE messages SET position = ? WHERE id = ?", changes)
+
+    # -- find and replace in message texts (chat editor, issue 4) ---------------------------
+
+    def _text_rows(self, find: str, chat_filter: ChatFilter | None, case: bool):
+        """(regex, rows) of messages whose content contains `find` (literal; any case unless `case`)."""
+        import re
+
+        if not find:
+            raise ValidationError("nothing to find")
+        rx = re.compile(re.escape(find), 0 if case else re.IGNORECASE)
+        self.conn.create_function("lima_has_text", 1, lambda s: 1 if s is not None and rx.search(s) else 0,
+                                  deterministic=True)
+        where, params = self._where(chat_filter)
+        cond = where + (" AND " if where else " WHERE ")
+        rows = self.conn.execute(
+            "SELECT m.id, m.chat_id, c.name, m.position, m.content FROM messages m JOIN chats c ON c.id = m.chat_id"
+            f"{cond}lima_has_text(m.content) ORDER BY c.position, c.id, m.position, m.id",
+            params,
+        ).fetchall()
+        return rx, rows
+
+    def find_text(self, find: str, chat_filter: ChatFilter | None = None, case: bool = False,
+                  limit: int = 1000, context: int = 40) -> list[dict[str, Any]]:
+        """Messages containing `find`, in list order: dicts with chat_id, chat_name, message_id,
+        position, count (occurrences) and snippet (the first one with some context)."""
+        rx, rows = self._text_rows(find, chat_filter, case)
+        out = []
+        for mid, cid, name, pos, content in rows[:limit]:
+            m = rx.search(content)
+            assert m is not None
+            a, b = max(0, m.start() - context), min(len(content), m.end() + context)
+            snippet = ("…" if a else "") + content[a:b] + ("…" if b < len(content) else "")
+            out.append({"chat_id": cid, "chat_name": name, "message_id": mid, "position": pos,
+                        "count": len(rx.findall(content)), "snippet": " ".join(snippet.split())})
+        return out
+
+    def replace_text(self, find: str, replace: str, chat_filter: ChatFilter | None = None,
+                     case: bool = False) -> int:
+        """Replace `find` (literal) with `replace` in every matching message content: one undo
+        step. Returns the number of occurrences replaced (0: nothing changed, no undo step)."""
+        rx, rows = self._text_rows(find, chat_filter, case)
+        changes: list[tuple[str, int]] = []
+        chats: set[int] = set()
+        total = 0
+        for mid, cid, _name, _pos, content in rows:
+            new, n = rx.subn(lambda _m: replace, content)
+            if n and new != content:
+                changes.append((new, mid))
+                chats.add(cid)
+                total += n
+        if not changes:
+            return 0
+        with self.change(f"Replace {find!r} with {replace!r}", "replace_text") as entry:
+            entry.snapshot("messages", "id IN (SELECT value FROM json_each(?))", (json.dumps([c[1] for c in changes]),))
+            self.conn.executemany("UPDATE messages SET content = ? WHERE id = ?", changes)
+            self._touch_chats(entry, chats)
+        return total
 
     # -- tools -----------------------------------------------------------------------------
 
