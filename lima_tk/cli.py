@@ -69,10 +69,11 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
     ctx.obj["db"] = db
     ctx.obj["debug"] = debug
     if ctx.invoked_subcommand is None:
-        _run_gui(_db_path(ctx, None) if db is None else db)
+        # No --db: the window picks $LIMA_TK_DB, else the last dataset, else the default one.
+        _run_gui(db)
 
 
-def _run_gui(db: Path) -> None:
+def _run_gui(db: Path | None) -> None:
     try:
         from lima_tk.ui.app import main as gui_main
     except ImportError as e:
@@ -151,16 +152,65 @@ def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: s
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--tag", default=None, help="Only chats with this tag.")
 @click.option("--lang", default=None, help="Only chats in this language.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the stats as CSV.")
+@click.option("--no-count", is_flag=True, help="Do not count uncounted messages first (cached counts only).")
 @db_option
 @click.pass_context
-def stats_cmd(ctx: click.Context, as_json: bool, tag: str | None, lang: str | None, db: Path | None) -> None:
-    """Chats, messages by role, chats per tag and per language."""
-    from lima_tk.stats import dataset_stats, format_stats
+def stats_cmd(ctx: click.Context, as_json: bool, tag: str | None, lang: str | None, csv_out: Path | None,
+              no_count: bool, db: Path | None) -> None:
+    """Chats, messages and tokens by role, per tag and per language, chats over the context limit."""
+    from lima_tk.stats import dataset_stats, format_stats, write_stats_csv
     from lima_tk.store import ChatFilter
 
     with _open(ctx, db) as store:
+        if not no_count:
+            from lima_tk.tokens import ensure_counted
+
+            ensure_counted(store, progress=_progress_printer("counting tokens"))
         s = dataset_stats(store, ChatFilter(tag=tag, language=lang))
+    if csv_out is not None:
+        write_stats_csv(s, csv_out)
     click.echo(json.dumps(s, indent=2, ensure_ascii=False) if as_json else format_stats(s))
+
+
+@cli.command("tokens")
+@click.option("--tokenizer", default=None,
+              help="Set the dataset's tokenizer first: a Hugging Face id, a tokenizer.json, a model folder or "
+                   "'estimate' (empty: the default).")
+@click.option("--offline", is_flag=True, help="Never download; use the local cache or an estimate.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@click.pass_context
+def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json: bool, db: Path | None) -> None:
+    """Count (or recount) the tokens of every message with the dataset's tokenizer (cached)."""
+    from lima_tk.stats import dataset_stats
+    from lima_tk.tokens import count_dataset, load_counter, parse_spec
+
+    with _open(ctx, db) as store:
+        base = store.path.parent
+        if tokenizer is not None:
+            spec = parse_spec(tokenizer, base)  # a clear error for a bad path, before anything is stored
+            load_counter(tokenizer, base_dir=base, download=not offline, strict=True)
+            if spec.kind in ("file", "folder") and not (base / tokenizer).exists():
+                tokenizer = spec.value  # found from the working directory: store it absolute
+            store.set_setting("tokenizer", tokenizer)
+        counter = load_counter(store.get_setting("tokenizer"), base_dir=base, download=not offline)
+        progress = _progress_printer("counting tokens")
+        r = count_dataset(store, counter, progress)
+        if progress:
+            click.echo("", err=True)
+        t = dataset_stats(store)["tokens"]
+    if as_json:
+        click.echo(json.dumps({"tokenizer": counter.name, "estimate": counter.estimate, "reason": counter.reason,
+                               "counted": r.messages, "encoded": r.encoded, **{k: t[k] for k in (
+                                   "total", "trainable_assistant", "context_limit", "over_limit")}},
+                              indent=2, ensure_ascii=False))
+        return
+    if counter.estimate:
+        click.echo(f"estimates (~): {counter.reason}", err=True)
+    mark = "~" if t["estimate"] else ""
+    click.echo(f"{counter.name}: {r.messages} messages counted now ({r.encoded} texts encoded, the rest from the "
+               f"cache); {mark}{t['total']} tokens, {t['over_limit']} chats over {t['context_limit']}")
 
 
 @cli.command("validate")
@@ -283,6 +333,11 @@ def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None,
     for r in rows:
         click.echo(f"{r.id:>7}  {r.n_messages:>4} msgs  {(r.language or '-'):<5} {','.join(r.tags)[:24]:<24}  {r.name}")
     click.echo(f"{len(rows)} of {total} chats")
+
+
+from lima_tk.cli_generate import generate_cmd  # noqa: E402 - a command in its own module (AI assist)
+
+cli.add_command(generate_cmd)
 
 
 def main() -> None:

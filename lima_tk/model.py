@@ -26,6 +26,16 @@ class Message:
     weight: int | None = None
     id: int | None = None
     position: int | None = None
+    # Provenance (issue 5): source None/'human' = written by a person, 'generated', 'edited'
+    # (generated, then changed by hand); model that generated it; finish = the server's
+    # finish_reason, 'interrupted' (the stream ended early) or 'cancelled' (the user stopped it).
+    source: str | None = None
+    model: str | None = None
+    finish: str | None = None
+    # Other versions of this message (regenerations), without the shown one, which sits at
+    # `alt_index` among all of them: dicts {content, tool_calls, source, model, finish}.
+    alternatives: list[dict[str, Any]] | None = None
+    alt_index: int | None = None
 
     def to_row(self) -> dict[str, Any]:
         """Column values for the `messages` table (without id, chat_id, position)."""
@@ -36,7 +46,23 @@ class Message:
             "tool_calls": json.dumps(self.tool_calls, ensure_ascii=False) if self.tool_calls else None,
             "tool_call_id": self.tool_call_id,
             "weight": self.weight,
+            "source": self.source,
+            "model": self.model,
+            "finish": self.finish,
+            "alternatives": json.dumps(self.alternatives, ensure_ascii=False) if self.alternatives else None,
+            "alt_index": self.alt_index if self.alternatives else None,
         }
+
+    def variants(self) -> list[dict[str, Any]]:
+        """Every version of this message in order, the shown one included (at `alt_index`)."""
+        others = list(self.alternatives or [])
+        i = min(self.alt_index or 0, len(others))
+        return others[:i] + [self.variant()] + others[i:]
+
+    def variant(self) -> dict[str, Any]:
+        """The shown version as an alternatives entry."""
+        return {"content": self.content, "tool_calls": self.tool_calls, "source": self.source,
+                "model": self.model, "finish": self.finish}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Message:
@@ -50,6 +76,11 @@ class Message:
             weight=row.get("weight"),
             id=row.get("id"),
             position=row.get("position"),
+            source=row.get("source"),
+            model=row.get("model"),
+            finish=row.get("finish"),
+            alternatives=json.loads(alts) if (alts := row.get("alternatives")) else None,
+            alt_index=row.get("alt_index"),
         )
 
 

@@ -62,6 +62,11 @@ USER_DEFAULTS: dict[str, Any] = {
     "model": "gpt-4o-mini",
     "temperature": 0.7,
     "max_tokens": 1024,
+    # AI assist (issue 5; see lima_tk/assist.py AssistConfig.from_settings)
+    "top_p": None,
+    "stop": [],
+    "timeout": 60,
+    "continue_method": "completions",  # or "chat"
     "font_size": 11,
     "recent_files": [],
     "last_dataset": "",

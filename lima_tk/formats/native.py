@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from lima_tk.errors import ValidationError
 from lima_tk.formats.base import ReadContext, WriteContext
 from lima_tk.formats.jsonlines import Head, json_lines
 from lima_tk.formats.openai import convert_tools, kind
 from lima_tk.model import ROLES, Chat, Message
+from lima_tk.store.db import check_provenance
 
 if TYPE_CHECKING:
     from lima_tk.store import DatasetStore
@@ -22,7 +24,10 @@ if TYPE_CHECKING:
 VERSION = 1
 SETTING_KEYS = ("languages", "tags", "tokenizer", "context_limit")
 CHAT_KEYS = ("uid", "name", "language", "tags", "notes", "created_at", "updated_at", "extra", "messages", "tools")
-MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight")
+# Provenance and alternatives (issue 5) come last and are written only when set, so files of
+# datasets without them are unchanged.
+MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight",
+                "source", "model", "finish", "alternatives", "alt_index")
 
 
 def sniff(head: Head) -> bool:
@@ -134,6 +139,15 @@ def _message_from(ctx: ReadContext, m: Any, i: int) -> Message:
     weight = m.get("weight")
     if weight is not None and (type(weight) is not int or weight not in (0, 1)):
         raise ctx.error(f"{where}weight must be 0 or 1, got {weight!r}")
+    source = _opt(ctx, m, "source", str, where)
+    alternatives = _opt(ctx, m, "alternatives", list, where)
+    alt_index = m.get("alt_index")
+    if alt_index is not None and type(alt_index) is not int:
+        raise ctx.error(f"{where}alt_index must be a whole number, got {kind(alt_index)}")
+    try:
+        check_provenance(source, alternatives, alt_index)
+    except ValidationError as e:
+        raise ctx.error(f"{where}{e}") from None
     return Message(
         role=role,
         content=_opt(ctx, m, "content", str, where),
@@ -141,4 +155,9 @@ def _message_from(ctx: ReadContext, m: Any, i: int) -> Message:
         tool_calls=calls or None,
         tool_call_id=_opt(ctx, m, "tool_call_id", str, where),
         weight=weight,
+        source=source,
+        model=_opt(ctx, m, "model", str, where),
+        finish=_opt(ctx, m, "finish", str, where),
+        alternatives=alternatives or None,
+        alt_index=alt_index if alternatives else None,
     )

@@ -171,3 +171,64 @@ SELECT c.id, c.name, c.language, c.tags, c.position, c.updated_at,
 FROM chats c
 """
     )
+
+
+@MIGRATIONS()
+def m003_token_cache(db: Database) -> None:
+    # Derived data, never journaled: undo restores messages and the triggers below drop the
+    # counts of rows whose text changed, so a stale count can never be read.
+    db.executescript(
+        """
+-- One row per tokenizer identity (hub id @ revision, or the sha1 of a tokenizer.json).
+CREATE TABLE token_keys (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    setting TEXT NOT NULL DEFAULT '',
+    estimate INTEGER NOT NULL DEFAULT 0,
+    overhead_chat INTEGER NOT NULL DEFAULT 0,
+    overhead_message INTEGER NOT NULL DEFAULT 0,
+    active INTEGER NOT NULL DEFAULT 0,
+    used_at TEXT
+);
+-- Content-addressed: the count of a text (sha1 of it) under one tokenizer.
+CREATE TABLE token_cache (
+    tok INTEGER NOT NULL REFERENCES token_keys(id) ON DELETE CASCADE,
+    hash BLOB NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (tok, hash)
+) WITHOUT ROWID;
+-- Which messages are counted under a tokenizer, so per-chat sums and filters are plain SQL.
+CREATE TABLE message_tokens (
+    message_id INTEGER NOT NULL,
+    tok INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (message_id, tok)
+) WITHOUT ROWID;
+CREATE TRIGGER message_tokens_au AFTER UPDATE OF content, tool_calls ON messages
+WHEN old.content IS NOT new.content OR old.tool_calls IS NOT new.tool_calls BEGIN
+    DELETE FROM message_tokens WHERE message_id = old.id;
+END;
+CREATE TRIGGER message_tokens_ad AFTER DELETE ON messages BEGIN
+    DELETE FROM message_tokens WHERE message_id = old.id;
+END;
+"""
+    )
+
+
+# Provenance and alternatives of a message (issue 5). Columns on `messages` rather than a table of
+# their own, so every change to them is imaged by the existing journal and undo/redo just works.
+_M004_COLUMNS = (
+    ("source", "TEXT CHECK (source IS NULL OR source IN ('human', 'generated', 'edited'))"),
+    ("model", "TEXT"),
+    ("finish", "TEXT"),
+    ("alternatives", "TEXT"),
+    ("alt_index", "INTEGER CHECK (alt_index IS NULL OR alt_index >= 0)"),
+)
+
+
+@MIGRATIONS()
+def m004_alternatives_provenance(db: Database) -> None:
+    for name, decl in _M004_COLUMNS:
+        db.execute(f"ALTER TABLE messages ADD COLUMN {name} {decl}")
+        # The shadow table mirrors the columns without constraints (see _shadow).
+        db.execute(f"ALTER TABLE journal_messages ADD COLUMN {name} {decl.split()[0]}")

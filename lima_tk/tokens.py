@@ -1,0 +1,601 @@
+"""Token counts with the dataset's tokenizer: loading, estimating, counting, and the cache.
+
+No tkinter here, and `tokenizers` / `huggingface_hub` / `jinja2` are imported only when needed.
+
+The `tokenizer` dataset setting is one of:
+- `""`: the default, `DEFAULT_TOKENIZER` (a Hugging Face id that needs no login);
+- a Hugging Face id (`org/name`): used from the local hub cache; downloaded (by a worker, with
+  `download=True`) the first time; offline and not cached -> an estimate, never an error;
+- a `tokenizer.json` file, or a model folder holding `tokenizer.json` (+ `tokenizer_config.json`
+  whose `chat_template` renders a chat "as the model sees it");
+- `"estimate"`: no tokenizer, a fast heuristic (counts flagged `estimate=True`, shown with "~").
+
+Counts are cached in the dataset (see `DatasetStore.token_key` and docs/tokens.md): by tokenizer
+key + sha1 of the text, so only texts never seen under that tokenizer are encoded.
+
+Thread use: everything here is "any thread", but one `DatasetStore` per thread (a worker opens
+its own). `load_counter(download=True)` may block on the network: call it from a worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lima_tk.errors import LimaError
+from lima_tk.model import Chat
+from lima_tk.store import DatasetStore
+
+DEFAULT_TOKENIZER = "Qwen/Qwen2.5-0.5B-Instruct"  # Apache-2.0, not gated, has a chat template
+ESTIMATE = "estimate"
+ESTIMATE_KEY = "estimate:v1"
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
+
+Progress = Callable[[int, int], None]
+
+
+class TokenizerError(LimaError):
+    """A tokenizer setting that cannot be used (bad path, not a tokenizer file, bad hub id)."""
+
+
+# -- the setting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    kind: str  # "hub", "file", "folder" or "estimate"
+    value: str  # hub id, or the resolved path
+    setting: str  # the setting as written
+
+
+def parse_spec(setting: str | None, base_dir: str | Path | None = None) -> TokenizerSpec:
+    """What the setting names. Relative paths are tried against `base_dir` (the dataset's folder)
+    first, then the working directory. Raises TokenizerError for a path that does not exist."""
+    raw = (setting or "").strip()
+    if not raw:
+        return TokenizerSpec("hub", DEFAULT_TOKENIZER, raw)
+    if raw.lower() == ESTIMATE:
+        return TokenizerSpec("estimate", "", raw)
+    p = Path(raw).expanduser()
+    candidates = [p] if p.is_absolute() else [Path(base_dir) / p, p] if base_dir else [p]
+    for c in candidates:
+        if c.is_dir():
+            return TokenizerSpec("folder", str(c.resolve()), raw)
+        if c.is_file():
+            return TokenizerSpec("file", str(c.resolve()), raw)
+    looks_like_path = raw.startswith(("/", "~", ".", "\\")) or raw.endswith(".json") or "\\" in raw \
+        or raw.count("/") > 1 or (len(raw) > 1 and raw[1] == ":")
+    if looks_like_path:
+        raise TokenizerError(f"tokenizer {raw!r}: no such file or folder")
+    if not HUB_ID_RE.match(raw):
+        raise TokenizerError(
+            f"tokenizer {raw!r}: not a Hugging Face id (org/name), a tokenizer.json file or a model folder")
+    return TokenizerSpec("hub", raw, raw)
+
+
+# -- counters ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Counter:
+    """Counts tokens of texts. `encoded` counts the texts actually encoded (tests, benchmark)."""
+
+    setting: str
+    key: str
+    name: str
+    estimate: bool = False
+    reason: str = ""  # why this is an estimate (or "")
+    template: str | None = None  # the folder's Jinja chat template, when it has one
+    special: dict[str, str] = field(default_factory=dict)  # bos_token / eos_token for the template
+    overhead_chat: int = 0
+    overhead_message: int = 0
+    needs_download: bool = False  # a hub id that is not cached yet: load again with download=True
+    encoded: int = 0
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        raise NotImplementedError
+
+    def count(self, text: str) -> int:
+        return self.count_batch([text])[0]
+
+
+# A rough word-piece heuristic: short Latin runs, digit triples, non-Latin letters in pairs,
+# each other symbol, and `<|special|>` markers as one token. Close to BPE on English prose.
+_EST_RE = re.compile(r"<\|[^|<>\s]{1,40}\|>|[A-Za-z]{1,6}|\d{1,3}|[^\W\d_A-Za-z]{1,2}|[^\w\s]|_+|\n")
+
+
+class EstimateCounter(Counter):
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        self.encoded += len(texts)
+        findall = _EST_RE.findall
+        return [len(findall(t)) for t in texts]
+
+
+class HFCounter(Counter):
+    """A `tokenizers.Tokenizer`; texts are encoded without the post-processor's special tokens."""
+
+    def __init__(self, tokenizer: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.tokenizer = tokenizer
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        self.encoded += len(texts)
+        # encode_batch_fast skips offsets; it releases the GIL and uses every core.
+        return [len(e) for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+
+def estimate_counter(setting: str = ESTIMATE, reason: str = "no tokenizer chosen") -> Counter:
+    c = EstimateCounter(setting=setting, key=ESTIMATE_KEY, name="estimate", estimate=True, reason=reason)
+    _set_overheads(c)
+    return c
+
+
+def load_counter(setting: str | None, *, base_dir: str | Path | None = None, download: bool = False,
+                 strict: bool = False) -> Counter:
+    """A counter for the setting. Any thread; with `download=True` it may block on the network.
+
+    A hub id that is not in the local cache gives an estimate with `needs_download` (when
+    `download` is False) or, when the download fails (offline, gated), an estimate whose `reason`
+    says why. A bad path or file raises TokenizerError with `strict`, else gives an estimate
+    with that message as `reason`.
+    """
+    setting = (setting or "").strip()
+    try:
+        spec = parse_spec(setting, base_dir)
+        if spec.kind == "estimate":
+            return estimate_counter(setting)
+        if spec.kind == "hub":
+            return _load_hub(spec, download)
+        if spec.kind == "folder":
+            folder = Path(spec.value)
+            tj = folder / "tokenizer.json"
+            if not tj.is_file():
+                raise TokenizerError(f"tokenizer folder {spec.value}: it has no tokenizer.json")
+            return _from_file(spec, tj, folder / "tokenizer_config.json")
+        return _from_file(spec, Path(spec.value), Path(spec.value).with_name("tokenizer_config.json"))
+    except TokenizerError as e:
+        if strict:
+            raise
+        return estimate_counter(setting, reason=str(e))
+
+
+def _from_file(spec: TokenizerSpec, path: Path, config: Path | None, key: str | None = None) -> Counter:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise TokenizerError(f"tokenizer {path}: cannot read it ({e.strerror or e})") from e
+    from tokenizers import Tokenizer
+
+    try:
+        tok = Tokenizer.from_str(data.decode("utf-8"))
+    except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise TokenizerError(f"tokenizer {path}: not a tokenizer.json file ({first})") from e
+    template, special = _read_config(config) if config is not None else (None, {})
+    key = key or f"{spec.kind}:{hashlib.sha1(data).hexdigest()[:16]}"
+    name = spec.value if spec.kind == "hub" else path.parent.name if spec.kind == "folder" else path.name
+    c = HFCounter(tok, setting=spec.setting, key=key, name=name, template=template, special=special)
+    _set_overheads(c)
+    return c
+
+
+def _read_config(path: Path) -> tuple[str | None, dict[str, str]]:
+    """The chat template and bos/eos tokens of a tokenizer_config.json (missing file: none)."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, {}
+    if not isinstance(cfg, dict):
+        return None, {}
+    special = {}
+    for k in ("bos_token", "eos_token", "pad_token", "unk_token"):
+        v = cfg.get(k)
+        v = v.get("content") if isinstance(v, dict) else v
+        if isinstance(v, str):
+            special[k] = v
+    tpl = cfg.get("chat_template")
+    if isinstance(tpl, list):  # named templates: [{"name": "default", "template": "..."}, ...]
+        named = {t.get("name"): t.get("template") for t in tpl if isinstance(t, dict)}
+        tpl = named.get("default") or next(iter(named.values()), None)
+    return (tpl if isinstance(tpl, str) and tpl.strip() else None), special
+
+
+def _hub_cache_dir() -> str:
+    # Read at call time (huggingface_hub reads its constants once, at import).
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    return os.path.join(home, "hub")
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _load_hub(spec: TokenizerSpec, download: bool) -> Counter:
+    from huggingface_hub import try_to_load_from_cache
+
+    cache = _hub_cache_dir()
+    path = try_to_load_from_cache(spec.value, "tokenizer.json", cache_dir=cache)
+    if not isinstance(path, str):
+        if not download or hub_offline():
+            why = "offline and not in the local cache" if hub_offline() or download else "not downloaded yet"
+            c = estimate_counter(spec.setting, reason=f"{spec.value}: {why}")
+            c.needs_download = not hub_offline()
+            return c
+        try:
+            # What Tokenizer.from_pretrained does, with the cache folder read at call time.
+            from huggingface_hub import hf_hub_download
+
+            path = hf_hub_download(spec.value, "tokenizer.json", cache_dir=cache)
+            try:
+                hf_hub_download(spec.value, "tokenizer_config.json", cache_dir=cache)
+            except Exception:  # noqa: BLE001 - the template is optional
+                pass
+        except Exception as e:  # noqa: BLE001 - offline, gated, unknown repo: all fall back
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return estimate_counter(spec.setting, reason=f"{spec.value}: could not download ({first})")
+    tj = Path(path)
+    # The snapshot folder is named by the commit, which identifies the tokenizer exactly.
+    return _from_file(spec, tj, tj.with_name("tokenizer_config.json"), key=f"hub:{spec.value}@{tj.parent.name}")
+
+
+# -- what is counted --------------------------------------------------------------------------
+
+
+def message_text(content: str | None, tool_calls: str | list | None) -> str:
+    """The text of a message that is counted: its content plus each tool call as
+    `{"name": ..., "arguments": ...}` (arguments exactly as stored), one per line."""
+    text = content or ""
+    if tool_calls:
+        calls = json.loads(tool_calls) if isinstance(tool_calls, str) else tool_calls
+        parts = []
+        for call in calls or ():
+            fn = call.get("function", call) if isinstance(call, dict) else {}
+            name = json.dumps(fn.get("name", ""), ensure_ascii=False)
+            parts.append(f'{{"name": {name}, "arguments": {fn.get("arguments", "")}}}')
+        text = "\n".join([text, *parts]) if text else "\n".join(parts)
+    return text
+
+
+def text_hash(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+# -- counting the dataset ---------------------------------------------------------------------
+
+
+def token_key_id(store: DatasetStore, counter: Counter) -> int:
+    """The store's id for the counter's key (registered once per store and counter)."""
+    memo = counter.__dict__.setdefault("_tok_ids", {})
+    tok = memo.get(str(store.path))
+    row = None if tok is None else store.conn.execute(
+        "SELECT 1 FROM token_keys WHERE id = ? AND key = ?", (tok, counter.key)).fetchone()
+    if row is None:
+        tok = memo[str(store.path)] = store.token_key(counter.key, counter.setting, counter.estimate,
+                                                      counter.overhead_chat, counter.overhead_message)
+    return tok
+
+
+@dataclass
+class CountResult:
+    key: str
+    estimate: bool
+    messages: int = 0  # messages that had no count under this key
+    encoded: int = 0  # distinct texts encoded (the rest came from the cache)
+    cancelled: bool = False
+    reason: str = ""  # why the counts are estimates, when they are
+
+
+def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
+                  cancel: threading.Event | None = None, chat_ids: Iterable[int] | None = None,
+                  chunk: int = 8192, activate: bool = True) -> CountResult:
+    """Count every message (or those of `chat_ids`) missing from the cache; the store must be
+    this thread's own. Only texts never counted under this tokenizer are encoded, so a warm
+    cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
+    tok = token_key_id(store, counter)
+    result = CountResult(counter.key, counter.estimate, reason=counter.reason)
+    if chat_ids is None and store.count_uncounted(tok) == 0:
+        todo_ids: list[int] = []
+    else:
+        todo_ids = store.uncounted_message_ids(tok, chat_ids)
+    total = len(todo_ids)
+    if progress:
+        progress(0, total)
+    if total:
+        _count_ids(store, counter, tok, todo_ids, result, progress, cancel, chunk)
+    if activate and (not result.cancelled or store.active_token_key() is None):
+        store.activate_token_key(tok)
+    return result
+
+
+def _count_ids(store: DatasetStore, counter: Counter, tok: int, todo_ids: list[int], result: CountResult,
+               progress: Progress | None, cancel: threading.Event | None, chunk: int) -> None:
+    # Many misses: read the whole cache once; a few: look their hashes up.
+    known: dict[bytes, int] = store.token_counts_for(tok) if len(todo_ids) > 2000 else {}
+    bulk = len(todo_ids) > 2000
+    inflight: set[bytes] = set()
+    # Pipeline: chunk i is encoded on a helper thread (tokenizers releases the GIL and uses every
+    # core) while this thread reads and hashes chunk i+1 and then stores chunk i.
+    with ThreadPoolExecutor(1, thread_name_prefix="lima-tk-encode") as pool:
+        pending: tuple | None = None
+        for start in range(0, len(todo_ids), chunk):
+            if cancel is not None and cancel.is_set():
+                result.cancelled = True
+                break
+            version = store.data_version()
+            rows = store.message_texts(todo_ids[start:start + chunk])
+            hashes = []
+            new: dict[bytes, str] = {}
+            for _mid, content, calls in rows:
+                text = message_text(content, calls)
+                h = text_hash(text)
+                hashes.append(h)
+                if h not in known and h not in inflight:
+                    new[h] = text
+            if not bulk and new:
+                known.update(store.token_counts_for(tok, list(new)))
+                new = {h: t for h, t in new.items() if h not in known}
+            inflight.update(new)
+            job = pool.submit(counter.count_batch, list(new.values()))
+            if pending is not None:
+                _store_chunk(store, tok, known, inflight, result, progress, len(todo_ids), *pending)
+            pending = (version, rows, hashes, list(new), job)
+        if pending is not None:
+            _store_chunk(store, tok, known, inflight, result, progress, len(todo_ids), *pending)
+
+
+def _store_chunk(store: DatasetStore, tok: int, known: dict[bytes, int], inflight: set[bytes], result: CountResult,
+                 progress: Progress | None, total: int, version: int, rows: list, hashes: list[bytes],
+                 new: list[bytes], job: Future) -> None:
+    counts = dict(zip(new, job.result(), strict=True))
+    known.update(counts)
+    inflight.difference_update(new)
+    result.encoded += len(counts)
+    with store.derived_write():
+        keep: Iterable[int] = range(len(rows))
+        if store.data_version() != version:
+            # Another connection committed meanwhile: record only texts that did not change.
+            now = {r[0]: text_hash(message_text(r[1], r[2])) for r in store.message_texts([r[0] for r in rows])}
+            keep = [i for i, r in enumerate(rows) if now.get(r[0]) == hashes[i]]
+        store.put_token_counts(tok, sorted(counts.items()))
+        store.set_message_tokens(tok, [(rows[i][0], known[hashes[i]]) for i in keep])
+    result.messages += len(rows)
+    if progress:
+        progress(result.messages, total)
+
+
+def ensure_counted(store: DatasetStore, download: bool = False, progress: Progress | None = None,
+                   cancel: threading.Event | None = None) -> CountResult | None:
+    """Count what is missing for the dataset's tokenizer setting; None when nothing was to do.
+    Cheap when everything is counted: no tokenizer is loaded (nor `tokenizers` imported)."""
+    if store.readonly or store.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
+        return None
+    setting = store.get_setting("tokenizer")
+    key = store.active_token_key()
+    # An estimate standing in for a real tokenizer is retried: it may be in the cache by now.
+    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == ESTIMATE)
+    if settled and key is not None and store.count_uncounted(key.id) == 0:
+        return None
+    counter = load_counter(setting, base_dir=store.path.parent, download=download)
+    return count_dataset(store, counter, progress, cancel)
+
+
+@dataclass
+class ChatCount:
+    """Counts of one chat: per message, their sum, the template overhead and the total."""
+
+    per_message: dict[int, int]
+    content: int
+    overhead: int
+    total: int
+    estimate: bool
+    limit: int
+
+    @property
+    def over_limit(self) -> bool:
+        return bool(self.limit) and self.total > self.limit
+
+    def label(self) -> str:
+        """E.g. '~812 / 4096' for the properties panel."""
+        mark = "~" if self.estimate else ""
+        return f"{mark}{self.total:,} / {self.limit:,}" if self.limit else f"{mark}{self.total:,}"
+
+
+def count_chat(store: DatasetStore, counter: Counter, chat_id: int) -> ChatCount:
+    """Count one chat's messages (cache first) and total them with the template overhead."""
+    count_dataset(store, counter, chat_ids=[chat_id], activate=store.active_token_key() is None)
+    tok = token_key_id(store, counter)
+    per = store.message_token_counts(chat_id, tok)
+    content = sum(per.values())
+    overhead = counter.overhead_chat + counter.overhead_message * len(per) if per else 0
+    limit = int(store.get_setting("context_limit") or 0)
+    return ChatCount(per, content, overhead, content + overhead, counter.estimate, limit)
+
+
+def format_count(n: int | None, estimate: bool = False) -> str:
+    """'1,234' or '~1,234' (the list column and the editor); '' for None."""
+    return "" if n is None else f"{'~' if estimate else ''}{n:,}"
+
+
+# -- the chat "as the model sees it" ----------------------------------------------------------
+
+
+@dataclass
+class Rendered:
+    text: str
+    how: str  # "template" (the tokenizer's Jinja chat template) or "chatml" (the generic layout)
+    note: str = ""  # why the template was not used, when it was not
+
+
+def template_messages(chat: Chat) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Messages and tools in the shape Hugging Face chat templates expect (arguments as objects)."""
+    msgs = []
+    for m in chat.messages:
+        d: dict[str, Any] = {"role": m.role, "content": m.content or ""}
+        if m.name:
+            d["name"] = m.name
+        if m.tool_call_id:
+            d["tool_call_id"] = m.tool_call_id
+        if m.tool_calls:
+            calls = []
+            for c in m.tool_calls:
+                fn = dict(c.get("function", {}))
+                try:
+                    args = json.loads(fn.get("arguments") or "{}")
+                    fn["arguments"] = args if isinstance(args, dict) else fn.get("arguments")
+                except ValueError:
+                    pass
+                calls.append({"id": c.get("id"), "type": "function", "function": fn})
+            d["tool_calls"] = calls
+        msgs.append(d)
+    tools = [t.to_openai() for t in chat.tools] or None
+    return msgs, tools
+
+
+def render_chatml(chat: Chat) -> str:
+    """The generic ChatML layout (used when there is no template, or jinja2 is missing)."""
+    msgs, tools = template_messages(chat)
+    if tools:
+        listing = "\n".join(json.dumps(t, ensure_ascii=False) for t in tools)
+        block = f"# Tools\n\n<tools>\n{listing}\n</tools>"
+        if msgs and msgs[0]["role"] == "system":
+            msgs = [{**msgs[0], "content": f"{msgs[0]['content']}\n\n{block}"}, *msgs[1:]]
+        else:
+            msgs = [{"role": "system", "content": block}, *msgs]
+    out = []
+    for m in msgs:
+        parts = [m["content"]] if m["content"] else []
+        for c in m.get("tool_calls") or ():
+            call = {"name": c["function"].get("name"), "arguments": c["function"].get("arguments")}
+            parts.append(f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>")
+        out.append(f"<|im_start|>{m['role']}\n" + "\n".join(parts) + "<|im_end|>\n")
+    return "".join(out)
+
+
+def jinja_available() -> bool:
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def render_chat(chat: Chat, counter: Counter) -> Rendered:
+    """The chat as the model sees it: the tokenizer's chat template when it has one and jinja2 is
+    importable (jinja2 is optional), otherwise the generic ChatML layout."""
+    if counter.template is None:
+        return Rendered(render_chatml(chat), "chatml", "the tokenizer has no chat template")
+    if not jinja_available():
+        return Rendered(render_chatml(chat), "chatml", "jinja2 is not installed, so the chat template is not used")
+    try:
+        return Rendered(_render_jinja(counter.template, chat, counter.special), "template")
+    except Exception as e:  # noqa: BLE001 - a template may raise anything (raise_exception)
+        return Rendered(render_chatml(chat), "chatml", f"the chat template failed: {e}")
+
+
+_TEMPLATES: dict[str, Any] = {}
+
+
+def _render_jinja(source: str, chat: Chat, special: dict[str, str]) -> str:
+    # As transformers does: a sandbox, trim/lstrip blocks, loop controls, tojson, raise_exception.
+    tpl = _TEMPLATES.get(source)
+    if tpl is None:
+        from datetime import datetime
+
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message: str) -> None:
+            raise ValueError(message)
+
+        def tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
+                   sort_keys: bool = False) -> str:
+            return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                              sort_keys=sort_keys)
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=["jinja2.ext.loopcontrols"])
+        env.filters["tojson"] = tojson
+        env.globals["raise_exception"] = raise_exception
+        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+        tpl = _TEMPLATES[source] = env.from_string(source)
+    msgs, tools = template_messages(chat)
+    return tpl.render(messages=msgs, tools=tools, add_generation_prompt=False, **special)
+
+
+def count_rendered(counter: Counter, chat: Chat, store: DatasetStore | None = None) -> tuple[int, Rendered]:
+    """Tokens of the rendered chat (cached by its text when a store is given) and the rendering."""
+    r = render_chat(chat, counter)
+    if store is None:
+        return counter.count(r.text), r
+    tok = token_key_id(store, counter)
+    h = text_hash(r.text)
+    hit = store.token_counts_for(tok, [h])
+    if h in hit:
+        return hit[h], r
+    n = counter.count(r.text)
+    if not store.readonly:
+        store.put_token_counts(tok, [(h, n)])
+    return n, r
+
+
+def _set_overheads(c: Counter) -> None:
+    """Template overhead as `chat + message * n`, measured on probe chats, so list totals and
+    the over-limit filter stay plain SQL sums. Zero when the tokenizer has no chat template."""
+    if c.template is None or not jinja_available():
+        return
+    from lima_tk.model import Message
+
+    words = ["Hello", "Hi", "Thanks", "Sure"]
+    try:
+        sizes = []
+        for n in (2, 4):
+            chat = Chat(messages=[Message("user" if i % 2 == 0 else "assistant", words[i]) for i in range(n)])
+            r = render_chat(chat, c)
+            if r.how != "template":
+                return
+            sizes.append(c.count(r.text) - sum(c.count_batch(words[:n])))
+        per_message = max(0, (sizes[1] - sizes[0]) // 2)
+        c.overhead_message = per_message
+        c.overhead_chat = max(0, sizes[0] - 2 * per_message)
+    finally:
+        c.encoded = 0  # probes are not dataset work
+
+
+# -- a worker for the GUI ---------------------------------------------------------------------
+
+
+def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.Event | None = None,
+                    download: bool = True) -> threading.Thread:
+    """Load the dataset's tokenizer and count what is missing on a daemon thread, with its own
+    store. Puts ("status", str), ("progress", (done, total)), ("done", CountResult) or
+    ("error", str) on `events`; the Tk side drains the queue with after(). Any thread."""
+
+    def run() -> None:
+        try:
+            with DatasetStore(db_path) as store:
+                setting = store.get_setting("tokenizer")
+                events.put(("status", f"Loading tokenizer {setting or DEFAULT_TOKENIZER}…"))
+                counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
+                if counter.estimate:
+                    events.put(("status", f"Token counts are estimates: {counter.reason}"))
+                result = count_dataset(store, counter, lambda d, t: events.put(("progress", (d, t))), cancel)
+            events.put(("done", result))
+        except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
+            events.put(("error", str(e) or type(e).__name__))
+
+    t = threading.Thread(target=run, name="lima-tk-tokens", daemon=True)
+    t.start()
+    return t

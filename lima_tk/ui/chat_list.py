@@ -1,0 +1,677 @@
+"""A virtual chat list: a ttk.Treeview that only ever holds the rows on screen.
+
+The list may have 100,000 chats; inserting them all into a Treeview costs half a second and
+~100 MB. Instead the Treeview keeps one item per visible row (a fixed set of "slots" whose values
+are rewritten), a separate ttk.Scrollbar is driven from `count_chats(filter)`, and the rows of
+the window are fetched by SQL (`list_chats(offset, limit)`) on scroll, resize and key navigation,
+with a page of margin on each side cached. Selection is a set of chat ids, so it survives
+scrolling, and keyboard navigation walks the whole list, not only what is on screen.
+
+Tk thread only.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from tkinter import ttk
+from typing import TYPE_CHECKING
+
+from lima_tk.store import ChatFilter, ChatSummary
+from lima_tk.ui.theme import PAD, PALETTE
+
+if TYPE_CHECKING:
+    from lima_tk.store import DatasetStore
+
+# id, heading, default width, anchor, stretch, SQL sort key (None: not sortable)
+COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
+    ("name", "Name", 360, "w", True, "name"),
+    ("language", "Language", 120, "w", False, "language"),
+    ("tags", "Tags", 220, "w", False, "tags"),
+    ("messages", "Messages", 120, "e", False, "messages"),
+    ("tokens", "Tokens", 96, "e", False, None),
+    ("updated", "Updated", 170, "w", False, "updated"),
+)
+COLUMN_IDS = tuple(c[0] for c in COLUMNS)
+ARROW_UP, ARROW_DOWN = " ▲", " ▼"
+
+
+def format_time(iso: str | None) -> str:
+    """'2026-05-09T07:35:25.123Z' -> local '2026-05-09 09:35'."""
+    if not iso:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso[:16].replace("T", " ")
+    if dt.tzinfo is not None:
+        dt = dt.astimezone()
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def row_values(row: ChatSummary) -> tuple[str, ...]:
+    return (
+        row.name or "(unnamed)",
+        row.language or "",
+        ", ".join(row.tags),
+        str(row.n_messages),
+        "-",
+        format_time(row.updated_at),
+    )
+
+
+class ChatList(ttk.Frame):
+    """The chat table. The owner gives it a store getter and callbacks; it never writes data."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        get_store: Callable[[], DatasetStore | None],
+        *,
+        on_open: Callable[[int], None] | None = None,
+        on_rename: Callable[[int, str], None] | None = None,
+        on_selection: Callable[[], None] | None = None,
+        on_context: Callable[[tk.Event], None] | None = None,
+        on_sort: Callable[[], None] | None = None,
+        widths: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(master, style="Card.TFrame")
+        self.get_store = get_store
+        self.on_open = on_open
+        self.on_rename = on_rename
+        self.on_selection = on_selection
+        self.on_context = on_context
+        self.on_sort = on_sort
+        # What to show when the list is empty: (title, text, [(button text, command), ...]).
+        self.empty_content: Callable[[], tuple[str, str, list[tuple[str, Callable[[], object]]]]] = (
+            lambda: ("No chats", "", []))
+        self._empty_shown: tuple | None = None
+
+        self.filter = ChatFilter()
+        self.sort = "position"
+        self.descending = False
+        self.total = 0
+        self.top = 0  # list index of the first row on screen
+        self.cursor = -1  # list index of the keyboard row (-1: none)
+        self.anchor = -1  # where a Shift range starts
+        self.selected: set[int] = set()
+        self.page = 20  # rows that fit fully; recomputed on <Configure>
+        self.fetches = 0  # how many SQL pages were read (for tests and the benchmark)
+
+        self._cache_start = 0
+        self._cache: list[ChatSummary] = []
+        self._ids: list[int] | None = None  # the matching ids in list order, for text filters
+        self._slots: list[str] = []  # Treeview item ids, one per visible row
+        self._slot_values: list[tuple] = []
+        self._slot_ids: list[int] = []
+        self._head = 0  # heading height in px, measured after the first render
+        self._height = 0
+        self._rename: tuple[int, ttk.Entry] | None = None
+
+        self.tree = ttk.Treeview(self, columns=COLUMN_IDS, show="headings", selectmode="extended", height=4,
+                                 takefocus=True)
+        widths = widths or {}
+        for cid, text, width, anchor, stretch, sort_key in COLUMNS:
+            self.tree.heading(cid, text=text, anchor=anchor if anchor != "e" else "e",
+                              command=(lambda c=cid: self.sort_by(c)) if sort_key else "")
+            w = widths.get(cid, width)
+            self.tree.column(cid, width=max(40, int(w)), minwidth=40, anchor=anchor, stretch=stretch)
+        self.tree.tag_configure("alt", background=PALETTE["alt"])
+        self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self._on_scrollbar)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        self.scrollbar.grid(row=0, column=1, sticky="ns")
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(0, weight=1)
+        self.empty = ttk.Frame(self.tree, style="Card.TFrame", padding=4 * PAD)
+
+        t = self.tree
+        t.bind("<Configure>", self._on_configure)
+        t.bind("<Button-1>", lambda e: self._on_press(e, "set"))
+        t.bind("<Shift-Button-1>", lambda e: self._on_press(e, "range"))
+        t.bind("<Control-Button-1>", lambda e: self._on_press(e, "toggle"))
+        t.bind("<B1-Motion>", self._on_drag)
+        t.bind("<Double-Button-1>", self._on_double)
+        t.bind("<Button-3>", self._on_right)
+        for seq in ("<MouseWheel>", "<Shift-MouseWheel>"):
+            t.bind(seq, self._on_wheel)
+        if tk.TkVersion >= 9:  # touchpads: Tk 9 packs (dx, dy) into %D
+            t.bind("<TouchpadScroll>", self._on_touchpad)
+        t.bind("<Button-4>", lambda e: self._wheel_rows(-3))
+        t.bind("<Button-5>", lambda e: self._wheel_rows(3))
+        self.scrollbar.bind("<MouseWheel>", self._on_wheel)
+        self.scrollbar.bind("<Button-4>", lambda e: self._wheel_rows(-3))
+        self.scrollbar.bind("<Button-5>", lambda e: self._wheel_rows(3))
+        keys: dict[str, Callable[[], object]] = {
+            "<Up>": lambda: self.move_cursor(self.cursor - 1),
+            "<Down>": lambda: self.move_cursor(self.cursor + 1 if self.cursor >= 0 else 0),
+            "<Prior>": lambda: self.move_cursor(self.cursor - max(1, self.page - 1)),
+            "<Next>": lambda: self.move_cursor(max(self.cursor, 0) + max(1, self.page - 1)),
+            "<Home>": lambda: self.move_cursor(0),
+            "<End>": lambda: self.move_cursor(self.total - 1),
+            "<Shift-Up>": lambda: self.move_cursor(self.cursor - 1, extend=True),
+            "<Shift-Down>": lambda: self.move_cursor(self.cursor + 1, extend=True),
+            "<Shift-Prior>": lambda: self.move_cursor(self.cursor - max(1, self.page - 1), extend=True),
+            "<Shift-Next>": lambda: self.move_cursor(self.cursor + max(1, self.page - 1), extend=True),
+            "<Shift-Home>": lambda: self.move_cursor(0, extend=True),
+            "<Shift-End>": lambda: self.move_cursor(self.total - 1, extend=True),
+            "<Control-Home>": lambda: self.move_cursor(0),
+            "<Control-End>": lambda: self.move_cursor(self.total - 1),
+            "<Control-space>": lambda: self.toggle(self.cursor),
+            "<Return>": self.open_cursor,
+            "<KP_Enter>": self.open_cursor,
+        }
+        for seq, fn in keys.items():
+            t.bind(seq, lambda e, fn=fn: (fn(), "break")[1])
+        # Alt+arrows move chats (a window shortcut): hand them on as the root's virtual events.
+        t.bind("<Alt-Up>", lambda e: (self.event_generate("<<MoveUp>>"), "break")[1])
+        t.bind("<Alt-Down>", lambda e: (self.event_generate("<<MoveDown>>"), "break")[1])
+        # No tree column to open or close with Left/Right.
+        t.bind("<Left>", lambda e: "break")
+        t.bind("<Right>", lambda e: "break")
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the count and the rows on screen (after any change). Keeps position and selection."""
+        store = self.get_store()
+        self._cache = []
+        self._cache_start = 0
+        if store is None:
+            self.total, self._ids, self.selected = 0, None, set()
+        elif self.filter.text.strip():
+            # A full-text filter is costly to re-run per page: keep the matching ids in list order.
+            self._ids = store.chat_ids(self.filter, self.sort, self.descending)
+            self.total = len(self._ids)
+            if self.selected:
+                self.selected &= set(self._ids)
+        else:
+            self._ids = None
+            self.total = store.count_chats(self.filter)
+            if self.selected:
+                f = self.filter
+                self.selected = set(store.chat_ids(ChatFilter(f.text, f.tag, f.language, list(self.selected))))
+        if self.cursor >= self.total:
+            self.cursor = self.total - 1
+        if self.anchor >= self.total:
+            self.anchor = self.cursor
+        self.top = self._clamp_top(self.top)
+        self._render()
+
+    def set_filter(self, f: ChatFilter) -> None:
+        """Show only the matching chats, from the top."""
+        self.commit_rename()
+        self.filter = f
+        self.top = 0
+        self.cursor = -1 if not self.selected else self.cursor
+        self.refresh()
+        if self.selected:
+            self._cursor_to_selection()
+        self._notify()
+
+    def show_filtered(self, f: ChatFilter, ids: list[int], rows: list[ChatSummary], selected: list[int]) -> None:
+        """Show a text filter whose matching ids (in list order), first rows and kept selection were
+        read elsewhere (on a worker thread)."""
+        self.commit_rename()
+        self.filter = f
+        self._ids = ids
+        self.total = len(ids)
+        self._cache, self._cache_start = list(rows), 0
+        self.top = 0
+        self.selected = set(selected)
+        self.cursor = self.anchor = -1
+        self._render()
+        if self.selected:
+            self._cursor_to_selection()
+        self._notify()
+
+    def sort_by(self, column: str) -> None:
+        """Heading click: ascending, then descending, then back to the list order."""
+        key = next((c[5] for c in COLUMNS if c[0] == column), None)
+        if key is None:
+            return
+        if self.sort != key:
+            self.sort, self.descending = key, False
+        elif not self.descending:
+            self.descending = True
+        else:
+            self.sort, self.descending = "position", False
+        self.set_sort(self.sort, self.descending)
+
+    def set_sort(self, sort: str, descending: bool = False) -> None:
+        self.commit_rename()
+        self.sort, self.descending = sort, descending
+        for cid, text, *_rest, key in COLUMNS:
+            arrow = (ARROW_DOWN if descending else ARROW_UP) if key == sort and sort != "position" else ""
+            self.tree.heading(cid, text=text + arrow)
+        self.refresh()
+        self._cursor_to_selection()
+        if self.on_sort:
+            self.on_sort()
+
+    def _fetch(self, start: int, n: int) -> list[ChatSummary]:
+        """Rows [start, start+n) of the filtered, sorted list, from the cache or SQL."""
+        if n <= 0 or start >= self.total:
+            return []
+        cs, cache = self._cache_start, self._cache
+        end = cs + len(cache)
+        if cache and cs <= start and (start + n <= end or end >= self.total):
+            return cache[start - cs:start - cs + n]
+        store = self.get_store()
+        if store is None:
+            return []
+        margin = max(self.page, 20)
+        lo = max(0, start - margin)
+        limit = (start - lo) + n + margin
+        if self._ids is not None:
+            window = self._ids[lo:lo + limit]
+            self._cache = store.list_chats(ChatFilter(ids=window), self.sort, self.descending, limit=len(window))
+        else:
+            self._cache = store.list_chats(self.filter, self.sort, self.descending, offset=lo, limit=limit)
+        self._cache_start = lo
+        self.fetches += 1
+        if lo + len(self._cache) < min(self.total, lo + limit):
+            # The list shrank under us (another instance); recount and show what there is.
+            self.total = store.count_chats(self.filter)
+        return self._cache[start - lo:start - lo + n]
+
+    def id_at(self, index: int) -> int | None:
+        rows = self._fetch(index, 1)
+        return rows[0].id if rows else None
+
+    def row_at(self, index: int) -> ChatSummary | None:
+        rows = self._fetch(index, 1)
+        return rows[0] if rows else None
+
+    def ids_between(self, lo: int, hi: int) -> list[int]:
+        """Chat ids of the list rows lo..hi inclusive."""
+        lo, hi = max(0, lo), min(hi, self.total - 1)
+        if hi < lo:
+            return []
+        if self._ids is not None:
+            return self._ids[lo:hi + 1]
+        cs, cache = self._cache_start, self._cache
+        if cache and cs <= lo and hi < cs + len(cache):
+            return [r.id for r in cache[lo - cs:hi - cs + 1]]
+        store = self.get_store()
+        if store is None:
+            return []
+        return store.chat_ids(self.filter, self.sort, self.descending)[lo:hi + 1]
+
+    def index_of(self, chat_id: int) -> int | None:
+        """Where a chat is in the current (filtered, sorted) list, or None."""
+        cs = self._cache_start
+        for i, r in enumerate(self._cache):
+            if r.id == chat_id:
+                return cs + i
+        store = self.get_store()
+        if store is None:
+            return None
+        ids = self._ids if self._ids is not None else store.chat_ids(self.filter, self.sort, self.descending)
+        try:
+            return ids.index(chat_id)
+        except ValueError:
+            return None
+
+    # -- selection -------------------------------------------------------------------------
+
+    def selection_ids(self) -> list[int]:
+        return sorted(self.selected)
+
+    def cursor_id(self) -> int | None:
+        return self.id_at(self.cursor) if self.cursor >= 0 else None
+
+    def visible_ids(self) -> list[int]:
+        return list(self._slot_ids)
+
+    def move_cursor(self, index: int, extend: bool = False) -> None:
+        """Keyboard/mouse: put the cursor on list row `index` (clamped) and select it (or extend)."""
+        self.commit_rename()
+        if self.total <= 0:
+            return
+        index = max(0, min(index, self.total - 1))
+        if extend and self.anchor >= 0:
+            self.cursor = index
+            lo, hi = sorted((self.anchor, index))
+            self.selected = set(self.ids_between(lo, hi))
+        else:
+            self.cursor = self.anchor = index
+            cid = self.id_at(index)
+            self.selected = {cid} if cid is not None else set()
+        self.ensure_visible(index)
+        self._notify()
+
+    def toggle(self, index: int) -> None:
+        if not 0 <= index < self.total:
+            return
+        cid = self.id_at(index)
+        if cid is None:
+            return
+        self.cursor = self.anchor = index
+        self.selected ^= {cid}
+        self.ensure_visible(index)
+        self._notify()
+
+    def select_all(self) -> None:
+        store = self.get_store()
+        if store is None:
+            return
+        ids = self._ids if self._ids is not None else store.chat_ids(self.filter, self.sort, self.descending)
+        self.selected = set(ids)
+        if self.cursor < 0 and self.total:
+            self.cursor = 0
+        self.anchor = 0
+        self._render()
+        self._notify()
+
+    def select_ids(self, ids: Iterable[int], reveal: int | None = None) -> None:
+        """Select these chats; put the cursor on `reveal` (default: the first of them in the list)."""
+        self.selected = set(ids)
+        target = reveal if reveal is not None else (min(self.selected) if self.selected else None)
+        index = self.index_of(target) if target is not None else None
+        if index is not None:
+            self.cursor = self.anchor = index
+            self.ensure_visible(index)
+        else:
+            self._render()
+        self._notify()
+
+    def clear_selection(self) -> None:
+        self.selected = set()
+        self._render()
+        self._notify()
+
+    def _cursor_to_selection(self) -> None:
+        if self.selected:
+            cid = self.cursor_id()
+            if cid not in self.selected:
+                index = self.index_of(min(self.selected))
+                if index is not None:
+                    self.cursor = self.anchor = index
+                    self.ensure_visible(index)
+
+    def _notify(self) -> None:
+        if self.on_selection:
+            self.on_selection()
+
+    def open_cursor(self) -> None:
+        cid = self.cursor_id()
+        if cid is not None and self.on_open:
+            self.on_open(cid)
+
+    # -- scrolling -------------------------------------------------------------------------
+
+    def _clamp_top(self, top: int) -> int:
+        return max(0, min(top, self.total - self.page))
+
+    def scroll_to(self, top: int) -> None:
+        self.commit_rename()
+        top = self._clamp_top(int(top))
+        if top != self.top or not self._slots:
+            self.top = top
+            self._render()
+
+    def scroll_by(self, rows: int) -> None:
+        self.scroll_to(self.top + rows)
+
+    def ensure_visible(self, index: int) -> None:
+        if index < self.top:
+            self.top = index
+        elif index >= self.top + self.page:
+            self.top = index - self.page + 1
+        self.top = self._clamp_top(self.top)
+        self._render()
+
+    def _on_scrollbar(self, *args: str) -> None:
+        if not args:
+            return
+        if args[0] == "moveto":
+            self.scroll_to(round(float(args[1]) * self.total))
+        elif args[0] == "scroll":
+            n = int(args[1])
+            self.scroll_by(n * max(1, self.page - 1) if args[2] == "pages" else n)
+
+    def _on_wheel(self, event: tk.Event) -> str:
+        delta = int(getattr(event, "delta", 0) or 0)
+        if delta == 0:
+            return "break"
+        if abs(delta) >= 120:  # Windows, X11 on Tk 9: multiples of 120 per notch
+            rows = -round(delta / 120 * 3) or (-1 if delta > 0 else 1)
+        else:  # macOS: small deltas, one row each
+            rows = -delta
+        self._wheel_rows(rows)
+        return "break"
+
+    def _on_touchpad(self, event: tk.Event) -> str:
+        dy = int(event.delta) & 0xFFFF
+        if dy >= 0x8000:
+            dy -= 0x10000
+        self._touch = getattr(self, "_touch", 0) + dy
+        rows = int(self._touch / 10)  # 10 touchpad units per row, remainder kept
+        self._touch -= rows * 10
+        if rows:
+            self.scroll_by(-rows)
+        return "break"
+
+    def _wheel_rows(self, rows: int) -> str:
+        self.scroll_by(rows)
+        return "break"
+
+    def _on_configure(self, event: tk.Event) -> None:
+        self._height = event.height
+        self._update_page()
+
+    def _update_page(self) -> None:
+        if self._height <= 1:
+            return
+        style = ttk.Style(self)
+        try:
+            rowheight = int(style.lookup("Treeview", "rowheight") or 20)
+        except (tk.TclError, ValueError):
+            rowheight = 20
+        head = self._head or rowheight + 2
+        page = max(1, (self._height - head - 2) // rowheight)
+        if page != self.page or not self._slots:
+            self.page = page
+            self.top = self._clamp_top(self.top)
+            self._render()
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        """Write the rows [top, top+page] into the Treeview slots (plus one partly visible row)."""
+        n = max(0, min(self.page + 1, self.total - self.top))
+        rows = self._fetch(self.top, n)
+        tree = self.tree
+        while len(self._slots) < len(rows):
+            iid = f"row{len(self._slots)}"
+            tree.insert("", "end", iid=iid, values=())
+            self._slots.append(iid)
+            self._slot_values.append(())
+        while len(self._slots) > len(rows):
+            tree.delete(self._slots.pop())
+            self._slot_values.pop()
+        self._slot_ids = [r.id for r in rows]
+        selected = []
+        for i, (iid, row) in enumerate(zip(self._slots, rows, strict=False)):
+            values = row_values(row)
+            tags = ("alt",) if (self.top + i) % 2 else ()
+            if self._slot_values[i] != (values, tags):
+                tree.item(iid, values=values, tags=tags)
+                self._slot_values[i] = (values, tags)
+            if row.id in self.selected:
+                selected.append(iid)
+        if tuple(tree.selection()) != tuple(selected):
+            tree.selection_set(selected)
+        ci = self.cursor - self.top
+        if 0 <= ci < len(self._slots):
+            tree.focus(self._slots[ci])
+        elif self._slots:
+            tree.focus("")
+        if tree.yview() != (0.0, 1.0) and self._slots:
+            tree.yview_moveto(0)
+        self._update_scrollbar()
+        self._update_empty()
+        if not self._head and self._slots:
+            self.after_idle(self._measure_head)
+
+    def _measure_head(self) -> None:
+        try:
+            bbox = self.tree.bbox(self._slots[0]) if self._slots else None
+        except tk.TclError:
+            bbox = None
+        if bbox:
+            self._head = int(bbox[1])
+            self._update_page()
+
+    def _update_scrollbar(self) -> None:
+        if self.total <= 0:
+            self.scrollbar.set(0.0, 1.0)
+            return
+        first = self.top / self.total
+        last = min(1.0, (self.top + self.page) / self.total)
+        self.scrollbar.set(first, last)
+
+    def _update_empty(self) -> None:
+        if self.total != 0:
+            if self._empty_shown is not None:
+                self.empty.place_forget()
+                self._empty_shown = None
+            return
+        title, text, buttons = self.empty_content()
+        key = (title, text, tuple(b[0] for b in buttons))
+        if key != self._empty_shown:
+            for w in self.empty.winfo_children():
+                w.destroy()
+            ttk.Label(self.empty, text=title, style="EmptyTitle.TLabel", justify="center").pack(pady=(0, 2 * PAD))
+            if text:
+                ttk.Label(self.empty, text=text, style="Empty.TLabel", justify="center",
+                          wraplength=520).pack(pady=(0, 4 * PAD))
+            row = ttk.Frame(self.empty, style="Card.TFrame")
+            row.pack()
+            for i, (label, command) in enumerate(buttons):
+                ttk.Button(row, text=label, command=command,
+                           style="Accent.TButton" if i == 0 else "TButton").pack(side="left", padx=PAD)
+            self._empty_shown = key
+        self.empty.place(relx=0.5, rely=0.42, anchor="center")
+
+    # -- mouse -----------------------------------------------------------------------------
+
+    def _slot_index_at(self, y: int) -> int | None:
+        iid = self.tree.identify_row(y)
+        if not iid or iid not in self._slots:
+            return None
+        return self._slots.index(iid)
+
+    def _on_press(self, event: tk.Event, mode: str) -> str | None:
+        region = self.tree.identify_region(event.x, event.y)
+        if region in ("heading", "separator"):
+            return None  # Treeview's own bindings: sort command and column resize
+        self.commit_rename()
+        self.tree.focus_set()
+        slot = self._slot_index_at(event.y)
+        if slot is None:
+            return "break"
+        index = self.top + slot
+        if mode == "range":
+            self.move_cursor(index, extend=True)
+        elif mode == "toggle":
+            self.toggle(index)
+        else:
+            self.move_cursor(index)
+        return "break"
+
+    def _on_drag(self, event: tk.Event) -> str | None:
+        if self.tree.identify_region(event.x, event.y) in ("heading", "separator") or self.anchor < 0:
+            return None
+        slot = self._slot_index_at(event.y)
+        if slot is None:
+            if event.y < self._head and self.top > 0:
+                self.move_cursor(self.top - 1, extend=True)
+            elif event.y > self._height - 4:
+                self.move_cursor(self.top + self.page, extend=True)
+            return "break"
+        if self.top + slot != self.cursor:
+            self.move_cursor(self.top + slot, extend=True)
+        return "break"
+
+    def _on_double(self, event: tk.Event) -> str | None:
+        if self.tree.identify_region(event.x, event.y) in ("heading", "separator"):
+            return None
+        slot = self._slot_index_at(event.y)
+        if slot is not None and self.on_open:
+            self.on_open(self._slot_ids[slot])
+        return "break"
+
+    def _on_right(self, event: tk.Event) -> str:
+        slot = self._slot_index_at(event.y)
+        if slot is not None and self._slot_ids[slot] not in self.selected:
+            self.move_cursor(self.top + slot)
+        self.tree.focus_set()
+        if self.on_context:
+            self.on_context(event)
+        return "break"
+
+    # -- rename in place ---------------------------------------------------------------------
+
+    def start_rename(self) -> ttk.Entry | None:
+        """An Entry over the name cell of the cursor row; Enter saves, Escape cancels."""
+        self.commit_rename()
+        if self.cursor < 0:
+            return None
+        self.ensure_visible(self.cursor)
+        slot = self.cursor - self.top
+        if not 0 <= slot < len(self._slots):
+            return None
+        row = self.row_at(self.cursor)
+        if row is None:
+            return None
+        self.tree.update_idletasks()
+        bbox = self.tree.bbox(self._slots[slot], "name")
+        if not bbox:
+            return None
+        x, y, w, h = bbox
+        entry = ttk.Entry(self.tree)
+        entry.insert(0, row.name)
+        entry.select_range(0, "end")
+        entry.icursor("end")
+        entry.place(x=x, y=y - 1, width=w, height=h + 2)
+        entry.focus_set()
+        entry.bind("<Return>", lambda e: (self.commit_rename(), "break")[1])
+        entry.bind("<KP_Enter>", lambda e: (self.commit_rename(), "break")[1])
+        entry.bind("<Escape>", lambda e: (self.cancel_rename(), "break")[1])
+        entry.bind("<FocusOut>", lambda e: self.commit_rename())
+        self._rename = (row.id, entry)
+        self._rename_old = row.name
+        return entry
+
+    @property
+    def rename_entry(self) -> ttk.Entry | None:
+        return self._rename[1] if self._rename else None
+
+    def commit_rename(self) -> None:
+        if self._rename is None:
+            return
+        chat_id, entry = self._rename
+        self._rename = None
+        text = entry.get().strip()
+        entry.destroy()
+        self.tree.focus_set()
+        if text != self._rename_old and self.on_rename:
+            self.on_rename(chat_id, text)
+
+    def cancel_rename(self) -> None:
+        if self._rename is None:
+            return
+        _, entry = self._rename
+        self._rename = None
+        entry.destroy()
+        self.tree.focus_set()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def column_widths(self) -> dict[str, int]:
+        return {cid: int(self.tree.column(cid, "width")) for cid in COLUMN_IDS}
+
+
+__all__ = ["COLUMNS", "ChatList", "PAD", "format_time", "row_values"]

@@ -1,0 +1,215 @@
+"""The right-hand panel of the chat editor: name, language, tags, notes, counts, dates, tools.
+
+Edits go to the store through the editor (`editor.save_properties`), on Enter, on focus-out,
+after a pause while typing, and when the editor flushes. Tk thread only.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from datetime import datetime
+from tkinter import ttk
+from typing import TYPE_CHECKING, Any
+
+from lima_tk.model import Chat
+from lima_tk.ui import editor_style as st
+from lima_tk.ui.tag_chips import TagChips
+
+if TYPE_CHECKING:
+    from lima_tk.ui.chat_editor import ChatEditor
+
+
+def local_time(iso: str | None) -> str:
+    if not iso:
+        return "–"
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class ChatProperties(ttk.Frame):
+    def __init__(self, master: tk.Misc, editor: ChatEditor) -> None:
+        super().__init__(master, style="Panel.TFrame", padding=(3 * st.PAD, 2 * st.PAD, 3 * st.PAD, 2 * st.PAD))
+        self.editor = editor
+        self.chat: Chat | None = None
+        self._job: str | None = None
+        self._loading = False
+        self.columnconfigure(1, weight=1)
+        r = 0
+
+        def label(text: str, row: int, sticky: str = "w") -> None:
+            ttk.Label(self, text=text, style="Panel.TLabel").grid(row=row, column=0, sticky=sticky,
+                                                                  padx=(0, 2 * st.PAD), pady=st.PAD)
+
+        label("Name", r)
+        self.name_var = tk.StringVar(self)
+        self.name_entry = ttk.Entry(self, textvariable=self.name_var, width=28)
+        self.name_entry.grid(row=r, column=1, sticky="ew", pady=st.PAD)
+        r += 1
+        label("Language", r)
+        self.lang_var = tk.StringVar(self)
+        self.lang_box = ttk.Combobox(self, textvariable=self.lang_var, width=12)
+        self.lang_box.grid(row=r, column=1, sticky="w", pady=st.PAD)
+        r += 1
+        label("Tags", r, "nw")
+        self.tags = TagChips(self, on_change=self._on_tags)
+        self.tags.grid(row=r, column=1, sticky="ew", pady=st.PAD)
+        r += 1
+        label("Notes", r, "nw")
+        self.notes = tk.Text(self, height=4, width=28, wrap="word", undo=True, font="TkTextFont",
+                             background=st.SURFACE, foreground=st.TEXT, insertbackground=st.TEXT,
+                             highlightthickness=1, highlightbackground=st.BORDER_DARK, highlightcolor=st.ACCENT,
+                             borderwidth=0, padx=st.PAD, pady=st.PAD)
+        self.notes.grid(row=r, column=1, sticky="ew", pady=st.PAD)
+        r += 1
+        ttk.Separator(self).grid(row=r, column=0, columnspan=2, sticky="ew", pady=2 * st.PAD)
+        r += 1
+        self.info: dict[str, ttk.Label] = {}
+        for key, text in (("messages", "Messages"), ("tokens", "Tokens"), ("created", "Created"),
+                          ("updated", "Updated")):
+            ttk.Label(self, text=text, style="PanelMuted.TLabel").grid(row=r, column=0, sticky="w")
+            self.info[key] = ttk.Label(self, text="–", style="Panel.TLabel")
+            self.info[key].grid(row=r, column=1, sticky="w")
+            r += 1
+        ttk.Separator(self).grid(row=r, column=0, columnspan=2, sticky="ew", pady=2 * st.PAD)
+        r += 1
+        ttk.Label(self, text="Tools (functions)", style="PanelHeading.TLabel").grid(
+            row=r, column=0, columnspan=2, sticky="w")
+        r += 1
+        self.tool_list = tk.Listbox(self, height=5, activestyle="none", exportselection=False,
+                                    background=st.SURFACE, foreground=st.TEXT, borderwidth=0,
+                                    highlightthickness=1, highlightbackground=st.BORDER_DARK,
+                                    highlightcolor=st.ACCENT, selectbackground=st.SELECT,
+                                    selectforeground=st.TEXT)
+        self.tool_list.grid(row=r, column=0, columnspan=2, sticky="nsew", pady=(st.PAD, 0))
+        self.tools_empty = tk.Label(self.tool_list, text="No functions yet.\n“Add…” defines one for tool calls.",
+                                    background=st.SURFACE, foreground=st.MUTED, justify="left")
+        self.rowconfigure(r, weight=1)
+        r += 1
+        buttons = ttk.Frame(self, style="Panel.TFrame")
+        buttons.grid(row=r, column=0, columnspan=2, sticky="ew", pady=(st.PAD, 0))
+        ttk.Button(buttons, text="Add…", style="Small.TButton",
+                   command=lambda: editor.event_generate("<<AddTool>>")).pack(side="left")
+        ttk.Button(buttons, text="Edit…", style="Small.TButton",
+                   command=lambda: editor.event_generate("<<EditTool>>")).pack(side="left", padx=st.PAD)
+        ttk.Button(buttons, text="Delete", style="Small.TButton",
+                   command=lambda: editor.event_generate("<<DeleteTool>>")).pack(side="left")
+        self.tool_list.bind("<Double-Button-1>", lambda e: editor.event_generate("<<EditTool>>"))
+        self.tool_list.bind("<Return>", lambda e: editor.event_generate("<<EditTool>>"))
+        self.tool_list.bind("<Delete>", lambda e: editor.event_generate("<<DeleteTool>>"))
+
+        self.name_entry.bind("<Return>", lambda e: self.flush())
+        self.name_entry.bind("<FocusOut>", lambda e: self.flush())
+        self.name_var.trace_add("write", lambda *a: self._schedule())
+        self.lang_box.bind("<<ComboboxSelected>>", lambda e: self.flush())
+        self.lang_box.bind("<Return>", lambda e: self.flush())
+        self.lang_box.bind("<FocusOut>", lambda e: self.flush())
+        self.notes.bind("<<Modified>>", self._on_notes_modified)
+        self.notes.bind("<FocusOut>", lambda e: self.flush())
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self, chat: Chat, settings: dict[str, Any]) -> None:
+        """Show the chat; fields with unsaved typing keep it (flush runs before a reload)."""
+        self._loading = True
+        try:
+            self.chat = chat
+            if self.name_var.get() != chat.name:
+                self.name_var.set(chat.name)
+            languages = list(settings.get("languages") or [])
+            if chat.language and chat.language not in languages:
+                languages.append(chat.language)
+            self.lang_box.configure(values=languages)
+            if self.lang_var.get() != (chat.language or ""):
+                self.lang_var.set(chat.language or "")
+            self.tags.set(chat.tags, settings.get("tags") or [])
+            if self.notes.get("1.0", "end-1c") != chat.notes:
+                self.notes.delete("1.0", "end")
+                self.notes.insert("1.0", chat.notes)
+                self.notes.edit_reset()
+                self.notes.edit_modified(False)
+            self.info["messages"].configure(text=str(len(chat.messages)))
+            limit = settings.get("context_limit")
+            self.info["tokens"].configure(text=f"– / {limit}" if limit else "–")
+            self.info["created"].configure(text=local_time(chat.created_at))
+            self.info["updated"].configure(text=local_time(chat.updated_at))
+            selected = self.selected_tool_id()
+            self.tool_list.delete(0, "end")
+            for t in chat.tools:
+                desc = f"  – {t.description}" if t.description else ""
+                self.tool_list.insert("end", f"ƒ {t.name}{desc}")
+            if chat.tools:
+                self.tools_empty.place_forget()
+            else:
+                self.tools_empty.place(x=2 * st.PAD, y=2 * st.PAD)
+            ids = [t.id for t in chat.tools]
+            if selected in ids:
+                self.tool_list.selection_set(ids.index(selected))
+            elif ids:
+                self.tool_list.selection_set(0)
+        finally:
+            self._loading = False
+
+    def set_tokens(self, text: str) -> None:
+        """For the token-count issue: e.g. '812 / 4096'."""
+        self.info["tokens"].configure(text=text)
+
+    def selected_tool_id(self) -> int | None:
+        if self.chat is None:
+            return None
+        sel = self.tool_list.curselection()
+        if not sel or sel[0] >= len(self.chat.tools):
+            return None
+        return self.chat.tools[sel[0]].id
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._loading:
+            return
+        if self._job is not None:
+            self.after_cancel(self._job)
+        self._job = self.after(self.editor.props_delay, self.flush)
+
+    def _on_notes_modified(self, _event: tk.Event) -> None:
+        if self.notes.edit_modified():
+            self.notes.edit_modified(False)
+            self._schedule()
+
+    def _on_tags(self, tags: list[str]) -> None:
+        if self.chat is not None:
+            self.chat.tags = list(tags)
+        self.editor.save_properties(tags=tags)
+
+    def pending(self) -> dict[str, Any]:
+        """Fields whose shown value differs from the chat as loaded."""
+        if self.chat is None:
+            return {}
+        out: dict[str, Any] = {}
+        name = self.name_var.get()
+        if name != self.chat.name:
+            out["name"] = name
+        lang = self.lang_var.get().strip()
+        if lang != (self.chat.language or ""):
+            out["language"] = lang or None
+        notes = self.notes.get("1.0", "end-1c")
+        if notes != self.chat.notes:
+            out["notes"] = notes
+        return out
+
+    def flush(self) -> bool:
+        if self._job is not None:
+            self.after_cancel(self._job)
+            self._job = None
+        if self.editor.closed:
+            return False
+        fields = self.pending()
+        if not fields:
+            return False
+        assert self.chat is not None
+        for key, value in fields.items():  # what is shown is what is stored from here on
+            setattr(self.chat, key, value)
+        self.editor.save_properties(**fields)
+        return True

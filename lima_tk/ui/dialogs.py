@@ -1,0 +1,765 @@
+"""Dialogs of the main window: settings, export, language and tags of a selection, shortcuts, ask-name.
+
+The windows here are non-blocking Toplevels with methods a test can call (`save()`, `apply()`,
+`start()`); nothing waits in a nested loop except the small modal questions below, which go
+through module-level functions (`ask_open_path`, `ask_save_path`, `ask_string`, `show_error`)
+that tests monkeypatch. Tk thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+from typing import TYPE_CHECKING, Any
+
+from lima_tk.errors import LimaError
+from lima_tk.settings import save_user_settings, user_config_path
+from lima_tk.store import ChatFilter
+from lima_tk.ui.actions import ACTIONS, LIST_KEYS, MENUS
+from lima_tk.ui.theme import PAD, ensure_indicators
+
+if TYPE_CHECKING:
+    from lima_tk.ui.app import App
+
+DATASET_TYPES = [("lima-tk datasets", "*.lima.db"), ("SQLite files", "*.db *.sqlite"), ("All files", "*")]
+OPEN_TYPES = [
+    ("Datasets and chat files", "*.lima.db *.jsonl *.json *.csv *.zip"),
+    ("lima-tk datasets", "*.lima.db"),
+    ("JSON Lines", "*.jsonl"),
+    ("JSON", "*.json"),
+    ("CSV", "*.csv"),
+    ("All files", "*"),
+]
+IMPORT_TYPES = OPEN_TYPES[2:]
+EXPORT_TYPES = [("JSON Lines", "*.jsonl"), ("All files", "*")]
+
+
+# -- small modal questions (monkeypatched in tests) ----------------------------------------------
+
+
+def ask_open_path(parent: tk.Misc, title: str, filetypes: Sequence[tuple[str, str]] = (),
+                  initialdir: str | None = None) -> Path | None:
+    name = filedialog.askopenfilename(parent=parent, title=title, filetypes=list(filetypes) or None,
+                                      initialdir=initialdir)
+    return Path(name) if name else None
+
+
+def ask_save_path(parent: tk.Misc, title: str, initialfile: str = "", defaultextension: str = "",
+                  filetypes: Sequence[tuple[str, str]] = (), initialdir: str | None = None) -> Path | None:
+    name = filedialog.asksaveasfilename(parent=parent, title=title, initialfile=initialfile,
+                                        defaultextension=defaultextension, filetypes=list(filetypes) or None,
+                                        initialdir=initialdir)
+    return Path(name) if name else None
+
+
+def show_error(parent: tk.Misc, title: str, message: str) -> None:
+    messagebox.showerror(title, message, parent=parent)
+
+
+def ask_string(parent: tk.Misc, title: str, prompt: str, initial: str = "") -> str | None:
+    """A small modal question with an Entry; None when cancelled."""
+    dlg = AskString(parent, title, prompt, initial)
+    dlg.wait_window()
+    return dlg.result
+
+
+# -- base --------------------------------------------------------------------------------------
+
+
+class Dialog(tk.Toplevel):
+    """A transient window with a padded body and a right-aligned button row."""
+
+    def __init__(self, parent: tk.Misc, title: str, resizable: bool = False) -> None:
+        super().__init__(parent)
+        self.withdraw()
+        ensure_indicators(self)
+        self.title(title)
+        self.transient(parent.winfo_toplevel())
+        self.resizable(resizable, resizable)
+        self.body = ttk.Frame(self, padding=(4 * PAD, 4 * PAD, 4 * PAD, 2 * PAD))
+        self.body.pack(fill="both", expand=True)
+        self.buttons = ttk.Frame(self, padding=(4 * PAD, 2 * PAD, 4 * PAD, 4 * PAD))
+        self.buttons.pack(fill="x", side="bottom")
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
+        self.bind("<Escape>", lambda e: self.cancel())
+
+    def add_button(self, text: str, command: Callable[[], object], default: bool = False) -> ttk.Button:
+        b = ttk.Button(self.buttons, text=text, command=command, style="Accent.TButton" if default else "TButton")
+        b.pack(side="right", padx=(2 * PAD, 0))
+        return b
+
+    def show(self, focus: tk.Misc | None = None) -> None:
+        self.update_idletasks()
+        parent = self.master.winfo_toplevel()
+        try:
+            x = parent.winfo_rootx() + max(0, (parent.winfo_width() - self.winfo_reqwidth()) // 2)
+            y = parent.winfo_rooty() + max(0, (parent.winfo_height() - self.winfo_reqheight()) // 3)
+            self.geometry(f"+{x}+{y}")
+        except tk.TclError:
+            pass
+        self.deiconify()
+        self.lift()
+        if focus is not None:
+            focus.focus_set()
+
+    def cancel(self) -> None:
+        self.destroy()
+
+
+class AskString(Dialog):
+    def __init__(self, parent: tk.Misc, title: str, prompt: str, initial: str = "") -> None:
+        super().__init__(parent, title)
+        self.result: str | None = None
+        ttk.Label(self.body, text=prompt, wraplength=420, justify="left").pack(anchor="w")
+        self.var = tk.StringVar(self, value=initial)
+        self.entry = ttk.Entry(self.body, textvariable=self.var, width=48)
+        self.entry.pack(fill="x", pady=(2 * PAD, 0))
+        self.entry.select_range(0, "end")
+        self.add_button("OK", self.ok, default=True)
+        self.add_button("Cancel", self.cancel)
+        self.entry.bind("<Return>", lambda e: self.ok())
+        self.show(self.entry)
+        try:
+            self.grab_set()
+        except tk.TclError:
+            pass
+
+    def ok(self) -> None:
+        text = self.var.get().strip()
+        if text:
+            self.result = text
+            self.destroy()
+
+
+class TextReport(Dialog):
+    """Read-only lines (import warnings) in a scrollable box."""
+
+    def __init__(self, parent: tk.Misc, title: str, heading: str, lines: Sequence[str]) -> None:
+        super().__init__(parent, title, resizable=True)
+        ttk.Label(self.body, text=heading, wraplength=560, justify="left").pack(anchor="w", pady=(0, 2 * PAD))
+        frame = ttk.Frame(self.body)
+        frame.pack(fill="both", expand=True)
+        text = tk.Text(frame, width=80, height=min(16, max(4, len(lines))), wrap="word", relief="flat",
+                       borderwidth=0, highlightthickness=1, padx=2 * PAD, pady=2 * PAD, font="TkDefaultFont")
+        sb = ttk.Scrollbar(frame, command=text.yview)
+        text.configure(yscrollcommand=sb.set)
+        text.insert("1.0", "\n".join(lines))
+        text.configure(state="disabled")
+        text.pack(side="left", fill="both", expand=True)
+        sb.pack(side="right", fill="y")
+        self.add_button("Close", self.cancel, default=True)
+        self.show()
+
+
+class ScrollFrame(ttk.Frame):
+    """A vertically scrolling frame (for a long list of checkbuttons)."""
+
+    def __init__(self, parent: tk.Misc, height: int = 220) -> None:
+        super().__init__(parent, style="Card.TFrame")
+        self.canvas = tk.Canvas(self, height=height, highlightthickness=0, borderwidth=0,
+                                background=ttk.Style(self).lookup("Card.TFrame", "background") or "white")
+        self.sb = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
+        self.inner = ttk.Frame(self.canvas, style="Card.TFrame", padding=2 * PAD)
+        self._win = self.canvas.create_window(0, 0, window=self.inner, anchor="nw")
+        self.canvas.configure(yscrollcommand=self.sb.set)
+        self.canvas.pack(side="left", fill="both", expand=True)
+        self.sb.pack(side="right", fill="y")
+        self.inner.bind("<Configure>", lambda e: self.canvas.configure(scrollregion=self.canvas.bbox("all")))
+        self.canvas.bind("<Configure>", lambda e: self.canvas.itemconfigure(self._win, width=e.width))
+        for w in (self.canvas, self.inner):
+            w.bind("<Button-4>", lambda e: self.canvas.yview_scroll(-2, "units"))
+            w.bind("<Button-5>", lambda e: self.canvas.yview_scroll(2, "units"))
+            w.bind("<MouseWheel>", lambda e: self.canvas.yview_scroll(-1 if e.delta > 0 else 1, "units"))
+
+
+# -- language and tags of the selected chats ---------------------------------------------------
+
+
+class LanguageDialog(Dialog):
+    """Set (or clear) the language of the selected chats. `apply(value)` for tests."""
+
+    NONE = "(no language)"
+
+    def __init__(self, app: App, chat_ids: Sequence[int]) -> None:
+        super().__init__(app.root, "Set language")
+        self.app = app
+        self.chat_ids = list(chat_ids)
+        store = app.store
+        assert store is not None
+        langs = list(store.get_setting("languages"))
+        for lang in store.languages_in_use():
+            if lang and lang not in langs:
+                langs.append(lang)
+        current = ""
+        first = store.list_chats(ChatFilter(ids=self.chat_ids[:1]), limit=1)
+        if first and first[0].language:
+            lang = first[0].language
+            if store.count_chats(ChatFilter(ids=self.chat_ids, language=lang)) == len(self.chat_ids):
+                current = lang
+        n = len(self.chat_ids)
+        ttk.Label(self.body, text=f"Language of {n:,} chat{'s' if n != 1 else ''}:").pack(anchor="w")
+        self.var = tk.StringVar(self, value=current)
+        self.combo = ttk.Combobox(self.body, textvariable=self.var, values=[*langs, self.NONE], width=28)
+        self.combo.pack(fill="x", pady=(2 * PAD, PAD))
+        ttk.Label(self.body, text="Pick one of the dataset's languages or type a new code (e.g. de).",
+                  style="Muted.TLabel").pack(anchor="w")
+        self.add_button("Set", self.apply, default=True)
+        self.add_button("Cancel", self.cancel)
+        self.combo.bind("<Return>", lambda e: self.apply())
+        self.show(self.combo)
+
+    def apply(self, value: str | None = None) -> None:
+        if value is not None:
+            self.var.set(value)
+        lang = self.var.get().strip()
+        if lang == self.NONE:
+            lang = ""
+        self.destroy()
+        self.app.set_language(self.chat_ids, lang or None)
+
+
+class TagsDialog(Dialog):
+    """Tick the tags the selected chats should carry. A tag some of them have starts half-ticked
+    and is left alone unless clicked. New tags can be typed. `apply()` for tests."""
+
+    def __init__(self, app: App, chat_ids: Sequence[int]) -> None:
+        super().__init__(app.root, "Tags", resizable=True)
+        self.app = app
+        self.chat_ids = list(chat_ids)
+        store = app.store
+        assert store is not None
+        n = len(self.chat_ids)
+        have = store.tag_counts_of(self.chat_ids)
+        vocab = list(store.tag_counts())
+        for t in have:
+            if t not in vocab:
+                vocab.append(t)
+        ttk.Label(self.body, text=f"Tags of {n:,} chat{'s' if n != 1 else ''}:").pack(anchor="w")
+        self.scroll = ScrollFrame(self.body, height=min(260, 32 * max(3, len(vocab))))
+        self.scroll.pack(fill="both", expand=True, pady=(2 * PAD, 2 * PAD))
+        self.vars: dict[str, tk.IntVar] = {}
+        self.initial: dict[str, str] = {}  # "all" | "some" | "none"
+        self.mixed: set[str] = set()
+        self.checks: dict[str, ttk.Checkbutton] = {}
+        for tag in vocab:
+            count = have.get(tag, 0)
+            state = "all" if count == n and n else ("some" if count else "none")
+            self._add_check(tag, state)
+        self.empty_note = ttk.Label(self.scroll.inner, text="No tags yet: type one below.", style="Muted.TLabel")
+        if not vocab:
+            self.empty_note.pack(anchor="w")
+        row = ttk.Frame(self.body)
+        row.pack(fill="x")
+        self.new_var = tk.StringVar(self)
+        self.new_entry = ttk.Entry(row, textvariable=self.new_var, width=24)
+        self.new_entry.pack(side="left", fill="x", expand=True)
+        ttk.Button(row, text="Add tag", command=self.add_new).pack(side="left", padx=(2 * PAD, 0))
+        self.new_entry.bind("<Return>", lambda e: (self.add_new(), "break")[1])
+        self.add_button("Apply", self.apply, default=True)
+        self.add_button("Cancel", self.cancel)
+        self.show(self.new_entry)
+
+    def _add_check(self, tag: str, state: str) -> None:
+        var = tk.IntVar(self, value=1 if state == "all" else 0)
+        cb = ttk.Checkbutton(self.scroll.inner, text=tag, variable=var, style="Card.TCheckbutton",
+                             command=lambda t=tag: self._clicked(t))
+        cb.pack(anchor="w")
+        if state == "some":
+            cb.state(["alternate"])
+            self.mixed.add(tag)
+        self.vars[tag] = var
+        self.initial[tag] = state
+        self.checks[tag] = cb
+
+    def _clicked(self, tag: str) -> None:
+        if tag in self.mixed:
+            self.mixed.discard(tag)
+            self.checks[tag].state(["!alternate"])
+
+    def add_new(self, name: str | None = None) -> None:
+        tag = (name if name is not None else self.new_var.get()).strip()
+        if not tag:
+            return
+        self.empty_note.pack_forget()
+        if tag not in self.vars:
+            self._add_check(tag, "none")
+        self._clicked(tag)
+        self.vars[tag].set(1)
+        self.new_var.set("")
+
+    def set(self, tag: str, on: bool) -> None:
+        if tag not in self.vars:
+            self.add_new(tag)
+        self._clicked(tag)
+        self.vars[tag].set(1 if on else 0)
+
+    def apply(self) -> None:
+        add, remove = [], []
+        for tag, var in self.vars.items():
+            if tag in self.mixed:
+                continue
+            on = bool(var.get())
+            if on and self.initial[tag] != "all":
+                add.append(tag)
+            elif not on and self.initial[tag] != "none":
+                remove.append(tag)
+        self.destroy()
+        self.app.change_tags(self.chat_ids, add, remove)
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+class SettingsDialog(Dialog):
+    """User settings (config file, owner-only) and dataset settings (inside the dataset).
+
+    Tests set `self.vars[...]`, call `add_language`, `rename_tag`, ... and then `save()`.
+    """
+
+    USER_KEYS = ("base_url", "api_key", "use_env_key", "model", "temperature", "max_tokens", "font_size")
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app.root, "Settings", resizable=True)
+        self.app = app
+        us = app.user_settings
+        self.vars: dict[str, tk.Variable] = {
+            "base_url": tk.StringVar(self, value=str(us.get("base_url", ""))),
+            "api_key": tk.StringVar(self, value=str(us.get("api_key", ""))),
+            "use_env_key": tk.BooleanVar(self, value=bool(us.get("use_env_key", True))),
+            "model": tk.StringVar(self, value=str(us.get("model", ""))),
+            "temperature": tk.StringVar(self, value=str(us.get("temperature", 0.7))),
+            "max_tokens": tk.StringVar(self, value=str(us.get("max_tokens", 1024))),
+            "font_size": tk.StringVar(self, value=str(us.get("font_size", 11))),
+        }
+        self.nb = ttk.Notebook(self.body)
+        self.nb.pack(fill="both", expand=True)
+        self._assistant_tab()
+        self._appearance_tab()
+        self._dataset_tab()
+        self.error = ttk.Label(self.buttons, text="", foreground="#b42318")
+        self.error.pack(side="left")
+        self.add_button("Save", self.save, default=True)
+        self.add_button("Cancel", self.cancel)
+        self.show(self.base_entry)
+
+    # -- tabs --
+
+    def _grid_row(self, frame: ttk.Frame, row: int, label: str, widget: tk.Misc, note: str = "") -> None:
+        ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+        widget.grid(row=row, column=1, sticky="ew", pady=PAD)
+        if note:
+            ttk.Label(frame, text=note, style="Muted.TLabel", wraplength=600, justify="left").grid(
+                row=row + 1, column=1, sticky="w", pady=(0, PAD))
+
+    def _assistant_tab(self) -> None:
+        f = ttk.Frame(self.nb, padding=4 * PAD)
+        f.columnconfigure(1, weight=1)
+        self.nb.add(f, text="Assistant")
+        self.base_entry = ttk.Entry(f, textvariable=self.vars["base_url"], width=44)
+        self._grid_row(f, 0, "Base URL", self.base_entry, "Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp…).")
+        env_set = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
+        self.env_check = ttk.Checkbutton(f, text=f"Use OPENAI_API_KEY from the environment (now {env_set})",
+                                         variable=self.vars["use_env_key"], command=self._key_state)
+        self.env_check.grid(row=2, column=1, sticky="w", pady=PAD)
+        self.key_entry = ttk.Entry(f, textvariable=self.vars["api_key"], show="•", width=44)
+        self._grid_row(f, 3, "API key", self.key_entry,
+                       f"Kept only in {user_config_path()} (readable by you only), never in a dataset.")
+        self.show_key = tk.BooleanVar(self, value=False)
+        ttk.Checkbutton(f, text="Show the key", variable=self.show_key,
+                        command=lambda: self.key_entry.configure(show="" if self.show_key.get() else "•")).grid(
+            row=5, column=1, sticky="w")
+        self._grid_row(f, 6, "Model", ttk.Entry(f, textvariable=self.vars["model"], width=30))
+        self._grid_row(f, 7, "Temperature", ttk.Spinbox(f, textvariable=self.vars["temperature"], from_=0, to=2,
+                                                         increment=0.1, width=8))
+        self._grid_row(f, 8, "Max tokens", ttk.Spinbox(f, textvariable=self.vars["max_tokens"], from_=1,
+                                                        to=1_000_000, increment=64, width=8))
+        for w in f.grid_slaves(column=1):
+            if isinstance(w, ttk.Spinbox):
+                w.grid_configure(sticky="w")
+        self._key_state()
+
+    def _key_state(self) -> None:
+        self.key_entry.state(["disabled"] if self.vars["use_env_key"].get() else ["!disabled"])
+
+    def _appearance_tab(self) -> None:
+        f = ttk.Frame(self.nb, padding=4 * PAD)
+        f.columnconfigure(1, weight=1)
+        self.nb.add(f, text="Appearance")
+        spin = ttk.Spinbox(f, textvariable=self.vars["font_size"], from_=8, to=28, increment=1, width=6)
+        self._grid_row(f, 0, "Font size", spin, "Points; every window follows. Ctrl+S is not needed.")
+        spin.grid_configure(sticky="w")
+
+    def _dataset_tab(self) -> None:
+        f = ttk.Frame(self.nb, padding=4 * PAD)
+        self.nb.add(f, text="Dataset")
+        self.dataset_tab = f
+        store = self.app.store
+        self.tokenizer = tk.StringVar(self, value="")
+        self.context_limit = tk.StringVar(self, value="")
+        self.lang_list = tk.Listbox(f, height=6, exportselection=False, activestyle="none")
+        self.tag_tree = ttk.Treeview(f, columns=("tag", "chats"), show="headings", height=6, selectmode="browse")
+        if store is None:
+            ttk.Label(f, text="No dataset is open.", style="Muted.TLabel").grid(row=0, column=0, sticky="w")
+            return
+        s = store.get_settings()
+        self.tokenizer.set(s.get("tokenizer") or "")
+        self.context_limit.set(str(s.get("context_limit") or ""))
+        ttk.Label(f, text=f"Stored inside {store.path.name}, so they travel with the data.",
+                  style="Muted.TLabel").grid(row=0, column=0, columnspan=2, sticky="w", pady=(0, 2 * PAD))
+        # languages
+        lf = ttk.Labelframe(f, text="Languages")
+        lf.grid(row=1, column=0, sticky="nsew", padx=(0, 2 * PAD))
+        self.lang_list.pack(in_=lf, fill="both", expand=True)
+        self.lang_list.lift(lf)
+        for lang in s.get("languages", []):
+            self.lang_list.insert("end", lang)
+        self.lang_var = tk.StringVar(self)
+        row = ttk.Frame(lf)
+        row.pack(fill="x", pady=(2 * PAD, 0))
+        e = ttk.Entry(row, textvariable=self.lang_var, width=8)
+        e.pack(side="left", fill="x", expand=True)
+        e.bind("<Return>", lambda ev: self.add_language())
+        ttk.Button(row, text="Add", command=self.add_language).pack(side="left", padx=(PAD, 0))
+        ttk.Button(row, text="Remove", command=self.remove_language).pack(side="left", padx=(PAD, 0))
+        # tags
+        tf = ttk.Labelframe(f, text="Tag vocabulary")
+        tf.grid(row=1, column=1, sticky="nsew")
+        self.tag_tree.heading("tag", text="Tag", anchor="w")
+        self.tag_tree.heading("chats", text="Chats", anchor="e")
+        self.tag_tree.column("tag", width=180, anchor="w")
+        self.tag_tree.column("chats", width=70, anchor="e", stretch=False)
+        holder = ttk.Frame(tf)
+        holder.pack(fill="both", expand=True)
+        sb = ttk.Scrollbar(holder, orient="vertical", command=self.tag_tree.yview)
+        self.tag_tree.configure(yscrollcommand=sb.set)
+        self.tag_tree.pack(in_=holder, side="left", fill="both", expand=True)
+        self.tag_tree.lift(holder)
+        sb.pack(side="right", fill="y")
+        self.tag_var = tk.StringVar(self)
+        row = ttk.Frame(tf)
+        row.pack(fill="x", pady=(2 * PAD, 0))
+        e = ttk.Entry(row, textvariable=self.tag_var, width=14)
+        e.pack(side="left", fill="x", expand=True)
+        ttk.Button(row, text="Add", command=lambda: self.add_tag()).pack(side="left", padx=(PAD, 0))
+        ttk.Button(row, text="Rename / merge", command=lambda: self.rename_tag()).pack(side="left", padx=(PAD, 0))
+        ttk.Button(row, text="Delete", command=lambda: self.delete_tag()).pack(side="left", padx=(PAD, 0))
+        self.tag_tree.bind("<<TreeviewSelect>>", self._tag_selected)
+        ttk.Label(tf, text="Select a tag, type a name, Rename / merge: an existing name merges the two. "
+                  "Tag changes apply at once and Ctrl+Z undoes them.", style="Muted.TLabel", wraplength=360,
+                  justify="left").pack(anchor="w", pady=(PAD, 0))
+        self._fill_tags()
+        other = ttk.Frame(f)
+        other.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(3 * PAD, 0))
+        other.columnconfigure(1, weight=1)
+        self._grid_row(other, 0, "Tokenizer", ttk.Entry(other, textvariable=self.tokenizer, width=40),
+                       "A Hugging Face id (e.g. Qwen/Qwen2.5-7B-Instruct), a tokenizer.json or a folder.")
+        spin = ttk.Spinbox(other, textvariable=self.context_limit, from_=0, to=10_000_000, increment=1024, width=10)
+        self._grid_row(other, 2, "Context limit", spin)
+        spin.grid_configure(sticky="w")
+        f.columnconfigure(0, weight=1)
+        f.columnconfigure(1, weight=2)
+        f.rowconfigure(1, weight=1)
+        if store.readonly:
+            for w in _descendants(f):
+                try:
+                    w.state(["disabled"])  # type: ignore[union-attr]
+                except (AttributeError, tk.TclError):
+                    pass
+            self.lang_list.configure(state="disabled")
+
+    def _fill_tags(self) -> None:
+        store = self.app.store
+        self.tag_tree.delete(*self.tag_tree.get_children())
+        if store is None:
+            return
+        for tag, n in store.tag_counts().items():
+            self.tag_tree.insert("", "end", iid=tag, values=(tag, f"{n:,}"))
+
+    def _tag_selected(self, _e: object = None) -> None:
+        sel = self.tag_tree.selection()
+        if sel:
+            self.tag_var.set(sel[0])
+
+    def languages(self) -> list[str]:
+        return list(self.lang_list.get(0, "end"))
+
+    def add_language(self, name: str | None = None) -> None:
+        lang = (name if name is not None else self.lang_var.get()).strip()
+        if lang and lang not in self.languages():
+            self.lang_list.insert("end", lang)
+        self.lang_var.set("")
+
+    def remove_language(self, name: str | None = None) -> None:
+        langs = self.languages()
+        if name is None:
+            sel = self.lang_list.curselection()
+            if not sel:
+                return
+            index = sel[0]
+        elif name in langs:
+            index = langs.index(name)
+        else:
+            return
+        self.lang_list.delete(index)
+
+    def _tag_op(self, fn: Callable[[], Any], done: str) -> None:
+        try:
+            fn()
+        except LimaError as e:
+            self.error.configure(text=str(e))
+            return
+        self.error.configure(text="")
+        self._fill_tags()
+        self.app.data_changed()
+        self.app.status(done)
+
+    def add_tag(self, name: str | None = None) -> None:
+        tag = (name if name is not None else self.tag_var.get()).strip()
+        if tag and self.app.store is not None:
+            self._tag_op(lambda: self.app.store.add_tag(tag), f"Added tag {tag}")
+            self.tag_var.set("")
+
+    def rename_tag(self, old: str | None = None, new: str | None = None) -> None:
+        old = old if old is not None else (self.tag_tree.selection() or ("",))[0]
+        new = (new if new is not None else self.tag_var.get()).strip()
+        if not old or not new or old == new or self.app.store is None:
+            return
+        merged = new in self.app.store.tag_counts()
+        self._tag_op(lambda: self.app.store.rename_tag(old, new),
+                     f"Merged tag {old} into {new}" if merged else f"Renamed tag {old} to {new}")
+
+    def delete_tag(self, name: str | None = None) -> None:
+        name = name if name is not None else (self.tag_tree.selection() or ("",))[0]
+        if name and self.app.store is not None:
+            self._tag_op(lambda: self.app.store.delete_tag(name), f"Deleted tag {name} - Ctrl+Z to undo")
+
+    # -- save --
+
+    def collect(self) -> dict[str, Any]:
+        """The user settings as typed, checked; raises ValueError with a readable message."""
+        v = self.vars
+        out: dict[str, Any] = {
+            "base_url": v["base_url"].get().strip(),
+            "api_key": v["api_key"].get().strip(),
+            "use_env_key": bool(v["use_env_key"].get()),
+            "model": v["model"].get().strip(),
+        }
+        try:
+            out["temperature"] = float(v["temperature"].get())
+            if not 0 <= out["temperature"] <= 2:
+                raise ValueError
+        except ValueError:
+            raise ValueError("Temperature must be a number from 0 to 2") from None
+        try:
+            out["max_tokens"] = int(v["max_tokens"].get())
+            if out["max_tokens"] < 1:
+                raise ValueError
+        except ValueError:
+            raise ValueError("Max tokens must be a whole number of at least 1") from None
+        try:
+            out["font_size"] = int(v["font_size"].get())
+            if not 8 <= out["font_size"] <= 28:
+                raise ValueError
+        except ValueError:
+            raise ValueError("Font size must be a whole number from 8 to 28") from None
+        return out
+
+    def save(self) -> bool:
+        try:
+            values = self.collect()
+        except ValueError as e:
+            self.error.configure(text=str(e))
+            return False
+        app = self.app
+        app.user_settings.update(values)
+        save_user_settings(app.user_settings)
+        app.set_font_size(values["font_size"])
+        store = app.store
+        if store is not None and not store.readonly:
+            try:
+                current = store.get_settings()
+                wanted = {"languages": self.languages(), "tokenizer": self.tokenizer.get().strip(),
+                          "context_limit": self.context_limit.get().strip() or "0"}
+                changed = {k: val for k, val in wanted.items() if str(val) != str(current.get(k))}
+                if changed:
+                    with store.change("Change dataset settings", "setting"):
+                        for k, val in changed.items():
+                            store.set_setting(k, val)
+                    app.data_changed()
+            except LimaError as e:
+                self.error.configure(text=str(e))
+                return False
+        app.status("Settings saved")
+        self.destroy()
+        return True
+
+
+def _descendants(w: tk.Misc) -> list[tk.Misc]:
+    out = []
+    for c in w.winfo_children():
+        out.append(c)
+        out.extend(_descendants(c))
+    return out
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+class ExportDialog(Dialog):
+    """Format, which chats, destination. `start()` runs the export and returns the Job."""
+
+    ANY_TAG = "(any tag)"
+    ANY_LANG = "(any language)"
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app.root, "Export")
+        self.app = app
+        store = app.store
+        assert store is not None
+        try:
+            from lima_tk.formats import EXPORT_FORMATS, REGISTRY
+        except ImportError:  # pragma: no cover
+            EXPORT_FORMATS, REGISTRY = ("openai", "lima"), {}
+        self.formats = list(EXPORT_FORMATS)
+        labels = {name: getattr(REGISTRY.get(name), "description", name) for name in self.formats}
+        self.format_labels = {f"{labels[n]}": n for n in self.formats}
+        f = ttk.Frame(self.body)
+        f.pack(fill="both", expand=True)
+        f.columnconfigure(1, weight=1)
+        r = 0
+        ttk.Label(f, text="Format").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+        self.format = tk.StringVar(self, value=self.formats[0])
+        self.format_label = tk.StringVar(self, value=labels[self.formats[0]])
+        fmt = ttk.Combobox(f, textvariable=self.format_label, values=list(self.format_labels), state="readonly",
+                           width=40)
+        fmt.grid(row=r, column=1, sticky="ew", pady=PAD)
+        fmt.bind("<<ComboboxSelected>>", lambda e: self.format.set(self.format_labels[self.format_label.get()]))
+        r += 1
+        ttk.Label(f, text="Chats").grid(row=r, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
+        cl = app.chat_list
+        shown, selected = cl.total, len(cl.selected)
+        all_n = store.count_chats()
+        self.scope = tk.StringVar(self, value="shown" if not cl.filter.is_empty() else "all")
+        box = ttk.Frame(f)
+        box.grid(row=r, column=1, sticky="w", pady=PAD)
+        ttk.Radiobutton(box, text=f"All {all_n:,} chats", value="all", variable=self.scope).pack(anchor="w")
+        rb = ttk.Radiobutton(box, text=f"The {shown:,} shown by the filter", value="shown", variable=self.scope)
+        rb.pack(anchor="w")
+        if cl.filter.is_empty():
+            rb.state(["disabled"])
+        rb = ttk.Radiobutton(box, text=f"The {selected:,} selected", value="selected", variable=self.scope)
+        rb.pack(anchor="w")
+        if not selected:
+            rb.state(["disabled"])
+        r += 1
+        tags = [self.ANY_TAG, *store.tag_counts()]
+        langs = [self.ANY_LANG, *[x for x in store.get_setting("languages")]]
+        ttk.Label(f, text="Only with tag").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+        self.tag = tk.StringVar(self, value=self.ANY_TAG)
+        ttk.Combobox(f, textvariable=self.tag, values=tags, state="readonly", width=24).grid(
+            row=r, column=1, sticky="w", pady=PAD)
+        r += 1
+        ttk.Label(f, text="Only language").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+        self.language = tk.StringVar(self, value=self.ANY_LANG)
+        ttk.Combobox(f, textvariable=self.language, values=langs, state="readonly", width=24).grid(
+            row=r, column=1, sticky="w", pady=PAD)
+        r += 1
+        ttk.Label(f, text="Save to").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+        stem = store.path.name.removesuffix(".lima.db").removesuffix(".db") or "dataset"
+        self.path = tk.StringVar(self, value=str(store.path.parent / f"{stem}.jsonl"))
+        row = ttk.Frame(f)
+        row.grid(row=r, column=1, sticky="ew", pady=PAD)
+        self.path_entry = ttk.Entry(row, textvariable=self.path, width=44)
+        self.path_entry.pack(side="left", fill="x", expand=True)
+        ttk.Button(row, text="Browse…", command=self.browse).pack(side="left", padx=(2 * PAD, 0))
+        self.error = ttk.Label(self.buttons, text="", foreground="#b42318")
+        self.error.pack(side="left")
+        self.add_button("Export", self.start, default=True)
+        self.add_button("Cancel", self.cancel)
+        self.show(fmt)
+
+    def browse(self) -> None:
+        p = Path(self.path.get() or ".")
+        chosen = ask_save_path(self, "Export to", initialfile=p.name, defaultextension=".jsonl",
+                               filetypes=EXPORT_TYPES, initialdir=str(p.parent))
+        if chosen:
+            self.path.set(str(chosen))
+
+    def chat_filter(self) -> ChatFilter | None:
+        cl = self.app.chat_list
+        tag = None if self.tag.get() == self.ANY_TAG else self.tag.get()
+        lang = None if self.language.get() == self.ANY_LANG else self.language.get()
+        scope = self.scope.get()
+        if scope == "shown":
+            f = cl.filter
+            return ChatFilter(f.text, tag or f.tag, lang or f.language)
+        if scope == "selected":
+            return ChatFilter(tag=tag, language=lang, ids=cl.selection_ids())
+        if tag or lang:
+            return ChatFilter(tag=tag, language=lang)
+        return None
+
+    def start(self):
+        out = self.path.get().strip()
+        if not out:
+            self.error.configure(text="Choose where to save the file")
+            return None
+        path = Path(out).expanduser()
+        if not path.parent.is_dir():
+            self.error.configure(text=f"No such folder: {path.parent}")
+            return None
+        f = self.chat_filter()
+        fmt = self.format.get()
+        self.destroy()
+        return self.app.run_export(path, fmt, f)
+
+
+# -- help --------------------------------------------------------------------------------------
+
+
+class ShortcutsDialog(Dialog):
+    """Every shortcut, from the same table that binds them."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app.root, "Keyboard shortcuts", resizable=True)
+        tree = ttk.Treeview(self.body, columns=("action", "keys"), show="headings", height=16, selectmode="none")
+        tree.heading("action", text="Action", anchor="w")
+        tree.heading("keys", text="Shortcut", anchor="w")
+        tree.column("action", width=300, anchor="w")
+        tree.column("keys", width=260, anchor="w")
+        sb = ttk.Scrollbar(self.body, command=tree.yview)
+        tree.configure(yscrollcommand=sb.set)
+        tree.pack(side="left", fill="both", expand=True)
+        sb.pack(side="right", fill="y")
+        self.rows: list[tuple[str, str]] = []
+        for menu in MENUS:
+            items = [a for a in ACTIONS if a.menu == menu and a.accel]
+            if not items:
+                continue
+            tree.insert("", "end", values=(menu.upper(), ""), tags=("group",))
+            for a in items:
+                label = a.label.rstrip("…")
+                tree.insert("", "end", values=(label, a.accel))
+                self.rows.append((label, a.accel))
+        tree.insert("", "end", values=("CHAT LIST", ""), tags=("group",))
+        for label, keys in LIST_KEYS:
+            tree.insert("", "end", values=(label, keys))
+            self.rows.append((label, keys))
+        tree.tag_configure("group", foreground="#667085", font="TkHeadingFont")
+        self.tree = tree
+        self.add_button("Close", self.cancel, default=True)
+        self.show(tree)
+
+
+def about(app: App) -> None:
+    from lima_tk import __version__
+
+    messagebox.showinfo(
+        "About lima-tk",
+        f"lima-tk {__version__}\n\nA small, fast tool to hand-craft multi-turn chat datasets for fine-tuning.\n"
+        "Apache-2.0.",
+        parent=app.root,
+    )

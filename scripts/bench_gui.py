@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""GUI benchmark (issue 3): start-up, filter-as-you-type, bulk delete + undo, memory.
+
+    python3 scripts/bench_gui.py [--runs 5] [--dir /tmp/lima-bench] [--sizes 0,20000,100000]
+
+* start-up: whole process (`python -m lima_tk --db FILE`) from spawn to the first painted chat
+  list, under Xvfb, median of --runs, for each dataset size;
+* filter-as-you-type on the biggest dataset: per-query time from the filter change to the painted
+  list, the time from the last keystroke of a typed word to its result (includes the 150 ms
+  debounce), and the longest the window was blocked while typing;
+* bulk delete of 10,000 selected chats and its undo (store call + list refresh);
+* peak RSS: after the first paint, and at the end of the whole interactive session.
+
+Datasets are generated with `make_demo_dataset` (scripts/screenshot.py) and kept in --dir.
+A private Xvfb is started when $DISPLAY is unset; the user config goes to a temp file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def dataset(folder: Path, n: int) -> Path:
+    from screenshot import make_demo_dataset
+
+    from lima_tk.store import DatasetStore
+
+    path = folder / f"bench-{n}.lima.db"
+    if path.exists():
+        with DatasetStore(path) as s:
+            if s.count_chats() == n:
+                return path
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    t = time.perf_counter()
+    make_demo_dataset(path, n, messages=(2, 6))
+    print(f"  generated {n:,} chats in {time.perf_counter() - t:.1f} s -> {path}", flush=True)
+    return path
+
+
+def startup_once(path: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Seconds from spawn to the first painted list, and the peak RSS (KB) at that moment."""
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "lima_tk", "--db", str(path)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=60)
+    painted = rss = None
+    for line in out.splitlines():
+        if line.startswith("painted "):
+            painted = float(line.split()[1])
+        elif line.startswith("maxrss_kb "):
+            rss = int(line.split()[1])
+    if painted is None or rss is None:
+        raise SystemExit(f"start-up run failed:\n{out}\n{err}")
+    return painted - t0, rss
+
+
+def session(path: str) -> dict:
+    """In-process measurements on one dataset (run in a child process, see --session)."""
+    import resource
+
+    from lima_tk.ui.app import App
+
+    app = App(path)
+    root = app.root
+    cl = app.chat_list
+
+    def pump(seconds: float = 0.0) -> None:
+        end = time.perf_counter() + seconds
+        while True:
+            root.update()
+            if time.perf_counter() >= end:
+                return
+            time.sleep(0.002)
+
+    def until(pred, timeout: float = 30.0) -> None:
+        end = time.perf_counter() + timeout
+        while not pred():
+            root.update()
+            if time.perf_counter() > end:
+                raise SystemExit("bench: timed out")
+            time.sleep(0.0005)
+
+    pump(0.5)
+    res: dict = {"chats": cl.total}
+
+    # Per-query: filter change -> painted list (worker thread on big datasets).
+    queries = ["s", "sp", "spe", "spec", "spectral", "spectral c", "how", "how do", "tool", "unit test", "zzz"]
+    per_query = {}
+    for q in queries:
+        times = []
+        for _ in range(3):
+            app.clear_filter()
+            pump()
+            app.filter_var.set(q)
+            t = time.perf_counter()
+            app.apply_filter()
+            until(lambda q=q: not (app.filter_query and app.filter_query.pending) and cl.filter.text == q)
+            root.update_idletasks()
+            times.append((time.perf_counter() - t) * 1000)
+        per_query[q] = {"ms": round(statistics.median(times), 1), "matches": cl.total}
+    res["filter_per_query_ms"] = per_query
+    app.clear_filter()
+    pump(0.1)
+
+    # Typing "spectral clustering" at 8 keys/s: the longest block of the event loop, and the
+    # time from the last key to the painted result (debounce included).
+    word = "spectral clustering"
+    longest = 0.0
+    for i in range(1, len(word) + 1):
+        app.filter_var.set(word[:i])
+        end = time.perf_counter() + 0.125
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            root.update()
+            longest = max(longest, time.perf_counter() - t)
+            time.sleep(0.001)
+    t_last = time.perf_counter() - 0.125
+    until(lambda: cl.filter.text == word and not (app.filter_query and app.filter_query.pending))
+    root.update_idletasks()
+    res["typing_last_key_to_result_ms"] = round((time.perf_counter() - t_last) * 1000, 1)
+    res["typing_longest_block_ms"] = round(longest * 1000, 1)
+    res["typing_matches"] = cl.total
+    app.clear_filter()
+    pump(0.1)
+
+    # Tag / language filters (synchronous).
+    for label, setter in (("tag", lambda: app.tag_var.set("tools")), ("language", lambda: app.lang_var.set("ru"))):
+        app.clear_filter()
+        setter()
+        t = time.perf_counter()
+        app.apply_filter()
+        root.update_idletasks()
+        res[f"filter_{label}_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    app.clear_filter()
+
+    # Scrolling: End key, scrollbar drags to random places.
+    t = time.perf_counter()
+    cl.move_cursor(cl.total - 1)
+    root.update_idletasks()
+    res["end_key_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    drags = []
+    for frac in (0.13, 0.5, 0.77, 0.31, 0.99, 0.05):
+        t = time.perf_counter()
+        cl._on_scrollbar("moveto", str(frac))
+        root.update_idletasks()
+        drags.append((time.perf_counter() - t) * 1000)
+    res["scrollbar_drag_ms_median"] = round(statistics.median(drags), 1)
+    res["scrollbar_drag_ms_max"] = round(max(drags), 1)
+    res["treeview_items"] = len(cl.tree.get_children())
+
+    # Bulk delete of 10,000 chats and its undo.
+    ids = app.store.chat_ids()[:10_000]
+    cl.select_ids(ids)
+    root.update()
+    t = time.perf_counter()
+    app.delete_chats()
+    root.update_idletasks()
+    res["delete_10000_s"] = round(time.perf_counter() - t, 3)
+    assert app.store.count_chats() == res["chats"] - 10_000, "delete failed"
+    t = time.perf_counter()
+    app.undo()
+    root.update_idletasks()
+    res["undo_delete_10000_s"] = round(time.perf_counter() - t, 3)
+    assert app.store.count_chats() == res["chats"], "undo failed"
+    t = time.perf_counter()
+    cl.select_all()
+    root.update_idletasks()
+    res["select_all_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    res["peak_rss_mb_session"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    app.close()
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "lima-tk-bench"))
+    ap.add_argument("--sizes", default="0,20000,100000")
+    ap.add_argument("--session", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.session:
+        print(json.dumps(session(args.session)))
+        return 0
+
+    from screenshot import start_xvfb
+
+    xvfb = start_xvfb()
+    cfg = Path(tempfile.mkdtemp(prefix="lima-bench-cfg-"))
+    env = {**os.environ, "LIMA_TK_CONFIG": str(cfg / "config.json"), "LIMA_TK_EXIT_AFTER_PAINT": "rss"}
+    env.pop("LIMA_TK_DB", None)
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    report: dict = {"python": sys.version.split()[0], "startup": {}}
+    try:
+        import tkinter
+
+        report["tk"] = tkinter.TkVersion
+        sizes = [int(x) for x in args.sizes.split(",")]
+        paths = {n: dataset(folder, n) for n in sizes}
+        for n, path in paths.items():
+            startup_once(path, env)  # warm the page cache once
+            runs = [startup_once(path, env) for _ in range(args.runs)]
+            secs = sorted(r[0] for r in runs)
+            report["startup"][n] = {
+                "median_s": round(statistics.median(secs), 3), "min_s": round(secs[0], 3),
+                "max_s": round(secs[-1], 3), "rss_mb": round(statistics.median(r[1] for r in runs) / 1024, 1),
+            }
+            print(f"start-up {n:>7,} chats: median {report['startup'][n]['median_s']:.3f} s "
+                  f"(min {secs[0]:.3f}, max {secs[-1]:.3f}), RSS {report['startup'][n]['rss_mb']} MB", flush=True)
+        big = paths[max(sizes)]
+        work = folder / "bench-session.lima.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        shutil.copy(big, work)
+        senv = {k: v for k, v in env.items() if k != "LIMA_TK_EXIT_AFTER_PAINT"}
+        out = subprocess.run([sys.executable, __file__, "--session", str(work)], env=senv, capture_output=True,
+                             text=True, timeout=900)
+        if out.returncode:
+            raise SystemExit(f"session failed:\n{out.stderr}")
+        report["session"] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps(report["session"], indent=2))
+    finally:
+        shutil.rmtree(cfg, ignore_errors=True)
+        if xvfb is not None:
+            xvfb.terminate()
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

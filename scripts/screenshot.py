@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Open the app on a generated demo dataset under a virtual X screen and write PNGs of its windows.
+
+    python3 scripts/screenshot.py [--out docs/screenshots] [--chats 240]
+
+Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY is unset). The
+user config is redirected to a temp dir, so your own settings are never touched. Also the home
+of `make_demo_dataset`, which scripts/bench_gui.py uses for its large datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOPICS = [
+    ("pip install with extras", "code"), ("reset params in pytorch", "code"), ("padding and figures", "code"),
+    ("spectral clustering", "math"), ("recommender systems", "ml"), ("japanese texts", "translation"),
+    ("docs for setup.py", "code"), ("clone one branch", "git"), ("отчёт о продажах", "business"),
+    ("jp word explanation", "translation"), ("gpt-4 meta chat", "chit-chat"), ("weather tool call", "tools"),
+    ("sql window functions", "code"), ("bayes rule intuition", "math"), ("regex for emails", "code"),
+    ("rebase vs merge", "git"), ("kubernetes liveness probe", "devops"), ("flight search tool", "tools"),
+    ("write a haiku", "chit-chat"), ("Übersetzung ins Deutsche", "translation"), ("matrix determinant", "math"),
+    ("async python basics", "code"), ("tokenizer vocab size", "ml"), ("docker multi-stage build", "devops"),
+    ("LoRA rank choice", "ml"), ("unit test fixtures", "code"), ("calendar booking tool", "tools"),
+    ("резюме статьи", "summaries"), ("summarize meeting notes", "summaries"), ("explain big-O", "math"),
+]
+LANGS = {"отчёт о продажах": "ru", "резюме статьи": "ru", "Übersetzung ins Deutsche": "de"}
+USER_LINES = [
+    "How do I {t}?", "Can you help me with {t}?", "Explain {t} like I'm new to it.",
+    "What is the cleanest way to handle {t}?", "I keep getting an error with {t}. Ideas?",
+]
+ASSISTANT_LINES = [
+    "Sure. The short version: start small, check each step, and keep the example minimal.",
+    "Here is a worked example, then the two pitfalls people usually hit.",
+    "Good question. There are three common approaches; the first is usually enough.",
+    "Let's go step by step. First, make sure the inputs are what you expect.",
+]
+
+
+def make_chats(n: int, seed: int = 7, messages: tuple[int, int] = (2, 12)):
+    """`n` plausible chats (names, languages, tags, alternating messages). Deterministic."""
+    from lima_tk.model import Chat, Message
+
+    rnd = random.Random(seed)
+    for i in range(n):
+        topic, tag = TOPICS[i % len(TOPICS)]
+        name = topic if i < len(TOPICS) else f"{topic} #{i // len(TOPICS) + 1}"
+        lang = LANGS.get(topic, "en")
+        tags = [tag] + (["reviewed"] if rnd.random() < 0.3 else []) + (["hard"] if rnd.random() < 0.1 else [])
+        count = rnd.randint(*messages)
+        msgs = [Message("system", "You are a concise, friendly assistant.")] if rnd.random() < 0.4 else []
+        for k in range(count):
+            if k % 2 == 0:
+                msgs.append(Message("user", rnd.choice(USER_LINES).format(t=topic)))
+            else:
+                msgs.append(Message("assistant", rnd.choice(ASSISTANT_LINES)))
+        yield Chat(name=name, language=lang, tags=tags, messages=msgs)
+
+
+def make_demo_dataset(path: str | Path, n: int, seed: int = 7, messages: tuple[int, int] = (2, 12)) -> Path:
+    """Create a dataset with `n` demo chats (one store.add_chats call). Returns the path."""
+    from lima_tk.store import DatasetStore
+
+    path = Path(path)
+    with DatasetStore(path) as s:
+        s.set_setting("languages", ["en", "ru", "de"])
+        s.set_setting("tags", ["code", "math", "ml", "tools", "translation", "git", "devops", "chit-chat",
+                               "business", "summaries", "reviewed", "hard"])
+        s.set_setting("tokenizer", "Qwen/Qwen2.5-7B-Instruct")
+        s.add_chats(make_chats(n, seed, messages), label="Demo chats")
+        s.conn.execute("DELETE FROM journal")  # a fresh demo has nothing to undo
+    return path
+
+
+# -- screen ------------------------------------------------------------------------------------
+
+
+def start_xvfb() -> subprocess.Popen | None:
+    if os.environ.get("DISPLAY"):
+        return None
+    if not shutil.which("Xvfb"):
+        sys.exit("screenshot: no $DISPLAY and no Xvfb (apt-get install xvfb)")
+    n = 90
+    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+        n += 1
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{n}"
+    return proc
+
+
+def settle(widget, seconds: float = 0.3) -> None:
+    """Let Tk draw (and any after() jobs run) before a screenshot."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        widget.update()
+        time.sleep(0.02)
+
+
+def grab(window, out: Path, top: int | None = None) -> None:
+    """Crop the window out of the whole virtual screen (there is no window manager to ask).
+    `top`: where the window's frame starts (the menu bar sits above the root's client area)."""
+    window.update_idletasks()
+    settle(window, 0.25)
+    x, y = window.winfo_rootx(), window.winfo_rooty()
+    w, h = window.winfo_width(), window.winfo_height()
+    if top is not None:
+        h += y - top
+        y = top
+    subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "+repage", str(out)], check=True)
+    print(f"wrote {out} ({w}x{h})")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--chats", type=int, default=240)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    xvfb = start_xvfb()
+    tmp = Path(tempfile.mkdtemp(prefix="lima-shots-"))
+    os.environ["LIMA_TK_CONFIG"] = str(tmp / "config.json")
+    try:
+        shoot(tmp, out, args.chats)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if xvfb is not None:
+            xvfb.terminate()
+    return 0
+
+
+def shoot(tmp: Path, out: Path, n: int) -> None:
+    from lima_tk.ui.app import App
+    from lima_tk.ui.progress import ProgressDialog
+
+    db = make_demo_dataset(tmp / "demo.lima.db", n)
+    settings = {"geometry": "1180x700+20+20"}
+    from lima_tk.settings import USER_DEFAULTS
+
+    app = App(db, user_settings={**USER_DEFAULTS, **settings})
+    root = app.root
+    settle(root, 0.5)
+    cl = app.chat_list
+    cl.tree.focus_set()
+    cl.move_cursor(2)
+    cl.move_cursor(4, extend=True)
+    app.status("Deleted 3 chats - Ctrl+Z to undo")
+    grab(root, out / "main_window.png", top=20)
+
+    app.filter_var.set("tool")
+    app.apply_filter()
+    cl.tree.focus_set()
+    cl.move_cursor(1)
+    app.status("Type to filter; Escape clears")
+    grab(root, out / "main_filtered.png", top=20)
+    app.clear_filter()
+
+    cl.move_cursor(0)
+    entry = cl.start_rename()
+    if entry is not None:
+        entry.delete(0, "end")
+        entry.insert(0, "pip install with extras (2)")
+    grab(root, out / "rename_in_place.png", top=20)
+    cl.cancel_rename()
+
+    cl.move_cursor(3)
+    cl.move_cursor(6, extend=True)
+    dlg = app.tags_dialog()
+    grab(dlg, out / "tags_dialog.png")
+    dlg.destroy()
+    dlg = app.language_dialog()
+    grab(dlg, out / "language_dialog.png")
+    dlg.destroy()
+
+    dlg = app.settings_dialog()
+    grab(dlg, out / "settings_assistant.png")
+    dlg.nb.select(2)
+    grab(dlg, out / "settings_dataset.png")
+    dlg.destroy()
+
+    dlg = app.export_dialog()
+    grab(dlg, out / "export_dialog.png")
+    dlg.destroy()
+
+    dlg = app.shortcuts_dialog()
+    grab(dlg, out / "shortcuts.png")
+    dlg.destroy()
+
+    pd = ProgressDialog(root, "Importing", "Importing conversations.jsonl into demo.lima.db…", unit="bytes")
+    pd.set_progress(3_400_000, 9_100_000)
+    grab(pd, out / "progress_dialog.png")
+    pd.close()
+    app.close()
+
+    empty = tmp / "empty.lima.db"
+    app = App(empty, user_settings={**USER_DEFAULTS, **settings})
+    grab(app.root, out / "empty_state.png", top=20)
+    app.close()
+
+    app = App(db, readonly=True, user_settings={**USER_DEFAULTS, **settings})
+    grab(app.root, out / "read_only.png", top=20)
+    app.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
