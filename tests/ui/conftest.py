@@ -3,6 +3,7 @@ the test, and `wait_until` pumps the Tk loop until a condition holds (never a fi
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -46,6 +47,9 @@ def fail_on_callback_error(request: pytest.FixtureRequest):
     logger = logging.getLogger("lima_tk.ui")
     logger.addHandler(collector)
     yield collector
+    # Collect this test's Tk garbage here, on the main thread: a collection that happens later
+    # in some worker thread would delete Tk variables off the main thread.
+    gc.collect()
     logger.removeHandler(collector)
     if collector.records and not request.node.get_closest_marker("expect_callback_error"):
         msgs = "; ".join(r.getMessage() + (f" ({r.exc_info[1]!r})" if r.exc_info else "") for r in collector.records)
