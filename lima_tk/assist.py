@@ -16,7 +16,8 @@ The pieces, in the order a caller meets them:
 - `list_models(config)`, `check_connection(config)`: for the settings dialog.
 
 `openai` (and its HTTP client `httpx2`) are imported inside the functions that use them.
-Secrets: the key is never put into a message, an event or a repr; server messages are scrubbed.
+Secrets: the key is never put into a message, an event or a repr; server messages are scrubbed
+(see lima_tk/assist_errors.py for the errors in plain words).
 """
 
 from __future__ import annotations
@@ -25,20 +26,27 @@ import functools
 import json
 import os
 import queue
-import re
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from lima_tk.assist_errors import AssistError, explain, interrupted, safe_url
 from lima_tk.errors import LimaError
 from lima_tk.model import Chat
 
+__all__ = [
+    "CONTINUE_METHODS", "FINISHED", "PLACEHOLDER_KEY", "AssistConfig", "AssistError", "AssistRequest",
+    "ConnectionReport", "Job", "Reply", "ToolCallAssembler", "chatml_prompt", "check_connection",
+    "continue_request", "drain", "explain", "list_models", "openai_messages", "reply_request", "safe_url",
+    "stream_reply",
+]
+
 PLACEHOLDER_KEY = "sk-no-key-required"  # local servers ignore it; the openai client insists on one
-FINISHED = ("stop", "length", "tool_calls", "content_filter", "function_call")
+FINISHED = ("stop", "length", "tool_calls", "content_filter", "function_call")  # the server's own ends
 CONTINUE_METHODS = ("completions", "chat")
 
 # A prompt template for "continue" via the completions API: (OpenAI-shape messages, partial reply)
@@ -211,7 +219,7 @@ def chatml_prompt(messages: list[dict[str, Any]], partial: str = "") -> str:
     return "".join(parts) + "<|im_start|>assistant\n" + partial
 
 
-# -- results and errors ----------------------------------------------------------------------
+# -- results -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -229,32 +237,13 @@ class Reply:
         return self.finish == "cancelled"
 
 
-class AssistError(LimaError):
-    """A request that failed, in plain words. `kind` is one of: auth, forbidden, model, url,
-    context, request, rate, server, http, timeout, connection, broken, interrupted, protocol,
-    client. `partial` is what arrived before the failure (keep it: it is the user's data now)."""
-
-    FATAL = ("auth", "forbidden", "model", "url", "connection", "client")  # every request would fail
-
-    def __init__(self, message: str, kind: str, status: int | None = None, partial: Reply | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.status = status
-        self.partial = partial
-
-    @property
-    def finish(self) -> str:
-        """What to store as the message's finish: the reply did not complete."""
-        return "interrupted"
-
-
 class ToolCallAssembler:
     """Builds tool calls from streamed fragments: the first fragment of a call carries its index,
     id and name, later ones pieces of the arguments string (kept exactly as sent)."""
 
     def __init__(self) -> None:
         self._calls: dict[int, dict[str, str]] = {}
+        self.modern = False  # tool_calls deltas seen (then legacy function_call ones are echoes)
 
     def add(self, index: int | None, call_id: str | None, name: str | None, arguments: str | None) -> dict[str, Any]:
         """Feed one fragment; returns it as a plain dict for a `tool_call_delta` event."""
@@ -397,20 +386,8 @@ class Job:
         client = None
         try:
             client = self._client()
-            common: dict[str, Any] = {"model": cfg.model, "stream": True, "extra_body": cfg.extra_body}
-            stop = [*cfg.stop, *req.stop]
-            if stop:  # absent rather than null: some servers refuse "stop": null
-                common["stop"] = stop
-            if req.kind == "completion":
-                stream = client.completions.create(prompt=req.prompt or "", **common, **cfg.sampling(False))
-            else:
-                extra: dict[str, Any] = {}
-                if req.tools:
-                    extra["tools"] = req.tools
-                    if req.parallel_tool_calls is not None:
-                        extra["parallel_tool_calls"] = req.parallel_tool_calls
-                stream = client.chat.completions.create(messages=req.messages, **common, **extra,
-                                                        **cfg.sampling(True))
+            create, params = self._call(client)
+            stream = create(**params, stream=True)
             for chunk in stream:
                 if self.cancel_event.is_set():
                     break
@@ -424,6 +401,8 @@ class Job:
                         pieces.append(text)
                     if choice.finish_reason:
                         reply.finish = choice.finish_reason
+            if not reply.chunks and not self.cancel_event.is_set():
+                _probe(create, params, req.kind == "chat" and _is_openai(cfg.base_url))
         except Exception as e:  # noqa: BLE001 - every failure becomes one plain-words AssistError
             reply.text, reply.tool_calls = "".join(pieces), tools.result()
             if self.cancel_event.is_set():
@@ -439,8 +418,23 @@ class Job:
         if self.cancel_event.is_set():
             reply.finish = "cancelled"
         elif reply.finish is None:
-            raise _interrupted(cfg, reply)
+            raise interrupted(cfg, reply)
         return reply
+
+    def _call(self, client: Any) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """The SDK method and its arguments (without `stream`) for this job's request."""
+        cfg, req = self.config, self.request
+        params: dict[str, Any] = {"model": cfg.model, "extra_body": cfg.extra_body}
+        stop = [*cfg.stop, *req.stop]
+        if stop:  # absent rather than null: some servers refuse "stop": null
+            params["stop"] = stop
+        if req.kind == "completion":
+            return client.completions.create, {**params, "prompt": req.prompt or "", **cfg.sampling(False)}
+        if req.tools:
+            params["tools"] = req.tools
+            if req.parallel_tool_calls is not None:
+                params["parallel_tool_calls"] = req.parallel_tool_calls
+        return client.chat.completions.create, {**params, "messages": req.messages, **cfg.sampling(True)}
 
     def _apply(self, choice: Any, kind: str, tools: ToolCallAssembler) -> str | None:
         if kind == "completion":
@@ -455,12 +449,32 @@ class Job:
             fn = tc.function
             frag = tools.add(tc.index, tc.id, fn.name if fn else None, fn.arguments if fn else None)
             self._emit("tool_call_delta", frag)
-        if delta.function_call is not None:  # legacy single function call
+        if delta.tool_calls:
+            tools.modern = True
+        elif delta.function_call is not None and not tools.modern:
+            # Legacy single function call. llama-cpp-python mirrors each tool_calls fragment in
+            # function_call as well; only a server that sends nothing else is heard here.
             fc = delta.function_call
             self._emit("tool_call_delta", tools.add(0, None, fc.name, fc.arguments))
         if delta.content:
             self._emit("delta", delta.content)
         return delta.content
+
+
+def _probe(create: Callable[..., Any], params: dict[str, Any], openai_chat: bool) -> None:
+    """An empty stream tells nothing: llama-cpp-python, for one, answers a streamed request it
+    cannot take (a chat longer than its context) with an empty 200 stream. Ask once more without
+    streaming and for one token, so the server's own error (raised from here) can be shown."""
+    import openai
+
+    probe = {k: v for k, v in params.items() if k not in ("max_tokens", "max_completion_tokens")}
+    probe["max_completion_tokens" if openai_chat else "max_tokens"] = 1
+    try:
+        create(**probe, stream=False)
+    except openai.APIStatusError:
+        raise
+    except Exception:  # noqa: BLE001 - no clearer answer: report the empty stream itself
+        pass
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -541,145 +555,3 @@ def check_connection(config: AssistConfig) -> ConnectionReport:
     if models and not listed:
         msg += f"; {config.model!r} is not among them (some servers answer with their loaded model anyway)"
     return ConnectionReport(models, listed, msg)
-
-
-# -- errors in plain words -------------------------------------------------------------------
-
-_CONTEXT_RE = re.compile(r"context.?length|context (size|window)|maximum context|too many tokens|n_ctx|"
-                         r"prompt is too long|exceeds? the (available )?context", re.I)
-
-
-def explain(exc: BaseException, config: AssistConfig, partial: Reply | None = None, kind: str = "chat") -> AssistError:
-    """Turn any failure of a request into an AssistError with one plain sentence."""
-    import openai
-
-    if isinstance(exc, AssistError):
-        return exc
-    url = safe_url(config.base_url)
-    endpoint = {"chat": "/chat/completions", "completion": "/completions", "models": "/models"}.get(kind, "")
-    got = partial is not None and (partial.chunks > 0 or bool(partial.text))
-    kept = "; the text so far is kept" if got and partial and partial.text else ""
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = _server_message(exc, config)
-        said = f"HTTP {status}" + (f": {detail}" if detail else "")
-        code = (exc.code or "").lower()
-        if code == "model_not_found" or (status == 404 and "model" in detail.lower()):
-            return AssistError(f"the server does not know the model {config.model!r} ({said}); "
-                               "pick one the server lists", "model", status, partial)
-        if status == 401:
-            if config.api_key:
-                where = f" (from {config.key_source})" if config.key_source else ""
-                text = f"the server refused the API key{where} ({said}); check it in Settings or $OPENAI_API_KEY"
-            else:
-                text = f"the server needs an API key ({said}); set one in Settings or in $OPENAI_API_KEY"
-            return AssistError(text, "auth", status, partial)
-        if status == 403:
-            return AssistError(f"the server denied access ({said})", "forbidden", status, partial)
-        if status in (404, 405):
-            return AssistError(f"{url}{endpoint} is not an OpenAI-compatible endpoint ({said}); check the base "
-                               "URL (it usually ends in /v1)", "url", status, partial)
-        if code == "context_length_exceeded" or _CONTEXT_RE.search(detail):
-            return AssistError(f"the chat is too long for the model's context window ({said}); shorten the chat "
-                               "or lower max tokens", "context", status, partial)
-        if status == 429:
-            return AssistError(f"rate limit or quota reached ({said}); wait a little and retry", "rate", status,
-                               partial)
-        if status >= 500:
-            return AssistError(f"the server failed ({said})", "server", status, partial)
-        if 400 <= status < 500:
-            return AssistError(f"the server rejected the request ({said})", "request", status, partial)
-        return AssistError(f"unexpected answer from the server ({said})", "http", status, partial)
-    if isinstance(exc, openai.APITimeoutError):
-        if got:
-            return AssistError(f"the stream stalled: nothing from {url} for {config.timeout:g} s{kept}",
-                               "timeout", None, partial)
-        return AssistError(f"no answer from {url} within {config.timeout:g} s (timeout)", "timeout", None, partial)
-    if isinstance(exc, openai.APIConnectionError):
-        reason = _cause_text(exc)
-        if got:
-            return AssistError(f"the stream broke off mid-way ({reason}){kept}", "broken", None, partial)
-        low = reason.lower()
-        host = urlsplit(config.base_url).netloc.rpartition("@")[2] or url
-        if "refused" in low:
-            return AssistError(f"cannot connect to {host}: connection refused (is the server running?)",
-                               "connection", None, partial)
-        if any(s in low for s in ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")):
-            return AssistError(f"cannot find the host {host}: check the base URL", "connection", None, partial)
-        if "ssl" in low or "certificate" in low or "tls" in low:
-            return AssistError(f"secure connection to {url} failed ({reason}); if the server speaks plain HTTP, "
-                               "use an http:// base URL", "connection", None, partial)
-        if "without sending a response" in low or "disconnected" in low:
-            return AssistError(f"{host} closed the connection without answering", "connection", None, partial)
-        return AssistError(f"cannot reach {url} ({reason})", "connection", None, partial)
-    if isinstance(exc, openai.APIError):  # an error event inside the stream
-        msg = _scrub(exc.message or str(exc), config)
-        where = " mid-stream" if got else ""
-        return AssistError(f"the server reported an error{where}: {msg}{kept}", "server", None, partial)
-    if isinstance(exc, ValueError):  # a data line that is not JSON
-        return AssistError(f"{url} sent something that is not an OpenAI stream ({_scrub(str(exc), config)[:200]})"
-                           f"{kept}", "protocol", None, partial)
-    if isinstance(exc, openai.OpenAIError):
-        return AssistError(_scrub(str(exc), config), "client", None, partial)
-    return AssistError(f"{type(exc).__name__}: {_scrub(str(exc), config)}", "client", None, partial)
-
-
-def _interrupted(config: AssistConfig, reply: Reply) -> AssistError:
-    if not reply.chunks:
-        msg = (f"{safe_url(config.base_url)} ended the stream without sending anything; is it an "
-               "OpenAI-compatible API?")
-    else:
-        msg = ("the reply was cut off: the stream ended without a finish reason (llama.cpp's server does this "
-               "when another request arrives)" + ("; the text so far is kept" if reply.text or reply.tool_calls
-                                                 else ""))
-    return AssistError(msg, "interrupted", None, reply)
-
-
-def _server_message(exc: Any, config: AssistConfig) -> str:
-    body = exc.body
-    msg = ""
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            msg = str(inner.get("message") or inner.get("detail") or "")
-        elif isinstance(inner, str):
-            msg = inner
-        msg = msg or str(body.get("detail") or body.get("message") or "")
-    elif isinstance(body, str) and not body.lstrip().startswith("<"):
-        msg = body
-    return _scrub(" ".join(msg.split())[:300], config)
-
-
-def _cause_text(exc: BaseException) -> str:
-    """The innermost useful reason of a connection error (the SDK's own text is generic)."""
-    seen: BaseException | None = exc
-    reason = ""
-    for _ in range(10):  # chains are short; the bound only guards against a cycle
-        if seen is None:
-            break
-        text = str(seen)
-        if text and text not in ("Connection error.", "Request timed out."):
-            reason = text
-        seen = seen.__cause__ or seen.__context__
-    return " ".join(reason.split())[:200] or "connection error"
-
-
-_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{0,4})[A-Za-z0-9_*-]{8,}")
-_BEARER = re.compile(r"(Bearer\s+)\S+", re.I)
-
-
-def _scrub(text: str, config: AssistConfig) -> str:
-    """Keys never reach a message: the configured one, anything key-like, bearer tokens."""
-    if config.api_key and len(config.api_key) >= 4:
-        text = text.replace(config.api_key, "***")
-    return _BEARER.sub(r"\1***", _KEYLIKE.sub(r"\1***", text))
-
-
-def safe_url(url: str) -> str:
-    """The URL without user:password and query, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "the base URL"
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))

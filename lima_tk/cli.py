@@ -313,18 +313,19 @@ def redo_cmd(ctx: click.Context, db: Path | None) -> None:
 @click.option("--sort", default="position", show_default=True,
               type=click.Choice(["position", "name", "language", "messages", "updated", "created"]))
 @click.option("--limit", default=50, show_default=True)
+@click.option("--over-limit", is_flag=True, help="Only chats over the context limit (as last counted: lima-tk tokens).")
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 @click.pass_context
 def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None, sort: str, limit: int,
-             as_json: bool, db: Path | None) -> None:
+             over_limit: bool, as_json: bool, db: Path | None) -> None:
     """List chats (id, messages, language, tags, name)."""
     from dataclasses import asdict
 
     from lima_tk.store import ChatFilter
 
     with _open(ctx, db) as store:
-        flt = ChatFilter(text=search, tag=tag, language=lang)
+        flt = ChatFilter(text=search, tag=tag, language=lang, over_limit=over_limit)
         rows = store.list_chats(flt, sort=sort, limit=limit)
         total = store.count_chats(flt)
     if as_json:

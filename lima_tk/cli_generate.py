@@ -46,6 +46,7 @@ class _Run:
     truncated: int = 0
     received: int = 0
     failures: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    failure_kinds: set[str] = field(default_factory=set)
     stopped_by: str | None = None
 
 
@@ -112,7 +113,7 @@ def generate_cmd(ctx: click.Context, chat_ids: tuple[int, ...], tag: str | None,
                 tasks.put(_Task(cid, request))
         run = _Run(total=tasks.qsize(), planned_last=pending, names=names)
         _execute(store, cfg, tasks, run, concurrency)
-    _report(run, alternatives)
+    _report(run, alternatives, concurrency)
     if run.stopped_by == "interrupt":
         sys.exit(130)
     if run.failures:
@@ -209,6 +210,7 @@ def _save(store: Any, cfg: Any, run: _Run, chat_id: int, out: Any) -> None:
 
     if isinstance(out, AssistError):
         run.failures[chat_id].append(out.message)
+        run.failure_kinds.add(out.kind)
         return
     if out.cancelled:
         return
@@ -266,7 +268,7 @@ class _Progress:
             click.echo("", err=True)
 
 
-def _report(run: _Run, alternatives: int) -> None:
+def _report(run: _Run, alternatives: int, concurrency: int) -> None:
     chats = len(run.message_of)
     extra = f" ({run.alternatives} kept as alternatives)" if alternatives > 1 else ""
     click.echo(f"generated {run.replies} replies for {chats} chat{'s' if chats != 1 else ''}{extra}")
@@ -292,6 +294,9 @@ def _report(run: _Run, alternatives: int) -> None:
             else:
                 shown = ", ".join(map(str, ids[:5])) + (", …" if len(ids) > 5 else "")
                 click.echo(f"  {len(ids)} chats ({shown}): {message}", err=True)
+        if "interrupted" in run.failure_kinds and concurrency > 1:
+            click.echo("hint: this server may serve one request at a time and cut the others "
+                       "(llama-cpp-python does): try --concurrency 1", err=True)
 
 
 def _install_sigint(flag: threading.Event) -> Any:

@@ -68,8 +68,9 @@ def dataset_stats(store: DatasetStore, chat_filter: ChatFilter | None = None, to
         per_msg, per_conv = (key.overhead_message, key.overhead_chat) if key else (0, 0)
         totals = [n + per_msg * m + per_conv for m, n in per_chat] + [0] * empty
         out["tokens"] = _token_stats(store, key, roles, totals)
+        limit = out["tokens"]["context_limit"]
         out["histograms"] = {
-            "tokens_per_chat": histogram(totals, split=out["tokens"]["context_limit"] + 1 or None),
+            "tokens_per_chat": histogram(totals, split=limit + 1 if limit else None),
             "messages_per_chat": histogram(lengths, integer_bins=True),
         }
     return out

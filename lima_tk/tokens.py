@@ -100,6 +100,7 @@ class Counter:
     overhead_message: int = 0
     needs_download: bool = False  # a hub id that is not cached yet: load again with download=True
     encoded: int = 0
+    _tok_ids: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # store path -> key id
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         raise NotImplementedError
@@ -279,7 +280,7 @@ def text_hash(text: str) -> bytes:
 
 def token_key_id(store: DatasetStore, counter: Counter) -> int:
     """The store's id for the counter's key (registered once per store and counter)."""
-    memo = counter.__dict__.setdefault("_tok_ids", {})
+    memo = counter._tok_ids
     tok = memo.get(str(store.path))
     row = None if tok is None else store.conn.execute(
         "SELECT 1 FROM token_keys WHERE id = ? AND key = ?", (tok, counter.key)).fetchone()
@@ -307,16 +308,24 @@ def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | No
     cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
     tok = token_key_id(store, counter)
     result = CountResult(counter.key, counter.estimate, reason=counter.reason)
-    if chat_ids is None and store.count_uncounted(tok) == 0:
-        todo_ids: list[int] = []
-    else:
+    if chat_ids is not None:
         todo_ids = store.uncounted_message_ids(tok, chat_ids)
+    else:
+        missing = store.count_uncounted(tok)
+        todo_ids = []
+        if 0 < missing <= 100:
+            # After an edit the missing ones are in the chats changed last: look there first, and
+            # scan everything only when that does not account for all of them.
+            todo_ids = store.uncounted_message_ids(tok, store.recently_updated_chats())
+        if len(todo_ids) != missing:
+            todo_ids = store.uncounted_message_ids(tok)
     total = len(todo_ids)
     if progress:
         progress(0, total)
     if total:
         _count_ids(store, counter, tok, todo_ids, result, progress, cancel, chunk)
-    if activate and (not result.cancelled or store.active_token_key() is None):
+    active = store.active_token_key()
+    if activate and (active is None or (active.id != tok and not result.cancelled)):
         store.activate_token_key(tok)
     return result
 

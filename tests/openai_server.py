@@ -37,10 +37,15 @@ class Behaviour:
     no_finish: bool = False  # end with [DONE] but never send a finish_reason
     cut_after: int | None = None  # close the connection after this many chunks (broken body)
     error_event_after: int | None = None  # send an SSE `{"error": ...}` event after this many chunks
+    garbage_after: int | None = None  # send a data line that is not JSON after this many chunks
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # [{"id", "name", "arguments"}]
     html_404: bool = False  # a plain web server's 404 page
     html_200: bool = False  # a plain web page instead of an API answer
     vary: bool = False  # append " #<request number>" to the reply, so replies differ
+    # llama-cpp-python's ways: a streamed request it cannot take gets an empty 200 stream (the
+    # `status` error only without streaming); tool_calls fragments mirrored in function_call.
+    empty_stream_on_error: bool = False
+    mirror_function_call: bool = False
 
 
 @dataclass
@@ -158,6 +163,14 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._error(b, 400, "could not parse the JSON body")
             return
+        if b.status and b.empty_stream_on_error and body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(b"", rec)
+            rec.finished = True
+            return
         if b.status:
             self._error(b)
             return
@@ -221,8 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
                 frags = [first] + [{"index": i, "function": {"arguments": args[j:j + third]}}
                                    for j in range(0, len(args), third)]
                 for frag in frags:
-                    events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [frag]},
-                                                        "finish_reason": None}]})
+                    delta: dict[str, Any] = {"tool_calls": [frag]}
+                    if b.mirror_function_call:
+                        fn = frag["function"]
+                        delta["function_call"] = {"name": fn.get("name"), "arguments": fn.get("arguments")}
+                    events.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         if not b.no_finish:
             finish = "tool_calls" if (b.tool_calls and b.finish == "stop") else b.finish
             last: dict[str, Any] = {"index": 0, "finish_reason": finish}
@@ -239,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if n and b.chunk_delay and not self._wait(b.chunk_delay, rec):
                 return
+            if b.garbage_after is not None and n >= b.garbage_after:
+                self._event("<html>oops</html>", rec)
+                break
             if b.error_event_after is not None and n >= b.error_event_after:
                 self._event({"error": {"message": b.error_message, "type": "server_error", "code": None}}, rec)
                 break

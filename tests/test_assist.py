@@ -127,6 +127,15 @@ def test_tool_calls_are_assembled_from_fragments(openai_server: OpenAIServer):
     ]
 
 
+def test_mirrored_function_call_is_not_counted_twice(openai_server: OpenAIServer):
+    """llama-cpp-python sends each fragment both as tool_calls and as legacy function_call."""
+    openai_server.set(reply="", mirror_function_call=True,
+                      tool_calls=[{"id": "call_x", "name": "get_weather", "arguments": '{"city": "Paris"}'}])
+    reply = stream_reply(config(openai_server), reply_request(chat("weather?")))
+    assert reply.tool_calls == [{"id": "call_x", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+
+
 def test_assembler_copes_with_loose_servers():
     a = ToolCallAssembler()
     a.add(None, "x1", "lookup", '{"q":')  # no index
@@ -277,8 +286,13 @@ ERRORS = {
                            ["connection refused", "is the server running"]),
     "timeout": ({"delay": 3}, {"timeout": 0.3}, "timeout", ["no answer", "0.3 s"]),
     "stream cut mid-way": ({"cut_after": 3, "chunks": 6}, {}, "broken",
-                           ["broke off mid-way", "text so far is kept"]),
-    "no finish_reason": ({"no_finish": True}, {}, "interrupted", ["without a finish reason", "text so far is kept"]),
+                           ["broke off mid-way", "incomplete chunked read"]),
+    "no finish_reason": ({"no_finish": True}, {}, "interrupted", ["without a finish reason", "another request"]),
+    "llama-cpp-python context (empty stream)": (
+        {"status": 400, "empty_stream_on_error": True, "error_code": "context_length_exceeded",
+         "error_message": "This model's maximum context length is 2048 tokens. However, you requested 3051 tokens"},
+        {}, "context", ["too long for the model's context window", "maximum context length is 2048"]),
+    "not an OpenAI stream": ({"garbage_after": 2}, {}, "protocol", ["not an OpenAI stream"]),
     "error event mid-stream": ({"error_event_after": 2, "error_message": "overloaded"}, {}, "server",
                                ["reported an error mid-stream: overloaded"]),
 }

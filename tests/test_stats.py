@@ -97,6 +97,10 @@ def test_histogram_buckets() -> None:
     assert [(b["lo"], b["hi"]) for b in h][:2] == [(0, 500), (500, 1000)]
     assert [b["count"] for b in h] == [2, 1, 0, 0, 0, 0, 0, 0, 1]
     assert [b["lo"] for b in histogram([1, 3, 30], integer_bins=True)] == [0, 5, 10, 15, 20, 25, 30]
+    # the context limit (512) + 1 becomes an edge: the buckets after it hold exactly the chats over it
+    h = histogram([0, 499, 500, 511, 512, 513, 600, 699], split=513)
+    assert [(b["lo"], b["hi"], b["count"]) for b in h][-3:] == [(500, 513, 3), (513, 600, 1), (600, 700, 2)]
+    assert sum(b["count"] for b in h if b["lo"] >= 513) == 3
 
 
 def test_csv_export(store: DatasetStore, words: Path, tmp_path: Path) -> None:

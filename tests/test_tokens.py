@@ -218,6 +218,19 @@ def test_recount_after_an_edit_touches_one_message(store: DatasetStore, tok_file
     assert store.count_uncounted(key.id) == 0
 
 
+def test_a_change_outside_the_recent_chats_is_still_found(store: DatasetStore, tok_file: Path) -> None:
+    ids = [store.create_chat(f"c{i}", messages=[Message("user", f"hello {i}")]) for i in range(60)]
+    c = load_counter(str(tok_file))
+    count_dataset(store, c)
+    # an undo puts back an old updated_at: the oldest chat changes without becoming "recent"
+    mid = store.get_messages(ids[0])[0].id
+    store.conn.execute("UPDATE messages SET content = 'hello world world' WHERE id = ?", (mid,))
+    assert ids[0] not in store.recently_updated_chats()
+    r = count_dataset(store, c)
+    assert (r.messages, r.encoded) == (1, 1)
+    assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello world world")
+
+
 def test_deleted_messages_and_chats_drop_their_counts(store: DatasetStore, tok_file: Path) -> None:
     ids = _seed(store)
     count_dataset(store, load_counter(str(tok_file)))
@@ -355,3 +368,8 @@ def test_cli_tokens_command(tmp_path: Path, tok_file: Path) -> None:
     assert r.exit_code == 2 and "no such file or folder" in r.output
     with DatasetStore(db) as s:
         assert s.get_setting("tokenizer") == str(tok_file)  # a bad value is not stored
+        totals = [t.total for t in s.chat_token_totals(s.chat_ids()).values()]
+        assert len(set(totals)) == 2
+        s.set_setting("context_limit", min(totals))  # the bigger chat is over, the other not
+    r = CliRunner().invoke(cli, ["--db", str(db), "list", "--over-limit"])
+    assert r.exit_code == 0 and r.output.strip().endswith("1 of 1 chats")

@@ -1235,6 +1235,10 @@ class DatasetStore:
             params.append(json.dumps(_ids(chat_ids)))
         return sorted(r[0] for r in self.conn.execute(sql, params))
 
+    def recently_updated_chats(self, limit: int = 50) -> list[int]:
+        """Ids of the chats changed last (the index on updated_at): where fresh edits are."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM chats ORDER BY updated_at DESC LIMIT ?", (limit,))]
+
     def count_uncounted(self, tok: int) -> int:
         """How many messages have no count under `tok`. The triggers keep message_tokens to
         existing messages, so a difference of two counts says it (no anti-join)."""

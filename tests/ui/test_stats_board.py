@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import tkinter as tk
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class StandIn:
     """What the board needs from the main window: root, store, status()."""
 
     def __init__(self, db: Path) -> None:
+        gc.collect()  # earlier tests' Tk garbage too (see close)
         self.root = tk.Tk()
         self.root.withdraw()
         apply_theme(self.root, 10)
@@ -34,6 +36,9 @@ class StandIn:
     def close(self) -> None:
         self.store.close()
         self.root.destroy()
+        # Collect this Tk's cyclic garbage here, on the main thread: left for later, a worker
+        # thread's allocation could trigger the collection and delete the interpreter from there.
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
@@ -98,12 +103,12 @@ def test_filter_by_tag_and_language(app: StandIn) -> None:
     board = open_stats_board(app)
     shown(board)
     assert "b" in board.tag_box.cget("values") and "de" in board.lang_box.cget("values")
-    board.tag_var.set("b")
+    board.tag_box.set("b")
     board.tag_box.event_generate("<<ComboboxSelected>>")
     wait_until(lambda: board.state == "done" and board.stats is not None and board.stats["chats"] == 2, board)
     board.update()
     assert (card(board, "chats"), card(board, "tokens"), card(board, "over_limit")) == ("2", "10", "1")
-    board.lang_var.set("en")
+    board.lang_box.set("en")
     board.refresh()
     wait_until(lambda: board.state == "done" and board.stats is not None and board.stats["chats"] == 1, board)
     board.close()
