@@ -190,11 +190,13 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         base = store.path.parent
         if tokenizer is not None:
             spec = parse_spec(tokenizer, base)  # a clear error for a bad path, before anything is stored
-            load_counter(tokenizer, base_dir=base, download=not offline, strict=True)
+            counter = load_counter(tokenizer, base_dir=base, download=not offline, strict=True)
             if spec.kind in ("file", "folder") and not (base / tokenizer).exists():
                 tokenizer = spec.value  # found from the working directory: store it absolute
             store.set_setting("tokenizer", tokenizer)
-        counter = load_counter(store.get_setting("tokenizer"), base_dir=base, download=not offline)
+            counter.setting = tokenizer
+        else:
+            counter = load_counter(store.get_setting("tokenizer"), base_dir=base, download=not offline)
         progress = _progress_printer("counting tokens")
         r = count_dataset(store, counter, progress)
         if progress:

@@ -504,7 +504,7 @@ def jinja_available() -> bool:
 
 def render_chat(chat: Chat, counter: Counter) -> Rendered:
     """The chat as the model sees it: the tokenizer's chat template when it has one and jinja2 is
-    importable (jinja2 is optional), otherwise the generic ChatML layout."""
+    importable (a dependency, but a broken install should still count), otherwise ChatML."""
     if counter.template is None:
         return Rendered(render_chatml(chat), "chatml", "the tokenizer has no chat template")
     if not jinja_available():

@@ -133,7 +133,7 @@ def main() -> None:
             assert counter.encoded == 1
     rows.append(("recount after editing one message: the edited chat (editor, list row)",
                  f"{statistics.median(t_chat) * 1000:.1f} ms", "", "", "<= 20 ms"))
-    rows.append((f"  the same found by a whole-dataset pass ({n_msgs:,} messages scanned)",
+    rows.append(("  the same found by a whole-dataset pass (count check + the chats changed last)",
                  f"{statistics.median(t_all) * 1000:.1f} ms", "", "", ""))
 
     # stats board data on the big dataset (counted first)

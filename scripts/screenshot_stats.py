@@ -75,7 +75,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "stats_board.png")
     ap.add_argument("--chats", type=int, default=3000)
     ap.add_argument("--font-size", type=int, default=10)
-    ap.add_argument("--geometry", default="1040x900", help="Window size (check that nothing is clipped).")
+    ap.add_argument("--geometry", default="1040x960", help="Window size (check that nothing is clipped).")
     ap.add_argument("--estimate", action="store_true", help="Use the estimate instead of a tokenizer.")
     args = ap.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"

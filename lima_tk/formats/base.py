@@ -40,6 +40,7 @@ class ImportReport:
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
     settings_changed: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason -> chats skipped for it
 
 
 @dataclass
@@ -50,6 +51,9 @@ class ExportReport:
     messages: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason -> chats skipped for it
+    rows: int = 0  # lines/items written (a preference export writes one row per pair)
+    files: list[str] = field(default_factory=list)  # a folder export: the files written, relative
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class FormatSpec:
     # Optional fast path: yields (chat_id, line or None, n_messages) in list order; None means
     # "this chat needs the checked `write`" (export_file then loads it with get_chat).
     fast_lines: Callable[[DatasetStore, Any], Iterator[tuple[int, str | None, int]]] | None = None
+    container: str = "lines"  # "lines": one JSON value per line; "array": one JSON array, an item per line
+    multi: bool = False  # `write` returns a list of rows (preference pairs: any number per chat)
+    folder: Callable[..., ExportReport] | None = None  # exports a folder instead (Hugging Face)
 
 
 class Warnings:
@@ -93,18 +100,29 @@ class ReadContext:
     """What a reader gets: the file's lines, the store (for settings), and a place for warnings."""
 
     def __init__(
-        self, store: DatasetStore, path: Path, fmt: str, tags: list[str], lines: LineReader
+        self, store: DatasetStore, path: Path, fmt: str, tags: list[str], lines: LineReader,
+        options: dict[str, Any] | None = None, head: Head | None = None,
     ) -> None:
         self.store = store
         self.path = path
         self.tags = tags
         self.lines = lines
+        self.options = dict(options or {})  # reader options (import_file(options=...)), by name
+        self.head = head
         self.report = ImportReport(str(path), fmt)
         self.line = 0  # the line being converted, for error messages
+        self.where = ""  # e.g. "conversations.json in the zip, item 7: ", put before error reasons
         self.warnings = Warnings()
 
+    def skip(self, reason: str, what: str = "") -> None:
+        """Count a record that is not imported, with its reason (folded in the warnings)."""
+        self.report.skipped += 1
+        reasons = self.report.skipped_reasons
+        reasons[reason] = reasons.get(reason, 0) + 1
+        self.warn(f"{what or 'record'} skipped: {reason}")
+
     def error(self, reason: str, line: int | None = None) -> FormatError:
-        return FormatError(str(self.path), line if line is not None else self.line, reason)
+        return FormatError(str(self.path), line if line is not None else self.line, self.where + reason)
 
     def warn(self, message: str) -> None:
         self.warnings.add(message, f"line {self.line}" if self.line else "")
@@ -148,15 +166,25 @@ class ReadContext:
 
 
 class WriteContext:
-    """What a writer gets: a place for warnings and the skip count."""
+    """What a writer gets: a place for warnings, the skip count and the export options."""
 
-    def __init__(self, report: ExportReport) -> None:
+    def __init__(self, report: ExportReport, options: dict[str, Any] | None = None) -> None:
         self.report = report
         self.warnings = Warnings()
+        self.options = dict(options or {})
+        self._named_skips = 0
 
-    def skip(self, chat: Chat, reason: str) -> None:
+    def skip(self, chat: Chat, reason: str, fold: bool = False) -> None:
+        """Count a chat not written. Each is named in the warnings (up to 200; `fold` for a
+        common, expected reason puts one folded line instead)."""
         self.report.skipped += 1
-        self.report.warnings.append(f"chat {chat.id} {chat.name!r} skipped: {reason}")
+        reasons = self.report.skipped_reasons
+        reasons[reason] = reasons.get(reason, 0) + 1
+        if fold or self._named_skips >= 200:
+            self.warnings.add(f"chats skipped: {reason}")
+        else:
+            self._named_skips += 1
+            self.report.warnings.append(f"chat {chat.id} {chat.name!r} skipped: {reason}")
 
     def warn(self, message: str) -> None:
         self.warnings.add(message)

@@ -11,6 +11,7 @@ import csv
 import json
 import re
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,16 @@ class Head:
     obj: Any = NOT_JSON
     json_error: FormatError | None = None
     _whole: Any = field(default=NOT_JSON, repr=False)
+    # A file that is one top-level JSON array (ShareGPT, Alpaca, conversations.json): its first
+    # item, parsed from the start of the file only (`obj` stays NOT_JSON: never the whole array).
+    array: bool = False
+    first_item: Any = NOT_JSON
+    # A .zip (ChatGPT data export): the conversations*.json members, in order.
+    zip_members: tuple[str, ...] = ()
+
+    def record(self) -> Any:
+        """The first record: the first item of a top-level array, else the first line's value."""
+        return self.first_item if self.array else self.obj
 
     def whole_json(self, limit: int = 4 * 1024 * 1024) -> Any:
         """The whole file as one JSON value (small files only: a pretty-printed config)."""
@@ -172,10 +183,17 @@ def read_head(path: str | Path) -> Head:
         start = f.read(8192)
         if start.startswith(b"SQLite format 3\x00"):
             raise FormatError(str(p), 1, "binary file: an SQLite database (open it as a dataset), not an import file")
+        if start.startswith(b"PK\x03\x04"):
+            zhead = _zip_head(p, size)
+            if zhead is not None:
+                return zhead
         bad = _BINARY.search(start)
         if bad:
             line = start[: bad.start()].count(b"\n") + 1
             raise FormatError(str(p), line, f"binary file, not text (byte 0x{start[bad.start()]:02x})")
+        body = start[3:] if start.startswith(BOM) else start
+        if body.lstrip(b" \t\r\n").startswith(b"["):
+            return _array_head(p, f, size)
         f.seek(0)
         n = 0
         while True:
@@ -198,4 +216,63 @@ def read_head(path: str | Path) -> Head:
             head.obj = loads_line(text, p, n, raw.endswith(b"\n"))
         except FormatError as e:
             head.json_error = e
+    return head
+
+
+def _array_head(p: Path, f: Any, size: int) -> Head:
+    """The head of a file that is one JSON array: its first item, read incrementally (a 100 MB
+    minified conversations.json is one line; it is never read whole for sniffing)."""
+    from lima_tk.formats.jsonstream import NOT_FOUND, first_value
+
+    f.seek(0)
+    n, first = 0, b""
+    while not first.strip():
+        first = f.readline(64 * 1024)
+        n += 1
+        if not first:
+            break
+    if n == 1 and first.startswith(BOM):
+        first = first[3:]
+    text = first.decode("utf-8", "replace").rstrip("\r\n")
+    head = Head(p, p.suffix.lower(), size, text, n, True, array=True)
+    f.seek(0)
+    try:
+        _, item = first_value(f, p)
+        head.first_item = NOT_JSON if item is NOT_FOUND else item
+    except FormatError as e:
+        head.json_error = e
+    return head
+
+
+CONVERSATIONS_MEMBER = re.compile(r"(^|/)conversations(-\d+)?\.json$")
+
+
+def conversation_members(zf: zipfile.ZipFile) -> list[str]:
+    """The conversations.json (or conversations-000.json, ...) members of a ChatGPT export zip."""
+    names = [i.filename for i in zf.infolist() if not i.is_dir() and CONVERSATIONS_MEMBER.search(i.filename)]
+    return sorted(names)
+
+
+def _zip_head(p: Path, size: int) -> Head | None:
+    """A ChatGPT data export .zip: sniffed by its conversations.json. None: not a readable zip."""
+    from lima_tk.formats.jsonstream import NOT_FOUND, first_value
+
+    try:
+        zf = zipfile.ZipFile(p)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    with zf:
+        names = conversation_members(zf)
+        if not names:
+            raise FormatError(str(p), None, "a ZIP archive without conversations.json "
+                                            "(only ChatGPT data exports are imported from a .zip)")
+        head = Head(p, ".zip", size, "", 1, True, zip_members=tuple(names))
+        try:
+            with zf.open(names[0]) as member:
+                head.array, item = first_value(member, p, where=f"{names[0]} in the zip: ")
+            head.first_item = NOT_JSON if item is NOT_FOUND else item
+        except FormatError as e:
+            head.json_error = e
+        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as e:
+            raise FormatError(str(p), None, f"cannot read {names[0]} in the zip: {e}") from None
     return head

@@ -146,7 +146,17 @@ def test_export_the_filtered_or_selected_chats_in_lima_format(make_app, db_path:
     assert len((tmp_path / "one.jsonl").read_text().splitlines()) == 1
 
 
-def test_cancel_an_export_writes_nothing(make_app, db_path: Path, tmp_path: Path) -> None:
+def test_cancel_an_export_writes_nothing(make_app, db_path: Path, tmp_path: Path, monkeypatch) -> None:
+    import lima_tk.formats as formats
+
+    real_export = formats.export_file
+
+    def export_after_cancel(*args, **kwargs):
+        # Hold the worker until Cancel was pressed, so a fast machine cannot finish first.
+        assert kwargs["cancel"].wait(10)
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(formats, "export_file", export_after_cancel)
     seed(db_path, 50)
     app = make_app()
     out = tmp_path / "never.jsonl"
