@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lima_tk.errors import ValidationError
+from lima_tk.fileio import atomic_write
 from lima_tk.paths import user_config_dir
 
 DATASET_DEFAULTS: dict[str, Any] = {
@@ -98,15 +98,6 @@ def save_user_settings(values: dict[str, Any], path: Path | None = None) -> None
     """Write atomically with owner-only permissions (the file may hold an API key)."""
     path = path or user_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(values, f, indent=2, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, private=True) as f:
+        json.dump(values, f, indent=2, ensure_ascii=False)
+    os.chmod(path, 0o600)  # an older file may have had wider permissions

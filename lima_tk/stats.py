@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
+from lima_tk.fileio import atomic_write
 from lima_tk.store import ChatFilter, DatasetStore
 
 
@@ -164,20 +163,11 @@ def stats_rows(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
 def write_stats_csv(s: dict[str, Any], path: str | Path) -> Path:
     """Write the stats as CSV (section,name,value) via a temp file and a rename. Any thread."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".stats-", suffix=".csv", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(("section", "name", "value"))
-            for section, name, value in stats_rows(s):
-                w.writerow((section, name, str(value).lower() if isinstance(value, bool) else value))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("section", "name", "value"))
+        for section, name, value in stats_rows(s):
+            w.writerow((section, name, str(value).lower() if isinstance(value, bool) else value))
     return path
 
 

@@ -33,6 +33,20 @@ TABLES: dict[str, str] = {"settings": "key", "chats": "id", "tools": "id", "mess
 DEFAULT_CAP = 500
 
 
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error. IMMEDIATE takes the write lock up
+    front, so two processes never deadlock upgrading a read transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -126,32 +140,27 @@ class Journal:
             yield self._current
             return
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            entry = None
-            if coalesce:
-                top = conn.execute(
-                    "SELECT id, kind, target, undone FROM journal ORDER BY id DESC LIMIT 1"
-                ).fetchone()
-                if top and top[1] == kind and top[2] == target and not top[3]:
-                    entry = Entry(self, top[0], coalesced=True)
-            if entry is None:
-                # A new step cuts the redo tail.
-                conn.execute("DELETE FROM journal WHERE undone = 1")
-                cur = conn.execute(
-                    "INSERT INTO journal (label, kind, target, created_at) VALUES (?, ?, ?, ?)",
-                    (label, kind, target, now_iso()),
-                )
-                entry = Entry(self, int(cur.lastrowid), coalesced=False)
-            self._current = entry
-            yield entry
-            if not entry.coalesced:
-                self._trim()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with immediate(conn):
+                entry = None
+                if coalesce:
+                    top = conn.execute(
+                        "SELECT id, kind, target, undone FROM journal ORDER BY id DESC LIMIT 1"
+                    ).fetchone()
+                    if top and top[1] == kind and top[2] == target and not top[3]:
+                        entry = Entry(self, top[0], coalesced=True)
+                if entry is None:
+                    # A new step cuts the redo tail.
+                    conn.execute("DELETE FROM journal WHERE undone = 1")
+                    cur = conn.execute(
+                        "INSERT INTO journal (label, kind, target, created_at) VALUES (?, ?, ?, ?)",
+                        (label, kind, target, now_iso()),
+                    )
+                    entry = Entry(self, int(cur.lastrowid), coalesced=False)
+                self._current = entry
+                yield entry
+                if not entry.coalesced:
+                    self._trim()
         finally:
             self._current = None
 
@@ -222,12 +231,11 @@ class Journal:
 
     def undo(self) -> Step | None:
         """Undo the newest step; returns it, or None when there is nothing to undo."""
-        step = self.next_undo()
-        if step is None:
-            return None
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):  # read the step inside the lock: another process may write too
+            step = self.next_undo()
+            if step is None:
+                return None
             for table in TABLES:
                 cols = ", ".join(self.columns(table))
                 key = TABLES[table]
@@ -239,43 +247,21 @@ class Journal:
                 )
             self._restore(step.id, 0)
             conn.execute("UPDATE journal SET undone = 1 WHERE id = ?", (step.id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         step.undone = True
         return step
 
     def redo(self) -> Step | None:
         """Redo the oldest undone step; returns it, or None when there is nothing to redo."""
-        step = self.next_redo()
-        if step is None:
-            return None
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
+            step = self.next_redo()
+            if step is None:
+                return None
             self._restore(step.id, 1)
             conn.execute("UPDATE journal SET undone = 0 WHERE id = ?", (step.id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         step.undone = False
         return step
 
     def clear(self) -> None:
-        with self._plain_tx():
+        with immediate(self.conn):
             self.conn.execute("DELETE FROM journal")
-
-    @contextmanager
-    def _plain_tx(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
