@@ -92,23 +92,71 @@ def _progress_printer(label: str) -> Callable[[int, int], None] | None:
     return show
 
 
+def _options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
+    """Format options from `-O KEY=VALUE` (true/false and numbers parsed) plus the named flags."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise LimaError(f"--option needs KEY=VALUE, got {pair!r}")
+        v: Any = value.strip()
+        if v.lower() in ("true", "false"):
+            v = v.lower() == "true"
+        else:
+            try:
+                v = int(v)
+            except ValueError:
+                try:
+                    v = float(v)
+                except ValueError:
+                    pass
+        out[key.strip()] = v
+    out.update({k: v for k, v in named.items() if v is not None})
+    return out
+
+
+def _skips(reasons: dict[str, int]) -> str:
+    return " (" + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")" if reasons else ""
+
+
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="auto, openai, lima, limagui, limagui-csv, limagui-config (and more as they are added).")
+              help="auto, openai, lima, limagui, limagui-csv, limagui-config, chatgpt, sharegpt, alpaca.")
 @click.option("--tag", "tags", multiple=True, help="Add this tag to every imported chat (repeatable).")
+@click.option("--allow-duplicates", is_flag=True, help="Also import chats whose messages are already in the dataset.")
+@click.option("--placeholder", default=None, help="ChatGPT: text for images and files, {kind} = image, file... "
+              "(default [{kind}]; '' drops them).")
+@click.option("--code-turns", type=click.Choice(["tools", "drop"]), default=None,
+              help="ChatGPT: code runs and tool use as tool calls (default) or dropped.")
+@click.option("--no-custom-instructions", "custom_instructions", flag_value=False, default=None,
+              help="ChatGPT: leave out the custom instructions (default: kept as the system message).")
+@click.option("--regenerations", type=click.Choice(["alternatives", "drop"]), default=None,
+              help="ChatGPT: other versions of a reply as alternatives (default) or dropped.")
+@click.option("--sharegpt-tags", default=None,
+              help="ShareGPT key/role names, e.g. messages=conversations,role=from,content=value,user=human,"
+                   "assistant=gpt,system=system,function=function_call,observation=observation.")
+@click.option("-O", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Any reader option (see docs/formats.md), repeatable.")
 @db_option
 @click.pass_context
-def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tuple[str, ...], db: Path | None) -> None:
+def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tuple[str, ...], allow_duplicates: bool,
+               placeholder: str | None, code_turns: str | None, custom_instructions: bool | None,
+               regenerations: str | None, sharegpt_tags: str | None, option_pairs: tuple[str, ...],
+               db: Path | None) -> None:
     """Import chats from FILES into the dataset, all or nothing (one undo step)."""
     from lima_tk.formats import import_files
 
+    options = _options(option_pairs, placeholder=placeholder, code_turns=code_turns,
+                       custom_instructions=custom_instructions, regenerations=regenerations,
+                       sharegpt_tags=sharegpt_tags)
     with _open(ctx, db) as store:
-        reports = import_files(store, list(files), fmt=fmt, tags=tags, progress=_progress_printer("importing"))
+        reports = import_files(store, list(files), fmt=fmt, tags=tags, progress=_progress_printer("importing"),
+                               options=options, allow_duplicates=allow_duplicates)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for r in reports:
-        extra = f", {r.skipped} skipped" if r.skipped else ""
+        extra = f", {r.skipped} skipped{_skips(r.skipped_reasons)}" if r.skipped else ""
         click.echo(f"{r.path}: imported {r.chats} chats, {r.messages} messages ({r.format}){extra}")
         if r.settings_changed:
             click.echo(f"  settings updated: {', '.join(r.settings_changed)}")
@@ -118,15 +166,29 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tupl
 
 @cli.command("export")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", default="openai", show_default=True, help="openai or lima (and more as added).")
+@click.option("--format", "fmt", default="openai", show_default=True,
+              help="openai, lima, sharegpt, alpaca, hf (a folder), pref-trl, pref-openai.")
 @click.option("--tag", default=None, help="Only chats with this tag.")
 @click.option("--lang", default=None, help="Only chats in this language.")
 @click.option("--search", default="", help="Only chats matching this full-text query.")
 @click.option("--ids", default=None, help="Only these chat ids (comma-separated).")
+@click.option("--no-problems", is_flag=True, help="Leave out chats with linter errors (see lima-tk validate).")
+@click.option("--test-ratio", type=float, default=None, help="hf: put this share of the chats in a test split.")
+@click.option("--seed", type=int, default=None, help="hf: seed of the --test-ratio draw (default 0).")
+@click.option("--test-tag", default=None, help="hf: the chats with this tag form the test split.")
+@click.option("--training-flag", is_flag=True, default=None,
+              help="hf: a per-message `training` flag (assistant messages with weight 1 or unset).")
+@click.option("--push", "push_repo", default=None, metavar="REPO_ID",
+              help="hf: upload the folder to this Hugging Face dataset repo (needs lima-tk[hub] and a login).")
+@click.option("--private", is_flag=True, help="hf --push: create the repository private.")
+@click.option("-O", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Any writer option (see docs/formats.md), repeatable.")
 @db_option
 @click.pass_context
 def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: str | None, search: str,
-               ids: str | None, db: Path | None) -> None:
+               ids: str | None, no_problems: bool, test_ratio: float | None, seed: int | None, test_tag: str | None,
+               training_flag: bool | None, push_repo: str | None, private: bool, option_pairs: tuple[str, ...],
+               db: Path | None) -> None:
     """Export the dataset (or a filtered part) to OUT; written to a temp file, then renamed."""
     from lima_tk.formats import export_file
     from lima_tk.store import ChatFilter
@@ -138,14 +200,26 @@ def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: s
         except ValueError:
             raise LimaError(f"--ids must be comma-separated numbers, got {ids!r}") from None
     flt = ChatFilter(text=search, tag=tag, language=lang, ids=id_list)
+    if push_repo and fmt != "hf":
+        raise LimaError("--push uploads a Hugging Face dataset folder: use it with --format hf")
+    options = _options(option_pairs, test_ratio=test_ratio, seed=seed, test_tag=test_tag,
+                       training_flag=training_flag)
     with _open(ctx, db) as store:
-        r = export_file(store, out, fmt=fmt, chat_filter=flt, progress=_progress_printer("exporting"))
+        r = export_file(store, out, fmt=fmt, chat_filter=flt, progress=_progress_printer("exporting"),
+                        options=options, skip_problems=no_problems)
     if sys.stderr.isatty():
         click.echo("", err=True)
-    extra = f", {r.skipped} skipped" if r.skipped else ""
-    click.echo(f"{r.path}: wrote {r.chats} chats, {r.messages} messages ({r.format}){extra}")
+    extra = f", {r.skipped} skipped{_skips(r.skipped_reasons)}" if r.skipped else ""
+    rows = f" in {r.rows} rows" if r.rows != r.chats else ""
+    click.echo(f"{r.path}: wrote {r.chats} chats, {r.messages} messages{rows} ({r.format}){extra}")
+    if r.files:
+        click.echo(f"  files: {', '.join(r.files)}")
     for w in r.warnings:
         click.echo(f"  warning: {w}", err=True)
+    if push_repo:
+        from lima_tk.formats.hf import push_folder
+
+        click.echo(f"uploaded to {push_folder(out, push_repo, private)}")
 
 
 @cli.command("stats")
@@ -219,14 +293,25 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Format of FILE.")
+@click.option("--no-count", is_flag=True, help="Do not count uncounted messages first (context limit: cached counts).")
 @db_option
 @click.pass_context
-def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str, db: Path | None) -> None:
-    """Check FILE (any importable format) or the dataset for structural problems. Exit 1 if any."""
-    from lima_tk.validate import ERROR, Finding, lint_chats
+def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str, no_count: bool,
+                 db: Path | None) -> None:
+    """Check FILE (any importable format) or the dataset for problems (codes: docs/formats.md).
+    Exit 1 if there are errors (warnings alone exit 0)."""
+    from lima_tk.validate import ERROR, Finding, lint_store
 
     findings: list[Finding] = []
     checked = 0
+
+    def lint(store: Any) -> list[Finding]:
+        if not no_count:
+            from lima_tk.tokens import ensure_counted
+
+            ensure_counted(store, progress=_progress_printer("counting tokens"))
+        return list(lint_store(store))
+
     if file is not None:
         from lima_tk.formats import import_file
         from lima_tk.store import DatasetStore
@@ -234,25 +319,25 @@ def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str,
         with tempfile.TemporaryDirectory(prefix="lima-validate-") as tmp:
             with DatasetStore(Path(tmp) / "check.lima.db") as store:
                 try:
-                    import_file(store, file, fmt=fmt)
+                    import_file(store, file, fmt=fmt, allow_duplicates=True)
                 except FormatError as e:
                     findings.append(Finding("unreadable", ERROR, e.reason, source=str(e).rsplit(": ", 1)[0]))
                 else:
                     checked = store.count_chats()
-                    findings = list(lint_chats(store.iter_chats()))
+                    findings = lint(store)
     else:
         with _open(ctx, db) as store:
             checked = store.count_chats()
-            findings = list(lint_chats(store.iter_chats()))
+            findings = lint(store)
+    n_err = sum(f.severity == ERROR for f in findings)
     if as_json:
-        click.echo(json.dumps({"checked_chats": checked, "problems": [f.to_dict() for f in findings]},
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"checked_chats": checked, "errors": n_err, "warnings": len(findings) - n_err,
+                               "problems": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False))
     else:
         for f in findings:
             click.echo(f"{f.where()}: {f.severity}: {f.message} [{f.code}]")
-        n_err = sum(f.severity == ERROR for f in findings)
         click.echo(f"{checked} chats checked: {n_err} errors, {len(findings) - n_err} warnings")
-    if findings:
+    if n_err:
         sys.exit(1)
 
 

@@ -9,7 +9,12 @@
   list, the time from the last keystroke of a typed word to its result (includes the 150 ms
   debounce), and the longest the window was blocked while typing;
 * bulk delete of 10,000 selected chats and its undo (store call + list refresh);
-* peak RSS: after the first paint, and at the end of the whole interactive session.
+* peak RSS: after the first paint, and at the end of the whole interactive session;
+* with --tokens (issue 6): spawn -> first paint -> token counts on screen (the background count
+  starts after the paint), with a warm token cache and, on the smaller datasets, a cold one
+  (a BPE tokenizer trained in the run, no download); and whether `tokenizers` was imported
+  before the paint. `--baseline DIR` also times the first paint of another checkout (e.g.
+  `git archive HEAD lima_tk | tar -x -C DIR`) in the same run.
 
 Datasets are generated with `make_demo_dataset` (scripts/screenshot.py) and kept in --dir.
 A private Xvfb is started when $DISPLAY is unset; the user config goes to a temp file.
@@ -54,7 +59,8 @@ def dataset(folder: Path, n: int) -> Path:
 def startup_once(path: Path, env: dict[str, str]) -> tuple[float, int]:
     """Seconds from spawn to the first painted list, and the peak RSS (KB) at that moment."""
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "lima_tk", "--db", str(path)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "lima_tk", "--db", str(path)], cwd=env.get("LIMA_TK_ROOT", ROOT),
+                            env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=60)
     painted = rss = None
@@ -66,6 +72,86 @@ def startup_once(path: Path, env: dict[str, str]) -> tuple[float, int]:
     if painted is None or rss is None:
         raise SystemExit(f"start-up run failed:\n{out}\n{err}")
     return painted - t0, rss
+
+
+def token_startup_once(path: Path, env: dict[str, str]) -> tuple[float, float, bool]:
+    """Seconds from spawn to the first paint and to the token counts on screen, and whether
+    `tokenizers` was imported before the paint."""
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "lima_tk", "--db", str(path)], cwd=env.get("LIMA_TK_ROOT", ROOT),
+                          env={**env, "LIMA_TK_EXIT_AFTER_PAINT": "count"}, capture_output=True, text=True,
+                          timeout=600)
+    painted = counted = None
+    imported = True
+    for line in proc.stdout.splitlines():
+        if line.startswith("painted "):
+            painted = float(line.split()[1])
+            imported = "tokenizers=True" in line
+        elif line.startswith("counted "):
+            counted = float(line.split()[1])
+    if painted is None or counted is None:
+        raise SystemExit(f"token start-up run failed:\n{proc.stdout}\n{proc.stderr}")
+    return painted - t0, counted - t0, imported
+
+
+def token_bench(paths: dict[int, Path], folder: Path, env: dict[str, str], runs: int, baseline: str | None) -> dict:
+    from screenshot import demo_tokenizer
+
+    from lima_tk.store import DatasetStore
+
+    env = {**env, "HF_HUB_OFFLINE": "1"}
+    model = folder / "bench-model"
+    if not (model / "tokenizer.json").exists():
+        texts = []
+        with DatasetStore(paths[max(paths)], readonly=True) as s:
+            for i, c in enumerate(s.iter_chats()):
+                texts += [m.content or "" for m in c.messages]
+                if i > 3000:
+                    break
+        demo_tokenizer(model, texts, vocab_size=4000)
+    out: dict = {}
+    for n, src in paths.items():
+        if not n:
+            continue
+        path = folder / f"bench-tokens-{n}.lima.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.copy(src, path)
+        with DatasetStore(path) as s:
+            s.set_setting("tokenizer", str(model))
+            s.set_setting("context_limit", 4096)
+            s.conn.execute("DELETE FROM journal")
+        res: dict = {}
+        if n <= 20000:  # cold: every message encoded by the background pass
+            cold = []
+            for _ in range(max(1, runs // 3)):
+                with DatasetStore(path) as s:
+                    s.clear_token_cache()
+                cold.append(token_startup_once(path, env))
+            res["cold"] = {"paint_s": round(statistics.median(r[0] for r in cold), 3),
+                           "counted_s": round(statistics.median(r[1] for r in cold), 3),
+                           "tokenizers_before_paint": any(r[2] for r in cold)}
+        else:
+            with DatasetStore(path) as s:
+                from lima_tk.tokens import ensure_counted
+
+                t = time.perf_counter()
+                ensure_counted(s)
+                res["cold_count_outside_gui_s"] = round(time.perf_counter() - t, 1)
+        warm = [token_startup_once(path, env) for _ in range(runs)]
+        res["warm"] = {"paint_s": round(statistics.median(r[0] for r in warm), 3),
+                       "counted_s": round(statistics.median(r[1] for r in warm), 3),
+                       "tokenizers_before_paint": any(r[2] for r in warm)}
+        if baseline:
+            base, mine = [], []
+            for _ in range(runs):  # alternating, so a busy moment hits both
+                base.append(startup_once(path, {**env, "LIMA_TK_ROOT": baseline, "PYTHONPATH": baseline})[0])
+                mine.append(startup_once(path, env)[0])
+            res["paint_baseline_s"] = round(statistics.median(base), 3)
+            res["paint_this_s"] = round(statistics.median(mine), 3)
+        out[n] = res
+        print(f"tokens {n:>7,} chats: {json.dumps(res)}", flush=True)
+    return out
 
 
 def session(path: str) -> dict:
@@ -191,6 +277,8 @@ def main() -> int:
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "lima-tk-bench"))
     ap.add_argument("--sizes", default="0,20000,100000")
     ap.add_argument("--session", help=argparse.SUPPRESS)
+    ap.add_argument("--tokens", action="store_true", help="only the token-count start-up runs (issue 6)")
+    ap.add_argument("--baseline", help="a checkout whose first paint is timed too (with --tokens)")
     args = ap.parse_args()
 
     if args.session:
@@ -212,6 +300,10 @@ def main() -> int:
         report["tk"] = tkinter.TkVersion
         sizes = [int(x) for x in args.sizes.split(",")]
         paths = {n: dataset(folder, n) for n in sizes}
+        if args.tokens:
+            report["tokens"] = token_bench(paths, folder, env, args.runs, args.baseline)
+            print(json.dumps(report))
+            return 0
         for n, path in paths.items():
             startup_once(path, env)  # warm the page cache once
             runs = [startup_once(path, env) for _ in range(args.runs)]

@@ -83,6 +83,43 @@ def make_demo_dataset(path: str | Path, n: int, seed: int = 7, messages: tuple[i
     return path
 
 
+# The ChatML layout most instruct models use (the test fixtures' template).
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def demo_tokenizer(folder: Path, texts: list[str], vocab_size: int = 3000) -> Path:
+    """A local model folder for the pictures (no download): a byte-level BPE trained on `texts`
+    and a tokenizer_config.json with a ChatML chat template. Returns the folder."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|im_start|>", "<|im_end|>"],
+                                  show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    folder.mkdir(parents=True, exist_ok=True)
+    tok.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"chat_template": CHATML_TEMPLATE, "eos_token": "<|im_end|>", "bos_token": None}), encoding="utf-8")
+    return folder
+
+
+def wait_counted(app, timeout: float = 30.0) -> None:
+    """Until the main window's background token count (and its total) is done."""
+    t = app.tokens
+    end = time.monotonic() + timeout
+    while (not t.runs or t.running or t._total_running or t._total_after is not None) and time.monotonic() < end:
+        app.root.update()
+        time.sleep(0.01)
+
+
 # -- screen ------------------------------------------------------------------------------------
 
 
@@ -150,12 +187,22 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
     from lima_tk.ui.progress import ProgressDialog
 
     db = make_demo_dataset(tmp / "demo.lima.db", n)
+    # Exact token counts from a local tokenizer folder (trained here, no download), and a context
+    # limit that a few of the long demo chats exceed.
+    from lima_tk.store import DatasetStore
+
+    with DatasetStore(db) as s:
+        texts = [m.content or "" for c in s.iter_chats() for m in c.messages]
+        s.set_setting("tokenizer", str(demo_tokenizer(tmp / "demo-model", texts)))
+        s.set_setting("context_limit", 240)
+        s.conn.execute("DELETE FROM journal")
     settings = {"geometry": "1180x700+20+20"}
     from lima_tk.settings import USER_DEFAULTS
 
-    app = App(db, user_settings={**USER_DEFAULTS, **settings})
+    app = App(db, user_settings={**USER_DEFAULTS, **settings}, count_delay_ms=0)
     root = app.root
     settle(root, 0.5)
+    wait_counted(app)
     cl = app.chat_list
     cl.tree.focus_set()
     cl.move_cursor(2)
@@ -169,6 +216,12 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
     cl.move_cursor(1)
     app.status("Type to filter; Escape clears")
     grab(root, out / "main_filtered.png", top=20)
+    app.clear_filter()
+
+    app.over_check.invoke()  # only the chats over the context limit
+    cl.move_cursor(0)
+    app.status("Chats over the context limit (240 tokens)")
+    grab(root, out / "main_over_limit.png", top=20)
     app.clear_filter()
 
     cl.move_cursor(0)

@@ -4,8 +4,10 @@
     python3 scripts/screenshot_editor.py [--out docs/screenshots]
 
 Writes editor_plain.png (a plain chat), editor_tools.png (a tool-calling chat), editor_find.png
-(find bar and a multi-selection) and editor_tool_dialog.png (a function definition with a JSON
-error). Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY is unset).
+(find bar and a multi-selection), editor_tool_dialog.png (a function definition with a JSON
+error) and token_preview.png (a chat as the model sees it). Token counts come from a local
+tokenizer folder trained here (scripts/screenshot.py `demo_tokenizer`), counted before opening.
+Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY is unset).
 The editor runs over a stand-in for the main window (the App contract of lima_tk.ui.chat_editor),
 so this script does not depend on lima_tk/ui/app.py.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 PLAIN = [
     ("system", "You are a helpful Python packaging expert. Answer briefly and show commands."),
@@ -152,6 +155,17 @@ def main() -> int:
 
         store = DatasetStore(tmp / "demo.lima.db")
         plain, tools = build(store)
+        # Token counts (issue 6): a local tokenizer with a chat template, counted up front (the
+        # stand-in has no background counter; the editor shows what the cache holds).
+        from screenshot import demo_tokenizer
+
+        from lima_tk import tokens
+
+        texts = [m.content or "" for c in store.iter_chats() for m in c.messages] * 20
+        store.set_setting("tokenizer", str(demo_tokenizer(tmp / "demo-model", texts, vocab_size=600)))
+        store.set_setting("context_limit", 512)
+        store.journal.clear()
+        tokens.ensure_counted(store)
         root = tk.Tk()
         root.withdraw()
         root.report_callback_exception = handle_callback_error
@@ -185,6 +199,15 @@ def main() -> int:
         ed.focus_force()
         ed.focus_message(ed.order[-1], index="end-1c")
         grab(ed, out / "editor_tools.png")
+
+        from lima_tk.ui.token_preview import open_token_preview
+
+        win = open_token_preview(app, plain)
+        win.geometry("760x620+0+0")
+        while win.state == "loading":
+            root.update()
+        grab(win, out / "token_preview.png")
+        win.destroy()
 
         ed.event_generate("<<EditTool>>")
         dlg = ed.dialog

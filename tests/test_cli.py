@@ -153,6 +153,45 @@ def test_validate_dataset_and_file(tmp_path):
     assert r.returncode == 1 and "b.jsonl:1" in r.stdout and "robot" in r.stdout
 
 
+def test_validate_exit_code_is_for_errors_only(tmp_path):
+    db = tmp_path / "d.lima.db"
+    with DatasetStore(db) as s:
+        s.create_chat("warned", messages=[Message("user", "q"), Message("user", "q again  "),
+                                          Message("assistant", "a")])
+        s.create_chat("warned", messages=[Message("user", "q"), Message("user", "q again  "),
+                                          Message("assistant", "a")])
+    r = run("validate", "--db", str(db), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert (out["errors"], out["warnings"]) == (0, 5)
+    assert {p["code"] for p in out["problems"]} == {"same-role-twice", "trailing-whitespace", "duplicate-chat"}
+    with DatasetStore(db) as s:
+        s.create_chat("broken", messages=[Message("user", "q"), Message("assistant", "")])
+    r = run("validate", "--db", str(db))
+    assert r.returncode == 1 and "1 errors, 5 warnings" in r.stdout
+    assert "chat 3 'broken' message 2: error: the message is empty [empty-message]" in r.stdout
+
+
+def test_import_options_and_skip_reasons(tmp_path):
+    db = str(tmp_path / "d.lima.db")
+    src = ROOT / "tests" / "data" / "chatgpt_conversations.json"
+    r = invoke("--db", db, "import", str(src), "--placeholder", "(pic)", "--code-turns", "drop",
+               "--no-custom-instructions", "--regenerations", "drop")
+    assert "imported 4 chats, 10 messages (chatgpt), 1 skipped (1 no messages)" in r.output
+    with DatasetStore(Path(db)) as s:
+        chats = list(s.iter_chats())
+    assert chats[1].messages[0].content.startswith("(pic)\n")
+    assert chats[0].messages[0].role == "user" and chats[3].tools == []
+    r = invoke("--db", db, "import", str(src), "--code-turns", "drop", "--no-custom-instructions")
+    assert "imported 1 chats" in r.output and "3 duplicate of a chat in the dataset" in r.output  # [image]
+    r = invoke("--db", db, "import", str(src), "--allow-duplicates", "-O", "code_turns=drop")
+    assert "imported 4 chats" in r.output
+    r = invoke("--db", db, "export", str(tmp_path / "a.json"), "--format", "alpaca", "-O", "multi_turn=skip")
+    assert "skipped" in r.output and "multi-turn (multi_turn=skip)" in r.output
+    r = run("--db", db, "import", str(src), "-O", "novalue")
+    assert r.returncode == 2 and "KEY=VALUE" in r.stderr
+
+
 def test_default_db_from_env(tmp_path):
     db = tmp_path / "env.lima.db"
     r = run("config", "languages", "en,it", env={"LIMA_TK_DB": str(db)})

@@ -109,10 +109,11 @@ def seeded(store: DatasetStore) -> DatasetStore:
 
 
 def test_public_names():
-    assert FORMAT_NAMES == ("openai", "lima", "limagui", "limagui-csv", "limagui-config")
-    assert EXPORT_FORMATS == ("openai", "lima")
+    assert FORMAT_NAMES == ("openai", "lima", "limagui", "limagui-csv", "limagui-config", "chatgpt", "sharegpt",
+                            "alpaca")
+    assert EXPORT_FORMATS == ("openai", "lima", "sharegpt", "alpaca", "hf", "pref-trl", "pref-openai")
     assert all(n in REGISTRY for n in FORMAT_NAMES)
-    assert all(REGISTRY[n].write for n in EXPORT_FORMATS)
+    assert all(REGISTRY[n].write or REGISTRY[n].folder for n in EXPORT_FORMATS)
 
 
 @pytest.mark.parametrize(
@@ -412,8 +413,12 @@ def test_native_import_into_used_dataset_merges(tmp_path: Path, store: DatasetSt
     assert s["tags"] == ["keep", "rtl", "tools", "unused"]
     assert s["context_limit"] == 2048 and s["tokenizer"] == "gpt2"
     assert report.chats == 3
-    # Importing the same file again: uids clash, so they get new ones (with a warning).
-    again = import_file(seeded, tmp_path / "n.jsonl")
+    # Importing the same file again skips the chats whose messages are already there (issue 7)...
+    dup = import_file(seeded, tmp_path / "n.jsonl")
+    assert (dup.chats, dup.skipped) == (1, 2) and dup.skipped_reasons == {"duplicate of a chat in the dataset": 2}
+    seeded.undo()
+    # ... and with allow_duplicates, uids clash, so they get new ones (with a warning).
+    again = import_file(seeded, tmp_path / "n.jsonl", allow_duplicates=True)
     assert again.chats == 3 and any("uid" in w for w in again.warnings)
     assert len({c.uid for c in seeded.iter_chats()}) == 7 and uids <= {c.uid for c in seeded.iter_chats()}
 
@@ -525,8 +530,9 @@ def test_undo_of_single_import(tmp_path: Path, seeded: DatasetStore):
 
 
 def big_file(path: Path, n: int = 4000) -> Path:
-    line = {"messages": [{"role": "user", "content": "q" * 150}, {"role": "assistant", "content": "a" * 150}]}
-    return write_jsonl(path, [line] * n)
+    # Distinct chats: an import skips duplicates (issue 7).
+    return write_jsonl(path, [{"messages": [{"role": "user", "content": f"{i:06d}" + "q" * 144},
+                                            {"role": "assistant", "content": "a" * 150}]} for i in range(n)])
 
 
 def test_progress_reports_bytes(tmp_path: Path, store: DatasetStore):
@@ -644,22 +650,22 @@ def test_registry_is_extensible(tmp_path: Path, store: DatasetStore, monkeypatch
     from lima_tk.formats.openai import chat_from_object
 
     def sniff(head):
-        return isinstance(head.obj, dict) and "conversations" in head.obj
+        return isinstance(head.obj, dict) and "dialogue" in head.obj
 
     def read(ctx):
         roles = {"human": "user", "gpt": "assistant"}
         for obj in json_lines(ctx.lines, ctx):
-            msgs = [{"role": roles[m["from"]], "content": m["value"]} for m in obj["conversations"]]
+            msgs = [{"role": roles[m["from"]], "content": m["value"]} for m in obj["dialogue"]]
             yield ctx.finish_chat(chat_from_object(ctx, {"messages": msgs}))
 
     monkeypatch.setattr("lima_tk.formats.REGISTRY", dict(REGISTRY))
-    register(FormatSpec("sharegpt-test", "test", sniff, read), before="openai")
+    register(FormatSpec("dialogue-test", "test", sniff, read), before="openai")
     from lima_tk import formats
 
-    assert list(formats.REGISTRY)[-2:] == ["sharegpt-test", "openai"]
-    path = write_jsonl(tmp_path / "s.jsonl", [{"conversations": [{"from": "human", "value": "hi"},
-                                                                  {"from": "gpt", "value": "yo"}]}])
-    assert detect_format(path) == "sharegpt-test"
+    assert list(formats.REGISTRY)[-2:] == ["dialogue-test", "openai"]
+    path = write_jsonl(tmp_path / "s.jsonl", [{"dialogue": [{"from": "human", "value": "hi"},
+                                                             {"from": "gpt", "value": "yo"}]}])
+    assert detect_format(path) == "dialogue-test"
     assert import_file(store, path).chats == 1
 
 

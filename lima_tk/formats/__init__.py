@@ -20,14 +20,15 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import FormatError, LimaError, ValidationError
-from lima_tk.formats import limagui, native, openai
+from lima_tk.formats import alpaca, chatgpt, hf, limagui, native, openai, preference, sharegpt
 from lima_tk.formats.base import Cancelled, ExportReport, FormatSpec, ImportReport, Progress, ReadContext, WriteContext
 from lima_tk.formats.jsonlines import Head, LineReader, read_head
+from lima_tk.model import Chat
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
@@ -74,9 +75,27 @@ register(FormatSpec("limagui-csv", "lima-gui CSV (one `chat` column of JSON chat
 register(FormatSpec("openai", "OpenAI fine-tuning JSONL",
                     openai.sniff, openai.read, openai.write, extensions=(".jsonl",),
                     fast_lines=openai.fast_lines))
+# Issue 7: other tools' formats. Their records are told apart by their keys (mapping; conversations
+# of from/value; instruction + output), so they go ahead of the lima-gui and OpenAI sniffers.
+register(FormatSpec("chatgpt", "ChatGPT data export (conversations.json or the export .zip)",
+                    chatgpt.sniff, chatgpt.read, extensions=(".json", ".zip")), before="limagui")
+register(FormatSpec("sharegpt", "ShareGPT JSON (FastChat / LLaMA-Factory conversations)",
+                    sharegpt.sniff, sharegpt.read, sharegpt.write, extensions=(".json", ".jsonl"),
+                    container="array"), before="limagui")
+register(FormatSpec("alpaca", "Alpaca JSON (instruction, input, output)",
+                    alpaca.sniff, alpaca.read, alpaca.write, extensions=(".json", ".jsonl"),
+                    container="array"), before="limagui")
+# Export only (no sniffer): kept ahead of "openai" too, so that it stays the last entry.
+register(FormatSpec("hf", "Hugging Face dataset folder (data/*.jsonl + README.md card)", folder=hf.export_folder),
+         before="openai")
+register(FormatSpec("pref-trl", "Preference pairs, TRL conversational (prompt, chosen, rejected)",
+                    write=preference.write_trl, extensions=(".jsonl",), multi=True), before="openai")
+register(FormatSpec("pref-openai", "Preference pairs, OpenAI DPO (input, preferred_output, non_preferred_output)",
+                    write=preference.write_openai, extensions=(".jsonl",), multi=True), before="openai")
 
-FORMAT_NAMES: tuple[str, ...] = ("openai", "lima", "limagui", "limagui-csv", "limagui-config")
-EXPORT_FORMATS: tuple[str, ...] = ("openai", "lima")
+FORMAT_NAMES: tuple[str, ...] = ("openai", "lima", "limagui", "limagui-csv", "limagui-config", "chatgpt", "sharegpt",
+                                 "alpaca")
+EXPORT_FORMATS: tuple[str, ...] = ("openai", "lima", "sharegpt", "alpaca", "hf", "pref-trl", "pref-openai")
 LIMAGUI_FAMILY = ("limagui", "limagui-csv", "limagui-config")
 PROGRESS_EVERY = 500  # chats between export progress calls
 
@@ -108,7 +127,14 @@ def _detect(head: Head) -> str:
 
 def _unknown(head: Head) -> str:
     obj = head.obj
-    expected = "expected OpenAI JSONL, a lima-tk export or lima-gui JSONL/CSV/data_config.json"
+    expected = ("expected OpenAI JSONL, a lima-tk export, lima-gui JSONL/CSV/data_config.json, "
+                "a ChatGPT export, ShareGPT or Alpaca")
+    if head.array:
+        rec = head.record()
+        if isinstance(rec, dict):
+            keys = ", ".join(list(rec)[:6]) or "none"
+            return f"unknown format: a JSON array of objects with keys {keys} ({expected})"
+        return f"unknown format: a JSON array ({expected})"
     if isinstance(obj, dict):
         keys = ", ".join(list(obj)[:6]) or "none"
         return f"unknown format: a JSON object with keys {keys} ({expected})"
@@ -146,9 +172,13 @@ def import_file(
     tags: Sequence[str] = (),
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    allow_duplicates: bool = False,
 ) -> ImportReport:
     """Import one file (all or nothing). See `import_files`."""
-    return import_files(store, [path], fmt, tags, progress, cancel)[0]
+    return import_files(store, [path], fmt, tags, progress, cancel, options=options,
+                        allow_duplicates=allow_duplicates)[0]
 
 
 def import_files(
@@ -158,11 +188,17 @@ def import_files(
     tags: Sequence[str] = (),
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    allow_duplicates: bool = False,
 ) -> list[ImportReport]:
     """Import files in ONE transaction and undo step; bad input anywhere leaves the dataset untouched.
 
     `progress(done_bytes, total_bytes)` is called now and then; `cancel` is checked before each
     line and raises `Cancelled` (rolled back). Any thread, with a store opened on that thread.
+    `options` go to the readers by name (e.g. ChatGPT's `placeholder`, ShareGPT's `sharegpt_tags`;
+    see docs/formats.md). A chat whose messages equal those of a chat already in the dataset (or
+    earlier in the import) is skipped and reported, unless `allow_duplicates`.
     """
     files = [Path(p) for p in paths]
     if not files:
@@ -178,19 +214,67 @@ def import_files(
     reports: list[ImportReport] = []
     offset = 0
     with store.change(label, "import"):
+        known = None if allow_duplicates else _Known(store)
         for path, spec, head in plan:
             assert spec.read is not None
             lines = LineReader(path, progress, cancel, offset, total)
-            ctx = ReadContext(store, path, spec.name, tag_list, lines)
-            result = store.add_chats(spec.read(ctx), label)
+            ctx = ReadContext(store, path, spec.name, tag_list, lines, options, head)
+            chats = spec.read(ctx)
+            result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
             report = ctx.report
-            if not report.chats and not report.settings_changed and spec.name != "limagui-config":
+            if not report.chats and not report.skipped and not report.settings_changed \
+                    and spec.name != "limagui-config":
                 ctx.line = 0
                 ctx.warn("no chats in the file")
             report.warnings = ctx.warnings.lines() + _fold(result.warnings)
             reports.append(report)
             offset += head.size
     return reports
+
+
+class _Known:
+    """Fingerprints of the dataset's chats (read once, lazily), to skip duplicates on import."""
+
+    def __init__(self, store: DatasetStore) -> None:
+        self.store = store
+        self.seen: dict[int, int | None] | None = None
+
+    def _load(self) -> dict[int, int | None]:
+        from lima_tk.model import Message
+        from lima_tk.validate import fingerprint
+
+        seen: dict[int, int | None] = {}
+        rows = self.store.conn.execute(
+            "SELECT chat_id, role, content, tool_calls FROM messages ORDER BY chat_id, position, id")
+        chat_id, msgs = None, []
+        for cid, role, content, calls in rows:
+            if cid != chat_id:
+                if msgs:
+                    seen.setdefault(fingerprint(msgs), chat_id)
+                chat_id, msgs = cid, []
+            msgs.append(Message(role, content, tool_calls=json.loads(calls) if calls else None))
+        if msgs:
+            seen.setdefault(fingerprint(msgs), chat_id)
+        return seen
+
+    def filter(self, ctx: ReadContext, chats: Iterable[Chat]) -> Iterator[Chat]:
+        from lima_tk.validate import fingerprint
+
+        if self.seen is None:
+            self.seen = self._load()
+        seen = self.seen
+        for chat in chats:
+            if chat.messages:
+                fp = fingerprint(chat.messages)
+                if fp in seen:
+                    first = seen[fp]
+                    ctx.report.chats -= 1
+                    ctx.report.messages -= len(chat.messages)
+                    ctx.skip("duplicate of a chat in the dataset" if first is not None
+                             else "duplicate of an earlier chat in the import", f"chat {chat.name!r}")
+                    continue
+                seen[fp] = None
+            yield chat
 
 
 def _fold(warnings: list[str], keep: int = 5) -> list[str]:
@@ -209,18 +293,28 @@ def export_file(
     chat_filter: ChatFilter | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    skip_problems: bool = False,
 ) -> ExportReport:
     """Write the (filtered) chats to `out_path` atomically: temp file in the same folder, then
     os.replace. On error or cancel the temp file is removed and an old file stays as it was.
-    `progress(chats_done, total_chats)`. Any thread, with a store opened on that thread."""
+    `progress(chats_done, total_chats)`. Any thread, with a store opened on that thread.
+
+    `options` go to the writer by name (see docs/formats.md); `skip_problems` leaves out chats
+    with linter errors ("no problems only"). The `hf` format writes a folder (see formats/hf.py).
+    """
     spec = REGISTRY.get(fmt)
-    if spec is None or spec.write is None:
+    if spec is None or (spec.write is None and spec.folder is None):
         raise ValidationError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    if spec.folder is not None:
+        return spec.folder(store, out_path, chat_filter, progress, cancel, options, skip_problems)
+    assert spec.write is not None
     out = Path(out_path)
     if out.is_dir():
         raise LimaError(f"{out}: is a folder; give a file name")
     report = ExportReport(str(out), spec.name)
-    ctx = WriteContext(report)
+    ctx = WriteContext(report, options)
     total = store.count_chats(chat_filter)
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
@@ -230,16 +324,25 @@ def export_file(
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as e:
         raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
+    array = spec.container == "array"
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             dumps = json.JSONEncoder(ensure_ascii=False).encode
             if spec.header is not None:
                 f.write(dumps(spec.header(store)) + "\n")
+            if array:
+                f.write("[")
+
+            def put(line: str) -> None:
+                # An array keeps one item per line: "[\n{...},\n{...}\n]\n".
+                f.write(("\n" if not report.rows else ",\n") + line if array else line + "\n")
+                report.rows += 1
+
             if progress is not None:
                 progress(0, total)
             done = 0
             write = spec.write
-            if spec.fast_lines is not None:
+            if spec.fast_lines is not None and not skip_problems:
                 # SQLite builds the lines of plain chats; the rest take the checked writer.
                 for chat_id, line, n_messages in spec.fast_lines(store, chat_filter):
                     if cancel is not None and cancel.is_set():
@@ -249,24 +352,33 @@ def export_file(
                         obj = write(chat, ctx)
                         line = dumps(obj) if obj is not None else None
                     if line is not None:
-                        f.write(line + "\n")
+                        put(line)
                         report.chats += 1
                         report.messages += n_messages
                     done += 1
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
             else:
+                from lima_tk.validate import has_errors
+
                 for chat in store.iter_chats(chat_filter):
                     if cancel is not None and cancel.is_set():
                         raise Cancelled("cancelled")
-                    obj = write(chat, ctx)
-                    if obj is not None:
-                        f.write(dumps(obj) + "\n")
-                        report.chats += 1
-                        report.messages += len(chat.messages)
                     done += 1
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
+                    if skip_problems and has_errors(chat):
+                        ctx.skip(chat, "has linter errors", fold=True)
+                        continue
+                    obj = write(chat, ctx)
+                    if obj is None:
+                        continue
+                    for row in (obj if spec.multi else [obj]):
+                        put(dumps(row))
+                    report.chats += 1
+                    report.messages += len(chat.messages)
+            if array:
+                f.write("\n]\n" if report.rows else "]\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out)

@@ -40,7 +40,7 @@ from lima_tk.formats.base import ReadContext
 from lima_tk.formats.jsonlines import Head
 from lima_tk.formats.jsonstream import read_values
 from lima_tk.formats.openai import derive_name, kind
-from lima_tk.model import Chat, Message
+from lima_tk.model import Chat, Message, Tool
 
 UNTITLED = {"", "new chat", "untitled"}
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -49,6 +49,13 @@ SILENT_TYPES = {"thoughts", "reasoning_recap", "model_editable_context", "tether
                 "system_error", "app_pairing_content"}
 PART_KINDS = {"image_asset_pointer": "image", "audio_asset_pointer": "audio",
               "real_time_user_audio_video_asset_pointer": "video", "file_asset_pointer": "file"}
+_PLACEHOLDER_LINE = re.compile(r"^\[[\w ]+\]$\n?", re.MULTILINE)
+# Definitions of ChatGPT's own tools, so that the imported calls have a tool to call.
+TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "python": ("Run Python code (ChatGPT's code interpreter) and see its output",
+               {"type": "object", "properties": {"code": {"type": "string", "description": "the code to run"}},
+                "required": ["code"]}),
+}
 OPTIONS = {"placeholder": "[{kind}]", "code_turns": "tools", "custom_instructions": True,
            "regenerations": "alternatives"}
 
@@ -147,7 +154,9 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
     conv_tools = _Calls()
     messages: list[Message] = []
     system: list[str] = []
-    for node_id in thread(ctx, mapping, conv.get("current_node")):
+    path = thread(ctx, mapping, conv.get("current_node"))
+    prev = -1  # index in `path` of the last node that became a message
+    for j, node_id in enumerate(path):
         node = mapping[node_id]
         msg = node.get("message") if isinstance(node, dict) else None
         if not isinstance(msg, dict):
@@ -155,9 +164,11 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
         m = _message(ctx, msg, opts, conv_tools, system)
         if m is None:
             continue
-        if m.role == "assistant" and opts["regenerations"] == "alternatives" and m.tool_calls is None:
-            _alternatives(ctx, mapping, node_id, node, m, opts)
+        if (m.role == "assistant" and opts["regenerations"] == "alternatives" and m.tool_calls is None
+                and prev >= 0 and messages and messages[-1].role == "user"):
+            _alternatives(ctx, mapping, path[prev], path[prev + 1], m, opts)
         messages.append(m)
+        prev = j
     if system and opts["custom_instructions"]:
         messages.insert(0, Message("system", "\n\n".join(system)))
     if not any(m.role in ("user", "assistant") for m in messages):
@@ -165,13 +176,16 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
         return None
     name = title.strip() if isinstance(title, str) else ""
     if name.lower() in UNTITLED:
-        name = derive_name(messages)
+        name = derive_name([Message(m.role, _PLACEHOLDER_LINE.sub("", m.content or "")) for m in messages])
+    tools = []
+    for call_name in dict.fromkeys(tc["function"]["name"] for m in messages for tc in m.tool_calls or ()):
+        tools.append(Tool(call_name, *TOOLS.get(call_name, (f"ChatGPT's {call_name} tool", {"type": "object"}))))
     extra: dict[str, Any] = {}
     cid = conv.get("conversation_id") or conv.get("id")
     if isinstance(cid, str) and cid:
         extra["chatgpt_id"] = cid
     created = iso_time(conv.get("create_time"))
-    return Chat(name=name, messages=messages, created_at=created,
+    return Chat(name=name, messages=messages, tools=tools, created_at=created,
                 updated_at=iso_time(conv.get("update_time")) or created, extra=extra)
 
 
@@ -300,28 +314,28 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
-def _alternatives(ctx: ReadContext, mapping: dict[str, Any], node_id: str, node: dict[str, Any], m: Message,
+def _alternatives(ctx: ReadContext, mapping: dict[str, Any], anchor: str, on_thread: str, m: Message,
                   opts: dict[str, Any]) -> None:
-    """Sibling assistant replies (regenerations) become the message's other versions."""
-    parent = mapping.get(node.get("parent")) if isinstance(node.get("parent"), str) else None
-    siblings = parent.get("children") if isinstance(parent, dict) else None
-    if not isinstance(siblings, list) or len(siblings) < 2:
+    """Other replies to the same user message (regenerations) become the message's other versions.
+    `anchor` is the user message's node, `on_thread` its child on the visible thread."""
+    node = mapping.get(anchor)
+    children = node.get("children") if isinstance(node, dict) else None
+    if not isinstance(children, list) or len(children) < 2:
         return
     versions: list[dict[str, Any]] = []
     shown = None
-    for sid in siblings:
-        if sid == node_id:
+    for child in children:
+        if child == on_thread:
             shown = len(versions)
             versions.append(m.variant())
             continue
-        sib = mapping.get(sid) if isinstance(sid, str) else None
-        msg = sib.get("message") if isinstance(sib, dict) else None
-        if not isinstance(msg, dict) or (msg.get("author") or {}).get("role") != "assistant":
+        msg = _first_visible(mapping, child)
+        if msg is None or (msg.get("author") or {}).get("role") != "assistant":
             continue
         content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
         meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
         if content.get("content_type", "text") not in ("text", "multimodal_text") or msg.get("recipient") not in (
-                None, "all") or meta.get("is_visually_hidden_from_conversation"):
+                None, "all"):
             continue
         text = _text_parts(ctx, content, opts)
         if text.strip():
@@ -331,3 +345,22 @@ def _alternatives(ctx: ReadContext, mapping: dict[str, Any], node_id: str, node:
         return
     m.alternatives = versions[:shown] + versions[shown + 1:]
     m.alt_index = shown
+
+
+def _first_visible(mapping: dict[str, Any], node_id: Any) -> dict[str, Any] | None:
+    """The first message at or below a node that a person sees (past thoughts, hidden nodes)."""
+    for _ in range(50):
+        node = mapping.get(node_id) if isinstance(node_id, str) else None
+        if not isinstance(node, dict):
+            return None
+        msg = node.get("message")
+        if isinstance(msg, dict):
+            meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
+            content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
+            if not meta.get("is_visually_hidden_from_conversation") and content.get("content_type") not in SILENT_TYPES:
+                return msg
+        children = node.get("children") or []
+        if not children:
+            return None
+        node_id = children[-1]  # the newest branch
+    return None

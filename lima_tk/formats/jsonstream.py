@@ -31,6 +31,7 @@ _WS = re.compile(r"[ \t\n\r]*")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # Errors that mean "the value goes on past the end of what was read so far".
 _MORE = ("Unterminated string",)
+_NUMBER = frozenset("0123456789.eE+-")
 
 
 def _reject_constant(name: str) -> Any:
@@ -80,6 +81,16 @@ class JsonStream:
         self._line_base = 1  # line number of _buf[0]
         self._col_base = 0  # columns before _buf[0] on that line
         self._first = True
+        self._nl_pos = 0  # newlines in _buf[:_nl_pos], counted once (line numbers without rescans)
+        self._nl_count = 0
+
+    def _lines_to(self, pos: int) -> int:
+        """Newlines in _buf[:pos], counting only what was not counted before."""
+        if pos < self._nl_pos:
+            return self._buf.count("\n", 0, pos)
+        self._nl_count += self._buf.count("\n", self._nl_pos, pos)
+        self._nl_pos = pos
+        return self._nl_count
 
     # -- buffer ---------------------------------------------------------------------------
 
@@ -98,15 +109,16 @@ class JsonStream:
         if self._eof:
             return False
         if self._pos:
-            head = self._buf[: self._pos]
-            n = head.count("\n")
+            pos = self._pos
+            n = self._lines_to(pos)
             if n:
                 self._line_base += n
-                self._col_base = len(head) - head.rfind("\n") - 1
+                self._col_base = pos - self._buf.rfind("\n", 0, pos) - 1
             else:
-                self._col_base += len(head)
-            self._buf = self._buf[self._pos:]
+                self._col_base += pos
+            self._buf = self._buf[pos:]
             self._pos = 0
+            self._nl_pos = self._nl_count = 0
         raw = self.raw.read(max(want, self.chunk))
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("cancelled")
@@ -155,10 +167,10 @@ class JsonStream:
                 raise self._error(f"invalid JSON: {e.msg}", e.pos) from None
             except ValueError as e:  # NaN / Infinity
                 raise self._error(f"invalid JSON: {e}", pos) from None
-            if end == len(buf) and not self._eof and buf[pos] in "-0123456789":
-                self._fill(self.chunk)  # a number at the end of the window may go on
+            if not self._eof and buf[pos] in "-0123456789" and (end >= len(buf) or buf[end] in _NUMBER):
+                self._fill(len(buf) - pos)  # a number at the end of the window may go on
                 continue
-            self.line = self._line_base + buf.count("\n", 0, pos)
+            self.line = self._line_base + self._lines_to(pos)
             if _SURROGATE_ESCAPE.search(buf, pos, end):
                 try:
                     json.dumps(obj, ensure_ascii=False).encode("utf-8")

@@ -87,7 +87,7 @@ def derive_name(messages: list[Message]) -> str:
     """Something readable for the chat list: the first words of the first user message."""
     for m in messages:
         if m.role == "user" and m.content:
-            words = m.content.split()
+            words = m.content.split(maxsplit=NAME_WORDS)  # never split all of a long message
             name = " ".join(words[:NAME_WORDS])
             return name[:80] + ("…" if len(words) > NAME_WORDS or len(name) > 80 else "")
     return ""

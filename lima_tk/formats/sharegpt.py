@@ -74,8 +74,9 @@ def parse_tags(value: Any) -> dict[str, str]:
 
 def read(ctx: ReadContext) -> Iterator[Chat]:
     tags = parse_tags(ctx.options.get("sharegpt_tags"))
+    roles = _roles(tags)
     for obj in read_values(ctx, "record"):
-        yield ctx.finish_chat(convert(ctx, obj, tags))
+        yield ctx.finish_chat(convert(ctx, obj, tags, roles))
 
 
 def _roles(tags: dict[str, str]) -> dict[str, str]:
@@ -86,7 +87,10 @@ def _roles(tags: dict[str, str]) -> dict[str, str]:
     return roles
 
 
-def convert(ctx: ReadContext, obj: Any, tags: dict[str, str]) -> Chat:
+_PLAIN = {"user", "assistant", "system"}
+
+
+def convert(ctx: ReadContext, obj: Any, tags: dict[str, str], roles: dict[str, str] | None = None) -> Chat:
     if not isinstance(obj, dict):
         raise ctx.error(f"expected a JSON object, got {kind(obj)}")
     key = tags["messages"]
@@ -95,12 +99,22 @@ def convert(ctx: ReadContext, obj: Any, tags: dict[str, str]) -> Chat:
         raw = obj["messages"]
     if not isinstance(raw, list):
         raise ctx.error(f"'{key}' must be a list, got {kind(raw)}")
-    roles = _roles(tags)
+    roles = roles or _roles(tags)
     role_key, content_key = tags["role"], tags["content"]
     messages: list[Message] = []
+    append = messages.append
     open_calls: deque[str] = deque()
     n_calls = 0
     for i, turn in enumerate(raw, 1):
+        # Fast path for the common plain text turn; anything else takes the checked path below.
+        if type(turn) is dict:
+            who = turn.get(role_key)
+            value = turn.get(content_key)
+            if type(who) is str and type(value) is str:
+                role = roles.get(who)
+                if role in _PLAIN:
+                    append(Message(role, value))
+                    continue
         where = f"turn {i}: "
         if not isinstance(turn, dict):
             raise ctx.error(f"{where}expected an object, got {kind(turn)}")
@@ -153,18 +167,22 @@ def convert(ctx: ReadContext, obj: Any, tags: dict[str, str]) -> Chat:
                 raise ctx.error(f"'{tags['tools_column']}' is not valid JSON") from None
         else:
             tools_raw = None
-    chat = Chat(messages=messages, tools=convert_tools(ctx, tools_raw, tags["tools_column"]))
-    used = {key, "messages" if key == "conversations" else key, tags["system_column"], tags["tools_column"]}
-    for k in obj:
-        if k not in used and k not in KNOWN_KEYS:
-            ctx.warn(f"unknown key {k!r} ignored")
-    name = obj.get("name")
-    chat.name = name if isinstance(name, str) and name else derive_name(messages)
-    lang = obj.get("lang", obj.get("language"))
-    chat.language = lang if isinstance(lang, str) and lang else None
-    rec_tags = obj.get("tags")
-    if isinstance(rec_tags, list) and all(isinstance(t, str) for t in rec_tags):
-        chat.tags = [t.strip() for t in dict.fromkeys(rec_tags) if t.strip()]
+    chat = Chat(messages=messages, tools=convert_tools(ctx, tools_raw, tags["tools_column"]) if tools_raw else [])
+    if len(obj) > 1:
+        used = {key, "messages", tags["system_column"], tags["tools_column"]}
+        for k in obj:
+            if k not in used and k not in KNOWN_KEYS:
+                ctx.warn(f"unknown key {k!r} ignored")
+        name = obj.get("name")
+        if isinstance(name, str) and name:
+            chat.name = name
+        lang = obj.get("lang", obj.get("language"))
+        chat.language = lang if isinstance(lang, str) and lang else None
+        rec_tags = obj.get("tags")
+        if isinstance(rec_tags, list) and all(isinstance(t, str) for t in rec_tags):
+            chat.tags = [t.strip() for t in dict.fromkeys(rec_tags) if t.strip()]
+    if not chat.name:
+        chat.name = derive_name(messages)
     return chat
 
 

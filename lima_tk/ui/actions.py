@@ -15,7 +15,7 @@ class Action:
     label: str  # menu label
     accel: str = ""  # shortcut as shown to people
     keys: tuple[str, ...] = ()  # Tk key sequences that fire the event
-    menu: str = ""  # "File", "Edit", "Chat", "Help" ("" = no menu item)
+    menu: str = ""  # "File", "Edit", "View", "Chat", "Help" ("" = no menu item)
     scope: str = "global"  # "list": the keys are ignored while typing in a text field
     writes: bool = False  # disabled when the dataset is read-only
 
@@ -51,6 +51,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("<<SetTags>>", "Tags…", "Ctrl+T", ("<Control-t>", "<Control-T>"), "Chat", scope="list", writes=True),
     Action("<<MoveUp>>", "Move up", "Alt+Up", ("<Alt-Up>",), "Chat", scope="list", writes=True),
     Action("<<MoveDown>>", "Move down", "Alt+Down", ("<Alt-Down>",), "Chat", scope="list", writes=True),
+    Action("<<PreviewTokens>>", "Preview as the model sees it…", "Ctrl+P", ("<Control-p>",), "Chat"),
+    # View (tokens and stats, issue 6)
+    Action("<<StatsBoard>>", "Stats board", "Ctrl+B", ("<Control-b>", "<Control-B>"), "View"),
+    Action("<<Problems>>", "Problems…", "F8", ("<F8>",), "View"),
+    Action("<<OverLimitFilter>>", "Only chats over the context limit", "", (), "View"),
+    Action("<<CountTokens>>", "Count tokens now", "F5", ("<F5>",), "View", writes=True),
+    Action("<<StopCounting>>", "Stop counting tokens", "", (), "View"),
     # Help
     Action("<<Shortcuts>>", "Keyboard shortcuts", "F1", ("<F1>",), "Help"),
     Action("<<About>>", "About lima-tk", "", (), "Help"),
@@ -69,7 +76,7 @@ LIST_KEYS: tuple[tuple[str, str], ...] = (
     ("Go from the filter to the list", "Down (in the filter bar)"),
 )
 
-MENUS = ("File", "Edit", "Chat", "Help")
+MENUS = ("File", "Edit", "View", "Chat", "Help")
 
 
 def by_event(event: str) -> Action:

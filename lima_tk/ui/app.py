@@ -37,6 +37,7 @@ from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_query import FilterQuery, FilterResult
 from lima_tk.ui.progress import Job, raise_if_cancelled, run_with_progress
 from lima_tk.ui.theme import PAD
+from lima_tk.ui.token_view import TokenCounting, open_stats
 
 MAX_RECENT = 10
 ALL_TAGS = "All tags"
@@ -72,6 +73,8 @@ class App:
         debounce_ms: int = 150,
         job_poll_ms: int = 50,
         async_filter_from: int = 20_000,
+        count_tokens: bool = True,
+        count_delay_ms: int = 500,
     ) -> None:
         self.user_settings: dict[str, Any] = user_settings if user_settings is not None else load_user_settings()
         self.poll_ms = poll_ms
@@ -79,6 +82,9 @@ class App:
         self.job_poll_ms = job_poll_ms
         # Text filters on datasets this big run on a worker thread (see filter_query.py).
         self.async_filter_from = async_filter_from
+        # Token counting (issue 6) starts this long after the dataset opened, once the list is painted.
+        self.count_tokens = count_tokens
+        self.count_delay_ms = count_delay_ms
         self.filter_query: FilterQuery | None = None
         self._all_count = 0
         self.store: DatasetStore | None = None
@@ -89,6 +95,7 @@ class App:
         self._closed = False
         self._filter_after: str | None = None
         self._poll_after: str | None = None
+        self._signature: tuple = ()
         self._status_text = ""
 
         self.root = tk.Tk(className="Lima-tk")
@@ -136,6 +143,7 @@ class App:
             self.chat_list.refresh()
             self._update_count()
             return
+        self.tokens.data_changed()  # a new tokenizer setting starts a recount
         self.chat_list.refresh()
         self._update_count()
         self._close_vanished_editors()
@@ -208,8 +216,20 @@ class App:
         self.lang_combo = ttk.Combobox(bar, textvariable=self.lang_var, state="readonly", width=14,
                                        postcommand=self._fill_lang_combo, values=[ALL_LANGS])
         self.count_label = ttk.Label(bar, text="", style="Count.TLabel", anchor="e")
+        # Chats over the context limit (issue 6): a toggle button, no check indicator to draw at start-up.
+        self.over_var = tk.BooleanVar(root, value=False)
+        self.over_check = ttk.Checkbutton(bar, text="⚠ Over limit", variable=self.over_var, style="Filter.Toolbutton",
+                                          takefocus=False, command=self._over_limit_toggled)
+        style = ttk.Style(root)
+        style.configure("Filter.Toolbutton", padding=(2 * PAD, PAD), background=theme.PALETTE["button"],
+                        bordercolor=theme.PALETTE["border_dark"], relief="solid", borderwidth=1)
+        style.map("Filter.Toolbutton",
+                  background=[("selected", theme.PALETTE["select"]), ("active", theme.PALETTE["button_active"])],
+                  foreground=[("selected", theme.PALETTE["danger"])],
+                  bordercolor=[("selected", theme.PALETTE["accent"])])
         # Right to left, so the search field takes whatever width is left.
         self.count_label.pack(side="right", padx=(3 * PAD, PAD))
+        self.over_check.pack(side="right", padx=(2 * PAD, 0))
         self.lang_combo.pack(side="right", padx=(2 * PAD, 0))
         self.tag_combo.pack(side="right", padx=(2 * PAD, 0))
         self.filter_entry.pack(side="left", fill="x", expand=True)
@@ -230,9 +250,13 @@ class App:
 
         status = ttk.Frame(root, style="Status.TFrame")
         self.status_label = ttk.Label(status, text="", style="Status.TLabel", anchor="w")
-        self.status_label.pack(side="left", fill="x", expand=True)
         self.path_label = ttk.Label(status, text="", style="StatusMuted.TLabel", anchor="e")
         self.path_label.pack(side="right")
+        # Token counting: its progress and the dataset total, left of the path.
+        self.tokens = TokenCounting(self, status, self.path_label, enabled=self.count_tokens,
+                                    delay_ms=self.count_delay_ms, poll_ms=self.job_poll_ms)
+        # Packed last: a long message is clipped rather than squeezing the progress out.
+        self.status_label.pack(side="left", fill="x", expand=True)
         ttk.Style(root).configure("StatusError.TLabel", background=theme.PALETTE["status"],
                                   foreground=theme.PALETTE["danger"], padding=(2 * PAD, PAD))
 
@@ -295,6 +319,12 @@ class App:
             "<<SetTags>>": self.tags_dialog,
             "<<MoveUp>>": lambda: self.move_chats(-1),
             "<<MoveDown>>": lambda: self.move_chats(1),
+            "<<PreviewTokens>>": self.preview_tokens,
+            "<<StatsBoard>>": lambda: open_stats(self),
+            "<<Problems>>": self.problems_panel,
+            "<<OverLimitFilter>>": lambda: (self.over_var.set(not self.over_var.get()), self._over_limit_toggled()),
+            "<<CountTokens>>": self.count_tokens_now,
+            "<<StopCounting>>": self.tokens.cancel,
             "<<Shortcuts>>": self.shortcuts_dialog,
             "<<About>>": lambda: dialogs.about(self),
         }
@@ -346,7 +376,10 @@ class App:
                 enabled = False
             if a.event in ("<<RenameChat>>", "<<OpenChat>>") and n != 1 and self.chat_list.cursor < 0:
                 enabled = False
-            if a.event in ("<<Export>>", "<<SaveCopyAs>>", "<<Save>>") and store is None:
+            if a.event in ("<<Export>>", "<<SaveCopyAs>>", "<<Save>>", "<<StatsBoard>>", "<<Problems>>",
+                           "<<OverLimitFilter>>") and store is None:
+                enabled = False
+            if a.event == "<<StopCounting>>" and not self.tokens.running:
                 enabled = False
             self._set_item(a.event, None, enabled)
 
@@ -412,6 +445,7 @@ class App:
             text=self.filter_var.get().strip(),
             tag=None if tag == ALL_TAGS else tag,
             language=None if lang == ALL_LANGS else ("" if lang == "(none)" else lang),
+            over_limit=bool(self.over_var.get()),
         )
 
     @action
@@ -428,10 +462,11 @@ class App:
         fq = self.filter_query
         pending = fq is not None and fq.pending
         old = self.chat_list.filter
-        if (old.text, old.tag, old.language) == (f.text, f.tag, f.language) and not pending:
+        if (old.text, old.tag, old.language, old.over_limit) == (f.text, f.tag, f.language, f.over_limit) \
+                and not pending:
             return
         cl = self.chat_list
-        if f.text and self._all_count >= self.async_filter_from:
+        if (f.text or f.over_limit) and self._all_count >= self.async_filter_from:
             if fq is None:
                 fq = self.filter_query = FilterQuery(self.root, self.store.path, self._filter_result)
             fq.submit(f, cl.sort, cl.descending, 2 * cl.page + 40, cl.selection_ids())
@@ -452,8 +487,19 @@ class App:
         self.filter_var.set("")
         self.tag_var.set(ALL_TAGS)
         self.lang_var.set(ALL_LANGS)
+        self.over_var.set(False)
         self.apply_filter()
         self._focus_list()
+
+    def _over_limit_toggled(self) -> None:
+        """The "Over limit" toggle: only chats whose token total exceeds the context limit."""
+        if self.over_var.get() and self.store is not None:
+            limit = self.store.get_setting("context_limit")
+            if not int(limit or 0):
+                self.status("No context limit is set: File > Settings > Dataset > Context limit", error=True)
+            elif self.store.active_token_key() is None:
+                self.status("Tokens are not counted yet (View > Count tokens now)")
+        self.apply_filter()
 
     def focus_find(self) -> None:
         self.filter_entry.focus_set()
@@ -651,6 +697,43 @@ class App:
             return
         open_chat_editor(self, chat_id)
 
+    # -- tokens, stats, problems (issues 6 and 7) -------------------------------------------------
+
+    def preview_tokens(self) -> Any:
+        """The cursor chat as the model sees it: rendered with the chat template, and counted."""
+        cid = self.chat_list.cursor_id()
+        if cid is None:
+            ids = self.chat_list.selection_ids()
+            cid = ids[0] if ids else None
+        if cid is None or self.store is None:
+            self.status("Select a chat to preview", error=True)
+            return None
+        from lima_tk.ui.token_preview import open_token_preview
+
+        return open_token_preview(self, cid)
+
+    @action
+    def count_tokens_now(self) -> bool:
+        """View > Count tokens now: count what is missing (a hub tokenizer is downloaded if needed)."""
+        if self.store is None:
+            self.status("Open a dataset first", error=True)
+            return False
+        self.flush_pending()
+        return self.tokens.start(download=True, force=True, asked=True)
+
+    def problems_panel(self) -> Any:
+        if self.store is None:
+            self.status("Open a dataset first", error=True)
+            return None
+        try:
+            from lima_tk.ui.problems import open_problems_panel
+        except ModuleNotFoundError as e:
+            if e.name != "lima_tk.ui.problems":
+                raise
+            self.status("The problems panel is not part of this build yet", error=True)
+            return None
+        return open_problems_panel(self)
+
     def language_dialog(self) -> dialogs.LanguageDialog | None:
         if not self._writable():
             return None
@@ -703,6 +786,7 @@ class App:
         self.filter_var.set("")
         self.tag_var.set(ALL_TAGS)
         self.lang_var.set(ALL_LANGS)
+        self.over_var.set(False)
         if self._filter_after is not None:
             self.root.after_cancel(self._filter_after)
             self._filter_after = None
@@ -713,6 +797,7 @@ class App:
         self._remember(path)
         n = self.chat_list.total
         self.status(f"Opened {path.name} - {_n(n, 'chat')}" + (" (read-only)" if new.readonly else ""))
+        self.tokens.dataset_opened()  # counts what is missing, after the first paint
         return True
 
     def _close_store(self) -> None:
@@ -721,6 +806,7 @@ class App:
             self.filter_query = None
         if self.store is None:
             return
+        self.tokens.dataset_closed()
         try:
             self.flush_pending()
         except LimaError as e:
@@ -745,7 +831,8 @@ class App:
         self.root.title(f"{store.path.name}{ro} - lima-tk")
         for b in self.tool_buttons.values():
             b.state(["disabled"] if store.readonly else ["!disabled"])
-        self.path_label.configure(text=_short(str(store.path)))
+        path = _short(str(store.path))
+        self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
         if store.readonly:
             self.notice_label.configure(
                 text="Read-only: this file (or its folder) cannot be written. You can browse, search and "
@@ -1029,8 +1116,30 @@ class App:
             else:
                 if v != self._version:
                     self._version = v
-                    self.data_changed()
+                    if self.tokens.may_have_written() and self._content_signature() == self._signature:
+                        self.tokens.derived_changed()  # only token counts (our own count pass)
+                    else:
+                        self._signature = self._content_signature()
+                        self.data_changed()
         self._poll_after = self.root.after(self.poll_ms, self._poll)
+
+    def _content_signature(self) -> tuple:
+        """What changes when the data does, but not when only token counts are written (indexed
+        lookups: a few ms on 100,000 chats). Read only when data_version moved during a count."""
+        if self.store is None:
+            return ()
+        q = self.store.conn.execute
+        return (
+            q("SELECT max(id), count(*), sum(undone) FROM journal").fetchone(),
+            q("SELECT max(updated_at), count(*) FROM chats").fetchone(),
+            q("SELECT max(id), count(*) FROM messages").fetchone(),
+            tuple(q("SELECT key, value FROM settings ORDER BY key").fetchall()),
+        )
+
+    def remember_content(self) -> None:
+        """A token count pass starts on another connection: what the data is now, so that the poll
+        can tell its writes from real changes."""
+        self._signature = self._content_signature()
 
     def _close_vanished_editors(self) -> None:
         if not self.editors or self.store is None:
@@ -1072,6 +1181,7 @@ class App:
         self._save_window_settings()
         for job in self.jobs:
             job.stop_polling()
+        self.tokens.close()
         for after_id in (self._poll_after, self._filter_after):
             if after_id is not None:
                 try:
@@ -1147,13 +1257,26 @@ def _exit_after_paint(app: App) -> None:
 
     def painted() -> None:
         app.chat_list.tree.update_idletasks()
-        print(f"painted {time.time():.6f} rows={len(app.chat_list.visible_ids())} total={app.chat_list.total}",
-              flush=True)
+        print(f"painted {time.time():.6f} rows={len(app.chat_list.visible_ids())} total={app.chat_list.total} "
+              f"tokenizers={'tokenizers' in sys.modules}", flush=True)
         if os.environ.get("LIMA_TK_EXIT_AFTER_PAINT") == "rss":
             import resource
 
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             print(f"maxrss_kb {rss}", flush=True)
+        if os.environ.get("LIMA_TK_EXIT_AFTER_PAINT") == "count":
+            counted()  # and the time the token counts are on screen
+            return
+        app.close()
+
+    def counted() -> None:
+        t = app.tokens
+        if t.running or t._total_running or t._total_after is not None:
+            app.root.after(5, counted)
+            return
+        print(f"counted {time.time():.6f} state={t.state} total={t.total.total if t.total else None} "
+              f"cell={app.chat_list.token_text(app.chat_list.visible_ids()[0]) if app.chat_list.total else ''}",
+              flush=True)
         app.close()
 
     def mapped(_e: object = None) -> None:

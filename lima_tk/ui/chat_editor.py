@@ -34,10 +34,12 @@ from lima_tk.errors import LimaError, NotFound
 from lima_tk.model import Message, Tool
 from lima_tk.store.db import ChatFilter
 from lima_tk.ui import editor_style as st
+from lima_tk.ui.assist_view import ASSIST_ACTIONS, AssistController
 from lima_tk.ui.autotext import TEXT_OPTIONS, AutoText, LineMeasurer
 from lima_tk.ui.chat_properties import ChatProperties
 from lima_tk.ui.find_replace import FindBar, ReplaceDialog, search_text
 from lima_tk.ui.message_frame import ACTION_TAG, CARD_BORDER, HEADER_TAG, MSG_TAG, MessageCard
+from lima_tk.ui.token_view import editor_changed as tokens_changed
 from lima_tk.ui.tool_editor import ToolCallDialog, ToolDialog, new_call_id
 
 SAVE_DELAY_MS = 500  # typing pause before the text is saved
@@ -87,7 +89,12 @@ ACTIONS: tuple[EditorAction, ...] = (
     EditorAction("<<AddToolCall>>", "Add tool call…", "", (), "Message"),
     EditorAction("<<FocusPrevMessage>>", "Previous message", "Alt+Up", ("<Alt-Up>",), "Message"),
     EditorAction("<<FocusNextMessage>>", "Next message", "Alt+Down", ("<Alt-Down>",), "Message"),
-    EditorAction("<<GenerateReply>>", "Generate reply", "", (), "Message"),
+    EditorAction("<<GenerateReply>>", "Generate reply", "Ctrl+G", ("<Control-g>",), "Message"),
+    EditorAction("<<ContinueReply>>", "Continue this reply", "Ctrl+Shift+G", ("<Control-G>",), "Message"),
+    EditorAction("<<StopGenerating>>", "Stop generating", "Escape", (), "Message"),
+    EditorAction("<<PrevVersion>>", "Previous version", "", (), "Message"),
+    EditorAction("<<NextVersion>>", "Next version", "", (), "Message"),
+    EditorAction("<<DeleteVersion>>", "Delete this version", "", (), "Message"),
     EditorAction("<<AddTool>>", "Add function…", "", (), "Tools"),
     EditorAction("<<EditTool>>", "Edit function…", "", (), "Tools"),
     EditorAction("<<DeleteTool>>", "Delete function", "", (), "Tools"),
@@ -138,6 +145,10 @@ def _fire(event: tk.Event, virtual: str) -> str:
 
 def _on_undo_key(event: tk.Event, redo: bool) -> str:
     w = event.widget
+    card = getattr(w, "card", None)
+    if card is not None and isinstance(w, tk.Text) and card.editor.assist.streaming(card.mid):
+        card.editor.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")  # stops the stream first
+        return "break"
     if isinstance(w, tk.Text):
         try:
             w.edit_redo() if redo else w.edit_undo()
@@ -148,6 +159,15 @@ def _on_undo_key(event: tk.Event, redo: bool) -> str:
     if ed is not None:
         ed.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")
     return "break"
+
+
+def _on_escape(event: tk.Event) -> str:
+    """Escape stops a reply being generated; otherwise it clears the selection (or the find bar)."""
+    ed = _editor_of(event.widget)
+    if ed is not None and ed.assist.streaming():
+        ed.event_generate("<<StopGenerating>>")
+        return "break"
+    return _fire(event, "<<ClearSelection>>")
 
 
 def _on_tab(event: tk.Event) -> str | None:
@@ -348,7 +368,7 @@ def _install_class_bindings(root: tk.Misc) -> None:
     for key in REDO_KEYS:
         root.bind_class(MSG_TAG, key, lambda e: _on_undo_key(e, True))
         root.bind_class(TEXT_TAG, key, lambda e: _on_undo_key(e, True))
-    root.bind_class(MSG_TAG, "<Escape>", lambda e: _fire(e, "<<ClearSelection>>"))
+    root.bind_class(MSG_TAG, "<Escape>", _on_escape)
     root.bind_class(MSG_TAG, "<Tab>", _on_tab)
     root.bind_class(MSG_TAG, "<Shift-Tab>", _on_shift_tab)
     root.bind_class(MSG_TAG, "<Control-Tab>", lambda e: _on_ctrl_tab(e, False))
@@ -429,6 +449,7 @@ class ChatEditor(tk.Toplevel):
         self.find_matches: list[tuple[int, str, str]] = []
         self.find_current = -1
         self.dialog: tk.Toplevel | None = None
+        self.assist = AssistController(self)
 
         st.setup(self)
         _install_class_bindings(self)
@@ -477,10 +498,13 @@ class ChatEditor(tk.Toplevel):
         self.add_button.pack(side="left")
         ttk.Button(bottom, text="Delete message", command=lambda: self.event_generate("<<DeleteMessage>>")).pack(
             side="left", padx=2 * st.PAD)
-        self.generate_button = ttk.Button(bottom, text="Generate reply", state="disabled",
-                                          command=lambda: self.event_generate("<<GenerateReply>>"))
+        self.generate_button = ttk.Button(bottom, text="Generate reply", width=14,
+                                          state="disabled" if self.readonly else "normal",
+                                          command=lambda: self._run(self._generate_button))
         self.generate_button.pack(side="left")
         self.status_label = ttk.Label(bottom, text="", style="Status.TLabel")
+        ttk.Style(self).configure("EditorStatusError.TLabel", background=st.BG, foreground=st.DANGER,
+                                  padding=(2 * st.PAD, st.PAD))
         self.status_label.pack(side="right")
 
         self.props = ChatProperties(paned, self)
@@ -499,7 +523,7 @@ class ChatEditor(tk.Toplevel):
                 continue
             m = menus[a.menu]
             if a.event in ("<<Find>>", "<<AddMessage>>", "<<FocusPrevMessage>>", "<<AddTool>>", "<<GenerateReply>>",
-                           "<<CloseEditor>>", "<<AddToolCall>>"):
+                           "<<CloseEditor>>", "<<AddToolCall>>", "<<PrevVersion>>"):
                 m.add_separator()
             m.add_command(label=a.label, accelerator=a.accel, command=lambda ev=a.event: self.event_generate(ev))
         self.menus = menus
@@ -528,7 +552,12 @@ class ChatEditor(tk.Toplevel):
             "<<AddToolCall>>": self.add_tool_call,
             "<<FocusPrevMessage>>": lambda: self.focus_relative(-1),
             "<<FocusNextMessage>>": lambda: self.focus_relative(1),
-            "<<GenerateReply>>": lambda: self.status("Generating replies is not available yet"),
+            "<<GenerateReply>>": lambda: self.assist.generate(),
+            "<<ContinueReply>>": lambda: self.assist.continue_reply(),
+            "<<StopGenerating>>": self.stop_generating,
+            "<<PrevVersion>>": lambda: self._version_action(-1),
+            "<<NextVersion>>": lambda: self._version_action(1),
+            "<<DeleteVersion>>": lambda: self._version_action(0),
             "<<AddTool>>": self.add_tool,
             "<<EditTool>>": self.edit_tool,
             "<<DeleteTool>>": self.delete_tool,
@@ -543,7 +572,8 @@ class ChatEditor(tk.Toplevel):
             self.bind(key, lambda e: self._key(e, "<<JournalUndo>>"))
         for key in REDO_KEYS:
             self.bind(key, lambda e: self._key(e, "<<JournalRedo>>"))
-        self.bind("<Escape>", lambda e: self._key(e, "<<ClearSelection>>"))
+        self.bind("<Escape>", lambda e: self._key(
+            e, "<<StopGenerating>>" if self.assist.streaming() else "<<ClearSelection>>"))
         c = self.canvas
         c.bind("<Configure>", self._on_canvas_configure)
         # The ring shows when the list itself has the keyboard (selection mode), not a message in it.
@@ -588,11 +618,20 @@ class ChatEditor(tk.Toplevel):
 
     # -- status ------------------------------------------------------------------------------
 
-    def status(self, text: str) -> None:
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None:
+        """The editor's status line and the main window's; `error` shows it in red there too.
+        `brief`: a shorter text for the editor's own line (it shares a row with the buttons)."""
         if not self.closed:
-            self.status_label.configure(text=text)
+            self.status_label.configure(text=brief or text,
+                                        style="EditorStatusError.TLabel" if error else "Status.TLabel")
         try:
-            self.app.status(text)
+            if error:
+                try:
+                    self.app.status(text, error=True)
+                except TypeError:  # an App without the error flag
+                    self.app.status(text)
+            else:
+                self.app.status(text)
         except Exception:  # noqa: BLE001 - the main window may be closing; the editor's own line shows it
             pass
 
@@ -607,6 +646,7 @@ class ChatEditor(tk.Toplevel):
         self.order = [int(m.id) for m in chat.messages]  # type: ignore[arg-type]
         self._index = {mid: i for i, mid in enumerate(self.order)}
         self._compute_links()
+        tokens_changed(self)  # token counts and budget (issue 6), a moment later
 
     def tool_names(self) -> set[str]:
         return self._tool_names
@@ -705,6 +745,7 @@ class ChatEditor(tk.Toplevel):
         self.reload_count += 1
         old_tools = self._tool_names
         self._load(chat)
+        self.assist.check_after_reload()
         for mid in [m for m in self.cards if m not in self.messages]:
             card = self.cards.pop(mid)
             self.canvas.delete(card.item)
@@ -1023,6 +1064,8 @@ class ChatEditor(tk.Toplevel):
 
     def _save_card(self, card: MessageCard) -> bool:
         self._dirty.discard(card.mid)
+        if self.assist.streaming(card.mid):
+            return False  # the stream writes this message (its Text is read-only meanwhile)
         text = card.get_text()
         if text == card.saved_text:
             return False
@@ -1033,6 +1076,7 @@ class ChatEditor(tk.Toplevel):
         card.saved_text = text
         card.message.content = text
         self._saved_any = True
+        tokens_changed(self)  # recount the saved message (issue 6)
         return True
 
     def flush(self) -> int:
@@ -1270,6 +1314,8 @@ class ChatEditor(tk.Toplevel):
         ids = self.targets()
         if not ids or not self._writable():
             return
+        if self.assist.stream is not None and self.assist.stream.mid in ids:
+            self.assist.stop()
         self.flush()
         first = min(self._index[m] for m in ids)
         had_focus = self.focused_card() is not None
@@ -1322,7 +1368,7 @@ class ChatEditor(tk.Toplevel):
         self._changed(status=f"Train on this turn: {label}")
 
     def change_role(self, card: MessageCard, role: str) -> None:
-        if not self._writable():
+        if not self._writable() or self._busy(card.mid):
             card.role_box.set(card.role)
             return
         ids = [m for m in self.order if m in self.selection] if card.mid in self.selection else [card.mid]
@@ -1357,6 +1403,11 @@ class ChatEditor(tk.Toplevel):
 
     def card_action(self, card: MessageCard, action: str, call_index: int | None = None) -> None:
         self.current_id = card.mid
+        if action in ASSIST_ACTIONS:
+            self._run(lambda: self.assist.card_action(card, action))
+            return
+        if action in ("edit_call", "remove_call", "add_call") and self._busy(card.mid):
+            return
         if action in ("edit_call", "remove_call"):
             self._run(lambda: (self.edit_tool_call(card, call_index) if action == "edit_call"
                                else self.remove_tool_call(card, call_index or 0)))
@@ -1371,12 +1422,45 @@ class ChatEditor(tk.Toplevel):
                  "insert_above": "<<InsertAbove>>", "toggle_train": "<<ToggleTrain>>"}[action]
         self.event_generate(event)
 
+    # -- AI assist (the work is in assist_view.AssistController) ---------------------------
+
+    def _busy(self, mid: int) -> bool:
+        """True (and says so) when a reply is streaming into this message."""
+        if self.assist.streaming(mid):
+            self.status("A reply is being generated into this message: wait for it or stop it (Esc)")
+            self.bell()
+            return True
+        return False
+
+    def _generate_button(self) -> None:
+        """The bottom bar's button: Generate reply at the end of the chat, or Stop while streaming."""
+        if self.assist.streaming():
+            self.stop_generating()
+        else:
+            self.assist.generate(at_end=True)
+
+    def stop_generating(self) -> None:
+        if not self.assist.stop():
+            self.status("Nothing is being generated")
+
+    def _version_action(self, delta: int) -> None:
+        card = self.current_card()
+        if card is None or card.role != "assistant" or not card.message.alternatives:
+            self.status("This message has one version: ↻ (Ctrl+G on a reply) makes another")
+            return
+        if delta:
+            self.assist.step_version(card, delta)
+        else:
+            self.assist.delete_version(card.mid)
+
     # -- tool calls --------------------------------------------------------------------------
 
     def add_tool_call(self, card: MessageCard | None = None) -> ToolCallDialog | None:
         card = card or self.current_card()
         if card is None or card.role != "assistant":
             self.status("Tool calls belong to assistant messages: pick one first")
+            return None
+        if self._busy(card.mid):
             return None
         if not self._writable():
             return None
@@ -1632,6 +1716,7 @@ class ChatEditor(tk.Toplevel):
     def _journal(self, fn: Callable[[], Any]) -> None:
         if not self._writable():
             return
+        self.assist.stop()  # undo while a reply streams: stop it first (the partial reply is one step)
         self.flush()
         before = self.reload_count
         fn()
@@ -1649,6 +1734,9 @@ class ChatEditor(tk.Toplevel):
         except LimaError as e:
             if not ask_confirm(self, "Could not save", f"{e}\n\nClose anyway and lose the unsaved text?"):
                 return
+        if self.assist.streaming():
+            self.assist.close()
+            self._saved_any = True
         saved = self._saved_any
         try:
             self.app.user_settings["editor_geometry"] = self.geometry()
@@ -1659,6 +1747,7 @@ class ChatEditor(tk.Toplevel):
             self.app.data_changed(source=self)
 
     def _cancel_jobs(self) -> None:
+        self.assist.close()  # a stream still running (destroyed from outside): stop it, save, join
         jobs = [self._save_job, self._layout_job, self._chunk_job, self._see_job, self._refit_job,
                 self.props._job, self.findbar._job]
         for job in jobs:

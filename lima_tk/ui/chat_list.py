@@ -23,6 +23,7 @@ from lima_tk.ui.theme import PAD, PALETTE
 
 if TYPE_CHECKING:
     from lima_tk.store import DatasetStore
+    from lima_tk.store.db import ChatTokens, TokenKey
 
 # id, heading, default width, anchor, stretch, SQL sort key (None: not sortable)
 COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
@@ -30,11 +31,13 @@ COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
     ("language", "Language", 120, "w", False, "language"),
     ("tags", "Tags", 220, "w", False, "tags"),
     ("messages", "Messages", 120, "e", False, "messages"),
-    ("tokens", "Tokens", 96, "e", False, None),
+    ("tokens", "Tokens", 96, "e", False, "tokens"),
     ("updated", "Updated", 170, "w", False, "updated"),
 )
 COLUMN_IDS = tuple(c[0] for c in COLUMNS)
 ARROW_UP, ARROW_DOWN = " ▲", " ▼"
+OVER_MARK = "⚠"
+OVER_COLOR = "#b42318"  # the palette's "danger": rows over the context limit
 
 
 def format_time(iso: str | None) -> str:
@@ -50,13 +53,29 @@ def format_time(iso: str | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M")
 
 
-def row_values(row: ChatSummary) -> tuple[str, ...]:
+def token_cell(t: ChatTokens | None, n_messages: int, key: TokenKey | None, limit: int,
+               counting: bool = False) -> tuple[str, bool]:
+    """The Tokens cell of a chat and whether it is over the context limit.
+
+    "1,234" counted; "~1,234" an estimate or partly counted; "…" not counted yet while a count
+    runs ("" when none runs); "⚠ 5,120" over the limit."""
+    if n_messages == 0:
+        return ("0" if key is not None else ""), False
+    if key is None or t is None or t.uncounted >= n_messages:
+        return ("…" if counting else ""), False
+    approx = key.estimate or t.uncounted > 0
+    text = f"{'~' if approx else ''}{t.total:,}"
+    over = limit > 0 and t.total > limit
+    return (f"{OVER_MARK} {text}" if over else text), over
+
+
+def row_values(row: ChatSummary, tokens: str = "") -> tuple[str, ...]:
     return (
         row.name or "(unnamed)",
         row.language or "",
         ", ".join(row.tags),
         str(row.n_messages),
-        "-",
+        tokens,
         format_time(row.updated_at),
     )
 
@@ -98,6 +117,13 @@ class ChatList(ttk.Frame):
         self.selected: set[int] = set()
         self.page = 20  # rows that fit fully; recomputed on <Configure>
         self.fetches = 0  # how many SQL pages were read (for tests and the benchmark)
+        # Token column (issue 6): the active tokenizer key and context limit (re-read on refresh),
+        # totals of the chats on screen only, and whether a count is running ("…" for uncounted).
+        self.counting = False
+        self.token_key: TokenKey | None = None
+        self.limit = 0
+        self._tok: dict[int, ChatTokens] = {}
+        self.token_reads = 0  # how many token queries ran (tests: only visible rows are read)
 
         self._cache_start = 0
         self._cache: list[ChatSummary] = []
@@ -118,6 +144,7 @@ class ChatList(ttk.Frame):
             w = widths.get(cid, width)
             self.tree.column(cid, width=max(40, int(w)), minwidth=40, anchor=anchor, stretch=stretch)
         self.tree.tag_configure("alt", background=PALETTE["alt"])
+        self.tree.tag_configure("over", foreground=OVER_COLOR)
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self._on_scrollbar)
         self.tree.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
@@ -177,10 +204,12 @@ class ChatList(ttk.Frame):
         store = self.get_store()
         self._cache = []
         self._cache_start = 0
+        self._read_token_state(store)
         if store is None:
             self.total, self._ids, self.selected = 0, None, set()
-        elif self.filter.text.strip():
-            # A full-text filter is costly to re-run per page: keep the matching ids in list order.
+        elif self._by_ids():
+            # A full-text filter (or the over-limit one, or a token sort) is costly to re-run per
+            # page: keep the matching ids in list order.
             self._ids = store.chat_ids(self.filter, self.sort, self.descending)
             self.total = len(self._ids)
             if self.selected:
@@ -197,6 +226,45 @@ class ChatList(ttk.Frame):
             self.anchor = self.cursor
         self.top = self._clamp_top(self.top)
         self._render()
+
+    def _by_ids(self) -> bool:
+        return bool(self.filter.text.strip() or self.filter.over_limit or self.sort == "tokens")
+
+    def _read_token_state(self, store: DatasetStore | None) -> None:
+        self._tok = {}
+        if store is None:
+            self.token_key, self.limit = None, 0
+            return
+        self.token_key = store.active_token_key()
+        try:
+            self.limit = max(0, int(store.get_setting("context_limit") or 0))
+        except (TypeError, ValueError):
+            self.limit = 0
+
+    def refresh_tokens(self) -> None:
+        """Re-read the Tokens cells of the rows on screen (a count progressed or finished).
+        Cheap: one indexed query for the visible chats, no page is fetched again."""
+        self._read_token_state(self.get_store())
+        self._render()
+
+    def token_text(self, chat_id: int) -> str:
+        """What the Tokens cell of a chat on screen shows (tests)."""
+        if chat_id not in self._slot_ids:
+            return ""
+        return str(self.tree.set(self._slots[self._slot_ids.index(chat_id)], "tokens"))
+
+    def _token_totals(self, rows: list[ChatSummary]) -> dict[int, ChatTokens]:
+        store = self.get_store()
+        if store is None or self.token_key is None:
+            return {}
+        missing = [r.id for r in rows if r.id not in self._tok and r.n_messages]
+        if missing:
+            self.token_reads += 1
+            got = store.chat_token_totals(missing, self.token_key)
+            self._tok.update(got)
+            if len(self._tok) > 4000:  # a long scroll: keep the cache small
+                self._tok = dict(got)
+        return self._tok
 
     def set_filter(self, f: ChatFilter) -> None:
         """Show only the matching chats, from the top."""
@@ -492,10 +560,15 @@ class ChatList(ttk.Frame):
             tree.delete(self._slots.pop())
             self._slot_values.pop()
         self._slot_ids = [r.id for r in rows]
+        totals = self._token_totals(rows)
+        key, limit, counting = self.token_key, self.limit, self.counting
         selected = []
         for i, (iid, row) in enumerate(zip(self._slots, rows, strict=False)):
-            values = row_values(row)
+            cell, over = token_cell(totals.get(row.id), row.n_messages, key, limit, counting)
+            values = row_values(row, cell)
             tags = ("alt",) if (self.top + i) % 2 else ()
+            if over:
+                tags += ("over",)
             if self._slot_values[i] != (values, tags):
                 tree.item(iid, values=values, tags=tags)
                 self._slot_values[i] = (values, tags)
@@ -674,4 +747,4 @@ class ChatList(ttk.Frame):
         return {cid: int(self.tree.column(cid, "width")) for cid in COLUMN_IDS}
 
 
-__all__ = ["COLUMNS", "ChatList", "PAD", "format_time", "row_values"]
+__all__ = ["COLUMNS", "ChatList", "PAD", "format_time", "row_values", "token_cell"]

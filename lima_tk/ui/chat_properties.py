@@ -29,6 +29,40 @@ def local_time(iso: str | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+BUDGET_COLORS = {"ok": "#5fae6b", "near": "#e0a030", "over": "#d64545"}
+BUDGET_TROUGH = "#dfe3e9"
+NEAR = 0.9  # amber from this share of the limit
+
+
+class BudgetBar(tk.Canvas):
+    """A thin bar: the chat's tokens as a share of the context limit. `state`: none / ok / near / over."""
+
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master, height=6, highlightthickness=0, borderwidth=0, background=st.BG)
+        self.state = "none"
+        self.fraction = 0.0
+        self.bind("<Configure>", lambda e: self._draw())
+
+    def set(self, total: int | None, limit: int) -> str:
+        if total is None or not limit:
+            self.state, self.fraction = "none", 0.0
+        else:
+            self.fraction = total / limit
+            self.state = "over" if total > limit else "near" if self.fraction >= NEAR else "ok"
+        self._draw()
+        return self.state
+
+    def _draw(self) -> None:
+        self.delete("all")
+        if self.state == "none":
+            return
+        w = max(self.winfo_width(), 1)
+        h = int(self.cget("height"))
+        self.create_rectangle(0, 0, w, h, fill=BUDGET_TROUGH, outline="")
+        self.create_rectangle(0, 0, max(2, round(w * min(self.fraction, 1.0))), h, fill=BUDGET_COLORS[self.state],
+                              outline="", tags=("fill",))
+
+
 class ChatProperties(ttk.Frame):
     def __init__(self, master: tk.Misc, editor: ChatEditor) -> None:
         super().__init__(master, style="Panel.TFrame", padding=(3 * st.PAD, 2 * st.PAD, 3 * st.PAD, 2 * st.PAD))
@@ -37,6 +71,11 @@ class ChatProperties(ttk.Frame):
         self._job: str | None = None
         self._loading = False
         self.columnconfigure(1, weight=1)
+        style = ttk.Style(self)
+        style.configure("PanelDanger.TLabel", background=st.BG, foreground=st.DANGER)
+        style.configure("PanelLink.TButton", padding=(st.PAD, 0), background=st.BG, bordercolor=st.BG,
+                        lightcolor=st.BG, darkcolor=st.BG, foreground=st.ACCENT, width=-4)
+        style.map("PanelLink.TButton", background=[("active", "#e6e9ee")])
         r = 0
 
         def label(text: str, row: int, sticky: str = "w") -> None:
@@ -71,7 +110,24 @@ class ChatProperties(ttk.Frame):
                           ("updated", "Updated")):
             ttk.Label(self, text=text, style="PanelMuted.TLabel").grid(row=r, column=0, sticky="w")
             self.info[key] = ttk.Label(self, text="–", style="Panel.TLabel")
-            self.info[key].grid(row=r, column=1, sticky="w")
+            if key != "tokens":
+                self.info[key].grid(row=r, column=1, sticky="w")
+                r += 1
+                continue
+            # Tokens: "812 / 4,096" and a preview link, then the budget bar and what is left.
+            row = ttk.Frame(self, style="Panel.TFrame")
+            row.grid(row=r, column=1, sticky="ew")
+            self.info[key].pack(in_=row, side="left")
+            self.info[key].lift(row)
+            self.preview_button = ttk.Button(row, text="Preview…", style="PanelLink.TButton", takefocus=False,
+                                             command=self.open_preview)
+            self.preview_button.pack(side="right")
+            r += 1
+            self.budget = BudgetBar(self)
+            self.budget.grid(row=r, column=1, sticky="ew", pady=(0, st.PAD // 2))
+            r += 1
+            self.budget_note = ttk.Label(self, text="", style="PanelMuted.TLabel")
+            self.budget_note.grid(row=r, column=1, sticky="w", pady=(0, st.PAD))
             r += 1
         ttk.Separator(self).grid(row=r, column=0, columnspan=2, sticky="ew", pady=2 * st.PAD)
         r += 1
@@ -131,8 +187,12 @@ class ChatProperties(ttk.Frame):
                 self.notes.edit_reset()
                 self.notes.edit_modified(False)
             self.info["messages"].configure(text=str(len(chat.messages)))
-            limit = settings.get("context_limit")
-            self.info["tokens"].configure(text=f"– / {limit}" if limit else "–")
+            if self.budget.state == "none" and self.info["tokens"].cget("text").startswith("–"):
+                try:  # no counts yet (they follow at once from the editor's token view)
+                    limit = max(0, int(settings.get("context_limit") or 0))
+                except (TypeError, ValueError):
+                    limit = 0
+                self.info["tokens"].configure(text=f"– / {limit:,}" if limit else "–")
             self.info["created"].configure(text=local_time(chat.created_at))
             self.info["updated"].configure(text=local_time(chat.updated_at))
             selected = self.selected_tool_id()
@@ -153,8 +213,35 @@ class ChatProperties(ttk.Frame):
             self._loading = False
 
     def set_tokens(self, text: str) -> None:
-        """For the token-count issue: e.g. '812 / 4096'."""
+        """The Tokens line as given, e.g. '812 / 4,096'."""
         self.info["tokens"].configure(text=text)
+
+    def set_budget(self, total: int | None, limit: int, estimate: bool = False) -> None:
+        """The chat's tokens against the context limit: '~812 / 4,096', the bar (amber from 90 %,
+        red over the limit) and what is left. `total` None: not counted yet."""
+        mark = "~" if estimate else ""
+        if total is None:
+            text = f"– / {limit:,}" if limit else "–"
+        else:
+            text = f"{mark}{total:,} / {limit:,}" if limit else f"{mark}{total:,}"
+        self.info["tokens"].configure(text=text, style="PanelDanger.TLabel" if self.budget.set(total, limit)
+                                      == "over" else "Panel.TLabel")
+        note = ""
+        if total is not None and limit:
+            left = limit - total
+            note = f"{-left:,} over the limit" if left < 0 else f"{left:,} left"
+        elif total is not None:
+            note = "no context limit set"
+        if estimate and total is not None:
+            note += " · estimate"
+        self.budget_note.configure(text=note)
+
+    def open_preview(self) -> Any:
+        """The chat as the model sees it (lima_tk.ui.token_preview)."""
+        from lima_tk.ui.token_preview import open_token_preview
+
+        self.editor.flush()
+        return open_token_preview(self.editor.app, self.editor.chat_id, parent=self.editor)
 
     def selected_tool_id(self) -> int | None:
         if self.chat is None:

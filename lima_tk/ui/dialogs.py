@@ -8,7 +8,10 @@ that tests monkeypatch. Tk thread only.
 
 from __future__ import annotations
 
+import gc
 import os
+import queue
+import threading
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,7 +78,9 @@ class Dialog(tk.Toplevel):
     def __init__(self, parent: tk.Misc, title: str, resizable: bool = False) -> None:
         super().__init__(parent)
         self.withdraw()
-        ensure_indicators(self)
+        # On the Tk root: the images must outlive this dialog (kept on the first dialog, they were
+        # deleted with it, and later dialogs lost their check and radio indicators).
+        ensure_indicators(self._root())
         self.title(title)
         self.transient(parent.winfo_toplevel())
         self.resizable(resizable, resizable)
@@ -319,9 +324,10 @@ class SettingsDialog(Dialog):
     Tests set `self.vars[...]`, call `add_language`, `rename_tag`, ... and then `save()`.
     """
 
-    USER_KEYS = ("base_url", "api_key", "use_env_key", "model", "temperature", "max_tokens", "font_size")
+    USER_KEYS = ("base_url", "api_key", "use_env_key", "model", "temperature", "top_p", "max_tokens", "stop",
+                 "timeout", "continue_method", "font_size")
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, fetch_models: bool = True) -> None:
         super().__init__(app.root, "Settings", resizable=True)
         self.app = app
         us = app.user_settings
@@ -330,10 +336,14 @@ class SettingsDialog(Dialog):
             "api_key": tk.StringVar(self, value=str(us.get("api_key", ""))),
             "use_env_key": tk.BooleanVar(self, value=bool(us.get("use_env_key", True))),
             "model": tk.StringVar(self, value=str(us.get("model", ""))),
-            "temperature": tk.StringVar(self, value=str(us.get("temperature", 0.7))),
-            "max_tokens": tk.StringVar(self, value=str(us.get("max_tokens", 1024))),
+            "temperature": tk.StringVar(self, value=_blank(us.get("temperature", 0.7))),
+            "top_p": tk.StringVar(self, value=_blank(us.get("top_p"))),
+            "max_tokens": tk.StringVar(self, value=_blank(us.get("max_tokens", 1024))),
+            "timeout": tk.StringVar(self, value=_blank(us.get("timeout", 60))),
+            "continue_method": tk.StringVar(self, value=str(us.get("continue_method") or "completions")),
             "font_size": tk.StringVar(self, value=str(us.get("font_size", 11))),
         }
+        self._probe: AssistProbe | None = None
         self.nb = ttk.Notebook(self.body)
         self.nb.pack(fill="both", expand=True)
         self._assistant_tab()
@@ -344,11 +354,15 @@ class SettingsDialog(Dialog):
         self.add_button("Save", self.save, default=True)
         self.add_button("Cancel", self.cancel)
         self.show(self.base_entry)
+        self._server_seen = self._server()
+        if fetch_models:
+            self.fetch_models()
 
     # -- tabs --
 
-    def _grid_row(self, frame: ttk.Frame, row: int, label: str, widget: tk.Misc, note: str = "") -> None:
-        ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
+    def _grid_row(self, frame: ttk.Frame, row: int, label: str, widget: tk.Misc, note: str = "",
+                  label_sticky: str = "w") -> None:
+        ttk.Label(frame, text=label).grid(row=row, column=0, sticky=label_sticky, padx=(0, 3 * PAD), pady=PAD)
         widget.grid(row=row, column=1, sticky="ew", pady=PAD)
         if note:
             ttk.Label(frame, text=note, style="Muted.TLabel", wraplength=600, justify="left").grid(
@@ -358,31 +372,156 @@ class SettingsDialog(Dialog):
         f = ttk.Frame(self.nb, padding=4 * PAD)
         f.columnconfigure(1, weight=1)
         self.nb.add(f, text="Assistant")
-        self.base_entry = ttk.Entry(f, textvariable=self.vars["base_url"], width=44)
-        self._grid_row(f, 0, "Base URL", self.base_entry, "Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp…).")
+        self.assistant_tab = f
+        self.base_entry = ttk.Entry(f, textvariable=self.vars["base_url"], width=52)
+        self._grid_row(f, 0, "Base URL", self.base_entry,
+                       "Any OpenAI-compatible server: OpenAI, llama.cpp, vLLM, Ollama, LM Studio "
+                       "(usually ends in /v1).")
         env_set = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
         self.env_check = ttk.Checkbutton(f, text=f"Use OPENAI_API_KEY from the environment (now {env_set})",
                                          variable=self.vars["use_env_key"], command=self._key_state)
         self.env_check.grid(row=2, column=1, sticky="w", pady=PAD)
-        self.key_entry = ttk.Entry(f, textvariable=self.vars["api_key"], show="•", width=44)
-        self._grid_row(f, 3, "API key", self.key_entry,
-                       f"Kept only in {user_config_path()} (readable by you only), never in a dataset.")
+        row = ttk.Frame(f)
+        self.key_entry = ttk.Entry(row, textvariable=self.vars["api_key"], show="•", width=40)
+        self.key_entry.pack(side="left", fill="x", expand=True)
         self.show_key = tk.BooleanVar(self, value=False)
-        ttk.Checkbutton(f, text="Show the key", variable=self.show_key,
-                        command=lambda: self.key_entry.configure(show="" if self.show_key.get() else "•")).grid(
-            row=5, column=1, sticky="w")
-        self._grid_row(f, 6, "Model", ttk.Entry(f, textvariable=self.vars["model"], width=30))
-        self._grid_row(f, 7, "Temperature", ttk.Spinbox(f, textvariable=self.vars["temperature"], from_=0, to=2,
-                                                         increment=0.1, width=8))
-        self._grid_row(f, 8, "Max tokens", ttk.Spinbox(f, textvariable=self.vars["max_tokens"], from_=1,
-                                                        to=1_000_000, increment=64, width=8))
-        for w in f.grid_slaves(column=1):
-            if isinstance(w, ttk.Spinbox):
-                w.grid_configure(sticky="w")
+        ttk.Checkbutton(row, text="Show", variable=self.show_key,
+                        command=lambda: self.key_entry.configure(show="" if self.show_key.get() else "•")).pack(
+            side="left", padx=(2 * PAD, 0))
+        self._grid_row(f, 3, "API key", row,
+                       f"Kept only in {user_config_path()} (readable by you only), never in a dataset. "
+                       "Local servers need none.")
+        row = ttk.Frame(f)
+        self.model_box = ttk.Combobox(row, textvariable=self.vars["model"], width=38)
+        self.model_box.pack(side="left", fill="x", expand=True)
+        self.list_button = ttk.Button(row, text="↻ List", width=7, command=self.fetch_models)
+        self.list_button.pack(side="left", padx=(2 * PAD, 0))
+        self._grid_row(f, 5, "Model", row)
+        self.models_note = ttk.Label(f, text="", style="Muted.TLabel", wraplength=560, justify="left")
+        self.models_note.grid(row=6, column=1, sticky="w", pady=(0, PAD))
+        row = ttk.Frame(f)
+        row.grid(row=7, column=1, sticky="ew", pady=PAD)
+        self.test_button = ttk.Button(row, text="Test connection", command=self.test_connection)
+        self.test_button.pack(side="left")
+        self.test_result = ttk.Label(row, text="", wraplength=420, justify="left")
+        self.test_result.pack(side="left", padx=(3 * PAD, 0), fill="x", expand=True)
+        for w in (self.base_entry, self.key_entry):
+            w.bind("<FocusOut>", lambda e: self._server_changed(), add="+")
+            w.bind("<Return>", lambda e: self._server_changed(), add="+")
+        self.env_check.configure(command=lambda: (self._key_state(), self._server_changed()))
+
+        ttk.Separator(f).grid(row=8, column=0, columnspan=2, sticky="ew", pady=3 * PAD)
+        row = ttk.Frame(f)
+        self.temp_spin = ttk.Spinbox(row, textvariable=self.vars["temperature"], from_=0, to=2, increment=0.1,
+                                     width=6)
+        self.top_p_entry = ttk.Entry(row, textvariable=self.vars["top_p"], width=6)
+        self.max_spin = ttk.Spinbox(row, textvariable=self.vars["max_tokens"], from_=1, to=1_000_000, increment=64,
+                                    width=8)
+        self.timeout_spin = ttk.Spinbox(row, textvariable=self.vars["timeout"], from_=1, to=3600, increment=10,
+                                        width=6)
+        for i, (label, w) in enumerate((("Top p", self.top_p_entry), ("Max tokens", self.max_spin),
+                                        ("Timeout (s)", self.timeout_spin))):
+            if i == 0:
+                self.temp_spin.pack(side="left")
+            ttk.Label(row, text=label).pack(side="left", padx=(4 * PAD, 2 * PAD))
+            w.pack(side="left")
+        self._grid_row(f, 9, "Temperature", row, "Leave top p or max tokens empty to use the server's default. "
+                                                 "The timeout is the longest wait for the server, also between two "
+                                                 "pieces of a reply.")
+        box = ttk.Frame(f)
+        self.stop_text = tk.Text(box, height=2, width=40, wrap="none", font="TkFixedFont", undo=True,
+                                 relief="flat", borderwidth=0, highlightthickness=1, padx=PAD, pady=PAD)
+        self.stop_text.pack(fill="x")
+        self.stop_text.insert("1.0", "\n".join(_escape(x) for x in _stop_list(self.app.user_settings.get("stop"))))
+        self.stop_text.bind("<Tab>", lambda e: (self.stop_text.tk_focusNext().focus_set(), "break")[1])
+        self._grid_row(f, 11, "Stop sequences", box, "One per line; \\n stands for a new line, \\t for a tab.",
+                       label_sticky="nw")
+        ttk.Label(f, text="Continue a reply").grid(row=13, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
+        box = ttk.Frame(f)
+        box.grid(row=13, column=1, sticky="w", pady=PAD)
+        ttk.Radiobutton(box, text="with the completions API and a ChatML prompt ending in the reply "
+                                  "(llama.cpp, vLLM, LM Studio)", value="completions",
+                        variable=self.vars["continue_method"]).pack(anchor="w")
+        ttk.Radiobutton(box, text="with the chat API, the reply sent as the last message (Ollama, llama.cpp; "
+                                  "vLLM with extra_body)", value="chat",
+                        variable=self.vars["continue_method"]).pack(anchor="w")
         self._key_state()
 
     def _key_state(self) -> None:
         self.key_entry.state(["disabled"] if self.vars["use_env_key"].get() else ["!disabled"])
+
+    # -- the server: model list and connection test, on a worker thread --
+
+    def _server(self) -> tuple[str, str, bool]:
+        v = self.vars
+        return v["base_url"].get().strip(), v["api_key"].get().strip(), bool(v["use_env_key"].get())
+
+    def _server_changed(self) -> None:
+        """Base URL or key changed (focus left the field, Enter): list the models again."""
+        if self._server() != self._server_seen:
+            self._server_seen = self._server()
+            self.fetch_models()
+
+    def assist_config(self) -> Any:
+        """The connection as typed (not saved yet), for the model list and the connection test."""
+        from lima_tk.assist import AssistConfig
+
+        base, key, env = self._server()
+        settings = {"base_url": base, "api_key": key, "use_env_key": env, "model": self.vars["model"].get().strip()}
+        try:
+            settings["timeout"] = max(1.0, float(self.vars["timeout"].get()))
+        except ValueError:
+            pass
+        return AssistConfig.from_settings(settings)
+
+    def fetch_models(self) -> None:
+        """Ask the server for its models (worker thread); the Model list fills when it answers."""
+        self.models_note.configure(text="Asking the server for its models…")
+        self._start_probe("models")
+
+    def test_connection(self) -> None:
+        """Check the connection (worker thread); the result is shown next to the button."""
+        self.test_result.configure(text="Connecting…", foreground="")
+        self.test_button.state(["disabled"])
+        self._start_probe("check")
+
+    def _start_probe(self, what: str) -> None:
+        if self._probe is None or self._probe.closed:
+            self._probe = AssistProbe(self, self._probe_result)
+        self._probe.start(what, self.assist_config())
+
+    def _probe_result(self, what: str, result: Any) -> None:
+        """Tk thread: a model list (list[str]), a ConnectionReport, or an AssistError."""
+        from lima_tk.assist import AssistError
+
+        if what == "check":
+            self.test_button.state(["!disabled"])
+        if isinstance(result, AssistError):
+            if what == "check":
+                self.test_result.configure(text=f"✗ {result.message}", foreground=DANGER)
+            else:
+                self.models_note.configure(text=f"Could not list the models: {result.message}. "
+                                                "Type the model's name.")
+            return
+        models = result if what == "models" else result.models
+        if models:
+            self.model_box.configure(values=models)
+        if what == "check":
+            self.test_result.configure(text=f"✓ {result.message}", foreground=SUCCESS)
+        n = len(models)
+        model = self.vars["model"].get().strip()
+        note = f"{n} model{'s' if n != 1 else ''} on the server: pick one from the list or type a name."
+        if n and model and model not in models:
+            note += f" {model!r} is not among them (some servers answer with their loaded model anyway)."
+        if not n:
+            note = "The server lists no models: type the model's name."
+        self.models_note.configure(text=note)
+
+    def destroy(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None  # no cycle left: the dialog is freed here, on the Tk thread
+        super().destroy()
 
     def _appearance_tab(self) -> None:
         f = ttk.Frame(self.nb, padding=4 * PAD)
@@ -546,7 +685,12 @@ class SettingsDialog(Dialog):
             "api_key": v["api_key"].get().strip(),
             "use_env_key": bool(v["use_env_key"].get()),
             "model": v["model"].get().strip(),
+            "continue_method": v["continue_method"].get() or "completions",
+            "stop": [_unescape(line) for line in self.stop_text.get("1.0", "end-1c").split("\n") if line],
         }
+        base = out["base_url"]
+        if base and not base.startswith(("http://", "https://")):
+            raise ValueError("The base URL must start with http:// or https://")
         try:
             out["temperature"] = float(v["temperature"].get())
             if not 0 <= out["temperature"] <= 2:
@@ -554,11 +698,27 @@ class SettingsDialog(Dialog):
         except ValueError:
             raise ValueError("Temperature must be a number from 0 to 2") from None
         try:
-            out["max_tokens"] = int(v["max_tokens"].get())
-            if out["max_tokens"] < 1:
+            top_p = v["top_p"].get().strip()
+            out["top_p"] = float(top_p) if top_p else None
+            if out["top_p"] is not None and not 0 < out["top_p"] <= 1:
                 raise ValueError
         except ValueError:
-            raise ValueError("Max tokens must be a whole number of at least 1") from None
+            raise ValueError("Top p must be a number above 0 and at most 1 (or empty)") from None
+        try:
+            max_tokens = v["max_tokens"].get().strip()
+            out["max_tokens"] = int(max_tokens) if max_tokens else None
+            if out["max_tokens"] is not None and out["max_tokens"] < 1:
+                raise ValueError
+        except ValueError:
+            raise ValueError("Max tokens must be a whole number of at least 1 (or empty)") from None
+        try:
+            out["timeout"] = float(v["timeout"].get())
+            if out["timeout"] < 1:
+                raise ValueError
+            if out["timeout"] == int(out["timeout"]):
+                out["timeout"] = int(out["timeout"])
+        except ValueError:
+            raise ValueError("Timeout must be a number of seconds, at least 1") from None
         try:
             out["font_size"] = int(v["font_size"].get())
             if not 8 <= out["font_size"] <= 28:
@@ -595,6 +755,114 @@ class SettingsDialog(Dialog):
         app.status("Settings saved")
         self.destroy()
         return True
+
+
+DANGER = "#b42318"
+SUCCESS = "#1a7f37"
+
+
+def _blank(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _stop_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [str(x) for x in value]
+
+
+def _escape(text: str) -> str:
+    """A stop sequence on one line of the settings box: backslash, newline and tab escaped."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _unescape(line: str) -> str:
+    out, i = [], 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line) and line[i + 1] in "ntr\\":
+            out.append({"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[line[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class AssistProbe:
+    """Runs `list_models` / `check_connection` on worker threads for the settings dialog and
+    hands each result to `on_result(what, result)` on the Tk thread (polled with `after()`).
+    Only the newest request of each kind counts; a closed probe drops what still arrives.
+    The worker gets plain data only (a config, a queue), never a widget."""
+
+    POLL_MS = 40
+
+    def __init__(self, widget: tk.Misc, on_result: Callable[[str, Any], None]) -> None:
+        self.widget = widget
+        self.on_result = on_result
+        self.events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
+        self.newest: dict[str, int] = {}
+        self.pending = 0
+        self.closed = False
+        self._after: str | None = None
+        self._n = 0
+
+    def start(self, what: str, config: Any) -> None:
+        """Tk thread. what: "models" or "check"."""
+        self._n += 1
+        self.newest[what] = self._n
+        self.pending += 1
+        # Collect young garbage here: Tk objects found by a collection in the worker would be
+        # finalized there (a Tk call off the Tk thread; an error outside mainloop).
+        gc.collect(1)
+        threading.Thread(target=_probe_worker, args=(what, self._n, config, self.events),
+                         name=f"lima-assist-{what}", daemon=True).start()
+        if self._after is None:
+            self._after = self.widget.after(self.POLL_MS, self._poll)
+
+    def _poll(self) -> None:
+        self._after = None
+        if self.closed:
+            return
+        while True:
+            try:
+                what, n, result = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self.pending -= 1
+            if n == self.newest.get(what):
+                self.on_result(what, result)
+                if self.closed:
+                    return
+        if self.pending > 0:
+            self._after = self.widget.after(self.POLL_MS, self._poll)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._after is not None:
+            try:
+                self.widget.after_cancel(self._after)
+            except tk.TclError:
+                pass
+            self._after = None
+        self.on_result = _ignore  # drop the reference to the dialog
+
+
+def _ignore(*_args: Any) -> None:
+    pass
+
+
+def _probe_worker(what: str, n: int, config: Any, events: queue.Queue[tuple[str, int, Any]]) -> None:
+    """Worker thread: one blocking request; the outcome (or the AssistError) goes to the queue."""
+    from lima_tk.assist import AssistError, check_connection, list_models
+
+    try:
+        result: Any = list_models(config) if what == "models" else check_connection(config)
+    except AssistError as e:
+        result = e
+    except Exception as e:  # noqa: BLE001 - anything else is shown as a message, not a traceback
+        result = AssistError(f"{type(e).__name__}: {e}", "client")
+    events.put((what, n, result))
 
 
 def _descendants(w: tk.Misc) -> list[tk.Misc]:

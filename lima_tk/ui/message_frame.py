@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ HEADER_ACTIONS = (
     ("move_down", "↓", "Move down (Alt+Shift+Down)"),
     ("delete", "✕", "Delete message (Ctrl+Delete)"),
 )
+# The same, shorter, for a header that has no room for the words (a narrow window).
+COMPACT_LABELS = {"insert_above": "+↑", "insert_below": "+↓"}
 
 
 def compact_json(text: str, limit: int = 90) -> str:
@@ -141,7 +144,8 @@ class MessageCard(tk.Frame):
         self.role_box.pack(side="left", pady=st.PAD)
         self.role_box.bind("<<ComboboxSelected>>", self._on_role_selected)
         self.actions = ButtonStrip(self.header, self, header_bg)
-        self.actions.set_buttons(list(HEADER_ACTIONS))
+        self.compact = False  # the header's actions drawn short (see _fit_header)
+        self._actions_drawn = False  # drawn once the header knows its other contents
         self.actions.pack(side="right", padx=(0, st.PAD))
         self.extras: ButtonStrip | None = None  # train marker and "+ tool call" (assistant)
         self.link_row: tk.Frame | None = None
@@ -150,6 +154,12 @@ class MessageCard(tk.Frame):
         self.answer_ids: list[str] = []
         self.warn_label: tk.Label | None = None
         self.name_label: tk.Label | None = None
+        # AI assist (drawn from editor.assist, see assist_view.py): versions and provenance row,
+        # error strip. Created only when a message needs them.
+        self.meta_row: ButtonStrip | None = None
+        self.error_row: tk.Frame | None = None
+        self.error_label: tk.Label | None = None
+        self._assist_key: tuple | None = None
 
         self.body = tk.Frame(self, background=body_bg)
         self.body.pack(fill="x")
@@ -166,6 +176,8 @@ class MessageCard(tk.Frame):
         self.placeholder: tk.Label | None = None
 
         self._role_widgets(message)
+        if not self._actions_drawn:
+            self._fit_header()
         self.set_content(message.content, initial=True)
         self._tag_all(self)
 
@@ -187,22 +199,9 @@ class MessageCard(tk.Frame):
             self._tag_all(child)
 
     def _role_widgets(self, m: Message) -> None:
-        """Show the widgets that belong to the role: train marker (assistant), tool-call
-        button and calls (assistant), answered call (tool), name (any role that has one)."""
+        """Show the widgets that belong to the role: answered call (tool), name (any role that
+        has one), tool calls (assistant); then the header buttons and AI-assist parts."""
         header_bg, body_bg = self._colors()
-        if m.role == "assistant":
-            if self.extras is None:
-                self.extras = ButtonStrip(self.header, self, header_bg)
-                self._tag_all(self.extras)
-            text, fg, bg = st.TRAIN_MARKS.get(m.weight, st.TRAIN_MARKS[None])
-            self.extras.set_buttons(
-                [("toggle_train", text, "Train on this turn: default, then 1 (train), then 0 (do not train) "
-                                        "(Ctrl+Shift+T)"),
-                 ("add_call", "+ tool call", "Add a tool call to this message")],
-                pills={"toggle_train": (fg, bg)})
-            self.extras.pack(side="left", padx=(2 * st.PAD, 0), after=self.role_box)
-        elif self.extras is not None:
-            self.extras.pack_forget()
         if m.role == "tool":
             if self.link_row is None:
                 self.link_row = tk.Frame(self, background=header_bg)
@@ -227,6 +226,85 @@ class MessageCard(tk.Frame):
         elif self.name_label is not None:
             self.name_label.pack_forget()
         self._build_calls(m)
+        self._assist_key = None
+        self.update_assist()
+
+    def _draw_extras(self, m: Message) -> None:
+        """Header buttons after the role: train marker and "+ tool call" (assistant), and the AI
+        assist buttons (regenerate / continue / stop, or "generate reply" on the last message)."""
+        header_bg, _ = self._colors()
+        assist, assist_pills = self.editor.assist.card_buttons(self)
+        if m.role != "assistant" and not assist:
+            if self.extras is not None:
+                self.extras.pack_forget()
+            return
+        if self.extras is None:
+            self.extras = ButtonStrip(self.header, self, header_bg)
+            self._tag_all(self.extras)
+        buttons: list[tuple[str, str, str]] = []
+        pills: dict[str, tuple[str, str]] = {}
+        if m.role == "assistant":
+            text, fg, bg = st.TRAIN_MARKS.get(m.weight, st.TRAIN_MARKS[None])
+            buttons += [("toggle_train", text, "Train on this turn: default, then 1 (train), then 0 (do not train) "
+                                               "(Ctrl+Shift+T)"),
+                        ("add_call", "+ tool call", "Add a tool call to this message")]
+            pills["toggle_train"] = (fg, bg)
+        self.extras.set_buttons(buttons + assist, pills={**pills, **assist_pills})
+        self.extras.pack(side="left", padx=(2 * st.PAD, 0), after=self.role_box)
+        self._fit_header()
+
+    # -- AI assist: versions row, provenance marker, error strip ------------------------------
+
+    def update_assist(self) -> bool:
+        """Redraw the AI-assist parts when what they show changed; True when they were redrawn
+        (the card's height may have changed)."""
+        key = self.editor.assist.card_key(self)
+        if key == self._assist_key:
+            return False
+        self._assist_key = key
+        self._draw_extras(self.message)
+        self._draw_meta()
+        self._draw_error()
+        return True
+
+    def _draw_meta(self) -> None:
+        items, pills = self.editor.assist.meta_items(self)
+        if not items:
+            if self.meta_row is not None:
+                self.meta_row.pack_forget()
+            return
+        header_bg, _ = self._colors()
+        if self.meta_row is None:
+            self.meta_row = ButtonStrip(self, self, header_bg)
+            self._tag_all(self.meta_row)
+        self.meta_row.set_buttons(items, pills=pills, gap=st.PAD)
+        self.meta_row.pack(fill="x", after=self.header, padx=(st.PAD, 0))
+
+    def _draw_error(self) -> None:
+        err = self.editor.assist.errors.get(self.mid)
+        if self.error_row is not None:
+            self.error_row.destroy()
+            self.error_row = self.error_label = None
+        if err is None:
+            return
+        row = tk.Frame(self, background=st.ERROR_BG, highlightthickness=1, highlightbackground="#f3b8b3")
+        strip = ButtonStrip(row, self, st.ERROR_BG)
+        buttons = [("retry", "↻ Retry", "Try again: the text so far stays as a version"
+                    if err.mode != "continue" else "Continue again from the end of the text")]
+        if err.kind in ("auth", "forbidden", "model", "url", "connection") and \
+                hasattr(self.editor.app, "settings_dialog"):
+            buttons.append(("settings", "Settings…", "Open the assistant settings"))
+        buttons.append(("dismiss_error", "✕", "Hide this message"))
+        strip.set_buttons(buttons, pills={"retry": (st.SURFACE, st.DANGER)})
+        strip.pack(side="right", anchor="n", padx=st.PAD, pady=st.PAD)
+        self._error_strip_width = int(strip.cget("width")) + 2 * st.PAD
+        self.error_label = tk.Label(row, text=f"⚠ {err.message}", background=st.ERROR_BG, foreground=st.DANGER,
+                                    anchor="w", justify="left", padx=2 * st.PAD, pady=st.PAD)
+        self._error_wrap()
+        self.error_label.pack(side="left", fill="x", expand=True)
+        row.pack(fill="x", after=self.body, padx=2 * st.PAD, pady=(0, 2 * st.PAD))
+        self.error_row = row
+        self._tag_all(row)
 
     def _build_calls(self, m: Message) -> None:
         calls = m.tool_calls if m.role == "assistant" else None
@@ -283,8 +361,9 @@ class MessageCard(tk.Frame):
             self.update_placeholder()
 
     def update_placeholder(self) -> None:
-        """A muted hint inside an empty text that does not have the cursor."""
-        show = not self.focused and self.text.index("end-1c") == "1.0"
+        """A muted hint inside an empty text that does not have the cursor (or that is waiting
+        for a streamed reply)."""
+        show = (not self.focused or self.editor.assist.streaming(self.mid)) and self.text.index("end-1c") == "1.0"
         if show:
             if self.placeholder is None:
                 _, body_bg = self._colors()
@@ -293,8 +372,9 @@ class MessageCard(tk.Frame):
                 self.placeholder.bind("<Button-1>", lambda e: self.text.focus_set())
                 self._tag_all(self.placeholder)
             calls = self.role == "assistant" and bool(self.message.tool_calls)
-            self.placeholder.configure(text="no text: the tool calls are the reply" if calls
-                                       else f"empty {self.role} message")
+            live = self.editor.assist.placeholder(self)
+            self.placeholder.configure(text=live or ("no text: the tool calls are the reply" if calls
+                                                     else f"empty {self.role} message"))
             self.placeholder.place(x=int(self.text.cget("padx")), y=int(self.text.cget("pady")))
         elif self.placeholder is not None:
             self.placeholder.place_forget()
@@ -318,9 +398,29 @@ class MessageCard(tk.Frame):
         self.role_box.configure(style=f"{self.role}.Role.TCombobox")
         if self.calls_frame is not None:
             self.calls_frame.configure(background=body_bg)
+        if self.meta_row is not None:
+            self.meta_row.configure(background=header_bg)
 
     def train_text(self) -> str:
         return self.extras.label("toggle_train") if self.extras is not None else ""
+
+    token_label: tk.Label | None = None  # made on first use (issue 6)
+
+    def set_token_count(self, text: str) -> None:
+        """The message's token count, small and grey in the header ("123 tok", "~123 tok"); ""
+        clears it. Set by lima_tk.ui.token_view after loads and saves."""
+        label = self.token_label
+        if label is None:
+            if not text:
+                return
+            header_bg, _ = self._colors()
+            label = self.token_label = tk.Label(self.header, background=header_bg, foreground=st.MUTED,
+                                                font="TkSmallCaptionFont", padx=st.PAD, pady=0)
+            label.pack(side="right", padx=(0, st.PAD))  # left of the action buttons
+            self._tag_all(label)
+        if label.cget("text") != text:
+            label.configure(text=text)
+            self._fit_header()  # the actions may have to be drawn short to make room
 
     def _index_text(self) -> str:
         return f"✓ #{self.index + 1}" if self.selected else f"#{self.index + 1}"
@@ -345,6 +445,7 @@ class MessageCard(tk.Frame):
             self.update_placeholder()
         if (m.content or "") != self.saved_text:
             self.set_content(m.content)
+        self.update_assist()
 
     def set_content(self, content: str | None, initial: bool = False) -> None:
         content = content or ""
@@ -378,10 +479,42 @@ class MessageCard(tk.Frame):
         y = CARD_BORDER + self.header.winfo_reqheight()
         if self.link_row is not None and self.link_row.winfo_manager():
             y += self.link_row.winfo_reqheight()
+        if self.meta_row is not None and self.meta_row.winfo_manager():
+            y += self.meta_row.winfo_reqheight()
         return y
 
+    def _error_wrap(self) -> None:
+        if self.error_label is not None:
+            room = self.editor.text_width() - 4 * st.PAD - 2 - getattr(self, "_error_strip_width", 160)
+            self.error_label.configure(wraplength=max(160, room - 4 * st.PAD))
+
     def fit(self) -> bool:
+        self._error_wrap()
+        self._fit_header()
         return self.text.fit(self.editor.text_width(), self.editor.measurer)
+
+    def _fit_header(self) -> None:
+        """Draw the actions short ("+↑" for "+ above") when the header has no room for the words."""
+        ed = self.editor
+        cached = getattr(ed, "_actions_width", None)
+        if cached is None or cached[0] != ed.button_height:  # measured once per font size
+            f = tkfont.nametofont("TkDefaultFont", root=self)
+            cached = (ed.button_height, sum(f.measure(label) + 2 * st.PAD for _, label, _ in HEADER_ACTIONS))
+            ed._actions_width = cached
+        full = cached[1]
+        need = self.index_label.winfo_reqwidth() + self.role_box.winfo_reqwidth() + full + 2 * st.PAD
+        for w in (self.extras, self.name_label, self.token_label):
+            if w is not None and w.winfo_manager():
+                need += w.winfo_reqwidth() + 3 * st.PAD
+        compact = need > self.editor.card_width() - 2 * CARD_BORDER
+        if compact != self.compact or not self._actions_drawn:
+            self.compact = compact
+            self._draw_actions()
+
+    def _draw_actions(self) -> None:
+        self._actions_drawn = True
+        labels = COMPACT_LABELS if self.compact else {}
+        self.actions.set_buttons([(a, labels.get(a, label), tip) for a, label, tip in HEADER_ACTIONS])
 
     # -- tool answer -----------------------------------------------------------------------
 
@@ -405,8 +538,9 @@ class MessageCard(tk.Frame):
 
     def redraw_buttons(self) -> None:
         """After a font-size change: the button strips are drawn at the new size."""
-        self.actions.set_buttons(list(HEADER_ACTIONS))
         self._role_widgets(self.message)
+        self._fit_header()
+        self._draw_actions()
 
     def redraw_role_widgets(self) -> None:
         """After the chat's functions changed (unknown names are marked)."""

@@ -30,6 +30,14 @@ def _need_display() -> None:
         pytest.skip("no X display (install xvfb to run the GUI tests)")
 
 
+@pytest.fixture(autouse=True)
+def _offline_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main window counts tokens in the background: never from the network, never from the
+    user's own hub cache (a hub tokenizer falls back to the estimate)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.getbasetemp() / "hf-hub"))
+
+
 class _Collector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)

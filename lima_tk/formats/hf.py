@@ -1,0 +1,379 @@
+"""Hugging Face dataset folder (`--format hf OUT_DIR`): `data/train.jsonl` (+ `data/test.jsonl`)
+and a `README.md` dataset card whose YAML names the files (`configs:`) and declares the features,
+so `datasets.load_dataset(OUT_DIR)` (or the Hub, after `--push`) loads it without casting errors.
+
+Every row has the same keys and types (see ROW in docs/formats.md): `id`, `name`, `language`,
+`tags`, `messages` (role, content, name, tool_calls, tool_call_id [, training]) and `tools`
+(function name, description, parameters). Tool-call `arguments` and tool `parameters` are JSON
+*strings* (their shapes differ from call to call, which one Arrow schema cannot hold); absent
+strings are null, an absent content is "".
+
+Options: `test_ratio` (0..1) with `seed` (default 0), or `test_tag` (chats with that tag form the
+test split); `training_flag` adds a per-message `training` boolean (assistant messages with weight
+unset or 1: true; the rest false).
+
+The folder is written to a temporary folder beside the target and renamed into place; an
+existing target is replaced only when it is empty or an earlier export of this kind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import statistics
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lima_tk import __version__
+from lima_tk.errors import LimaError, ValidationError
+from lima_tk.formats.base import Cancelled, ExportReport, Progress, WriteContext
+from lima_tk.model import Chat, Message
+
+if TYPE_CHECKING:
+    from lima_tk.store import ChatFilter, DatasetStore
+
+MARKER = "<!-- written by lima-tk (hf export) -->"
+PROGRESS_EVERY = 500
+_LANG_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def message_row(m: Message, training_flag: bool) -> dict[str, Any]:
+    calls = []
+    for tc in m.tool_calls or ():
+        fn = tc.get("function") or {}
+        args = fn.get("arguments", "")
+        if not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False)
+        calls.append({"id": tc.get("id"), "type": "function", "function": {"name": fn.get("name"), "arguments": args}})
+    row: dict[str, Any] = {"role": m.role, "content": m.content or "", "name": m.name, "tool_calls": calls,
+                           "tool_call_id": m.tool_call_id}
+    if training_flag:
+        row["training"] = m.role == "assistant" and m.weight != 0
+    return row
+
+
+def chat_row(chat: Chat, training_flag: bool = False) -> dict[str, Any]:
+    return {
+        "id": chat.uid,
+        "name": chat.name,
+        "language": chat.language,
+        "tags": list(chat.tags),
+        "messages": [message_row(m, training_flag) for m in chat.messages],
+        "tools": [{"type": "function", "function": {
+            "name": t.name, "description": t.description,
+            "parameters": json.dumps(t.parameters, ensure_ascii=False) if t.parameters is not None else None}}
+            for t in chat.tools],
+    }
+
+
+def features_yaml(training_flag: bool) -> str:
+    """The `dataset_info.features` block of the card, matching `chat_row` exactly."""
+    training = "\n    - name: training\n      dtype: bool" if training_flag else ""
+    return f"""  features:
+  - name: id
+    dtype: string
+  - name: name
+    dtype: string
+  - name: language
+    dtype: string
+  - name: tags
+    sequence: string
+  - name: messages
+    list:
+    - name: role
+      dtype: string
+    - name: content
+      dtype: string
+    - name: name
+      dtype: string
+    - name: tool_calls
+      list:
+      - name: id
+        dtype: string
+      - name: type
+        dtype: string
+      - name: function
+        struct:
+        - name: name
+          dtype: string
+        - name: arguments
+          dtype: string
+    - name: tool_call_id
+      dtype: string{training}
+  - name: tools
+    list:
+    - name: type
+      dtype: string
+    - name: function
+      struct:
+      - name: name
+        dtype: string
+      - name: description
+        dtype: string
+      - name: parameters
+        dtype: string"""
+
+
+def _q(s: str) -> str:
+    """A YAML double-quoted scalar (a JSON string is one)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _size_category(n: int) -> str:
+    for hi, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < hi:
+            return label
+    return "1M<n<10M"
+
+
+def _options(ctx: WriteContext) -> tuple[float, int, str | None, bool]:
+    o = ctx.options
+    try:
+        ratio = float(o.get("test_ratio") or 0)
+        seed = int(o.get("seed") or 0)
+    except (TypeError, ValueError):
+        raise ValidationError("test_ratio must be a number and seed a whole number") from None
+    if not 0 <= ratio < 1:
+        raise ValidationError(f"test_ratio must be at least 0 and below 1, got {ratio}")
+    tag = o.get("test_tag") or None
+    if tag and ratio:
+        raise ValidationError("give a test split by ratio or by tag, not both")
+    flag = o.get("training_flag", False)
+    if isinstance(flag, str):
+        flag = flag.lower() in ("1", "true", "yes", "on")
+    return ratio, seed, tag, bool(flag)
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise LimaError(f"{out}: is a file; the hf format writes a folder (give a folder name)")
+    if out.is_dir() and any(out.iterdir()):
+        readme = out / "README.md"
+        ours = readme.is_file() and MARKER in readme.read_text(encoding="utf-8", errors="replace")
+        if not ours:
+            raise LimaError(f"{out}: the folder is not empty and not an earlier lima-tk hf export; "
+                            "choose a new or empty folder")
+    if not out.parent.is_dir():
+        raise LimaError(f"{out}: cannot write (no folder {out.parent})")
+
+
+def export_folder(
+    store: DatasetStore,
+    out_path: str | os.PathLike[str],
+    chat_filter: ChatFilter | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    options: dict[str, Any] | None = None,
+    skip_problems: bool = False,
+) -> ExportReport:
+    from lima_tk.validate import has_errors
+
+    out = Path(out_path)
+    report = ExportReport(str(out), "hf")
+    ctx = WriteContext(report, options)
+    ratio, seed, test_tag, training_flag = _options(ctx)
+    _check_target(out)
+    total = store.count_chats(chat_filter)
+    test_ids: set[int] = set()
+    if ratio:
+        ids = store.chat_ids(chat_filter)
+        k = min(len(ids) - 1, max(1, round(len(ids) * ratio))) if len(ids) > 1 else 0
+        test_ids = set(random.Random(seed).sample(ids, k))
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        (tmp / "data").mkdir(parents=True)
+    except OSError as e:
+        raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
+    stats: dict[str, dict[str, Any]] = {
+        s: {"chats": 0, "messages": 0, "ids": [], "languages": {}, "tags": {}} for s in ("train", "test")}
+    try:
+        files = {s: open(tmp / "data" / f"{s}.jsonl", "w", encoding="utf-8", newline="\n") for s in ("train", "test")}
+        try:
+            dumps = json.JSONEncoder(ensure_ascii=False).encode
+            if progress is not None:
+                progress(0, total)
+            done = 0
+            for chat in store.iter_chats(chat_filter):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                done += 1
+                if progress is not None and done % PROGRESS_EVERY == 0:
+                    progress(done, total)
+                if skip_problems and has_errors(chat):
+                    ctx.skip(chat, "has linter errors", fold=True)
+                    continue
+                split = "test" if (chat.id in test_ids or (test_tag and test_tag in chat.tags)) else "train"
+                files[split].write(dumps(chat_row(chat, training_flag)) + "\n")
+                s = stats[split]
+                s["chats"] += 1
+                s["messages"] += len(chat.messages)
+                s["ids"].append(chat.id)
+                lang = chat.language or "(none)"
+                s["languages"][lang] = s["languages"].get(lang, 0) + 1
+                for t in chat.tags:
+                    s["tags"][t] = s["tags"].get(t, 0) + 1
+            for f in files.values():
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            for f in files.values():
+                f.close()
+        splits = [s for s in ("train", "test") if stats[s]["chats"] or s == "train"]
+        for s in splits:
+            stats[s]["bytes"] = (tmp / "data" / f"{s}.jsonl").stat().st_size
+        if not stats["test"]["chats"]:
+            (tmp / "data" / "test.jsonl").unlink()
+        card = dataset_card(store, out.name, splits, stats, training_flag, ctx)
+        (tmp / "README.md").write_text(card, encoding="utf-8", newline="\n")
+        _replace(tmp, out)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise LimaError(f"{out}: cannot write ({e.strerror or e})") from e
+        raise
+    report.chats = sum(stats[s]["chats"] for s in splits)
+    report.messages = sum(stats[s]["messages"] for s in splits)
+    report.rows = report.chats
+    report.files = ["README.md", *(f"data/{s}.jsonl" for s in splits)]
+    report.warnings += ctx.warnings.lines()
+    if progress is not None:
+        progress(total, total)
+    return report
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Put the new folder in place: a rename when the target is new; else the old one is moved
+    aside first (a rename too) and deleted after."""
+    for f in (tmp / "data").iterdir():
+        os.chmod(f, 0o666 & ~_umask())
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = out.parent / f".{out.name}.{secrets.token_hex(4)}.old"
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _token_section(store: DatasetStore, ids: list[int]) -> list[str]:
+    key = store.active_token_key()
+    if key is None:
+        return ["Token counts: not counted yet (run `lima-tk tokens`)."]
+    totals = store.chat_token_totals(ids, key)
+    values = [t.total for t in totals.values()]
+    uncounted = sum(t.uncounted for t in totals.values())
+    if not values:
+        return ["Token counts: none."]
+    limit = int(store.get_setting("context_limit") or 0)
+    mark = "~" if key.estimate else ""
+    name = key.setting or "the default tokenizer"
+    lines = [
+        f"Tokens ({'estimates, ' if key.estimate else ''}tokenizer `{name}`, chat template overhead included):",
+        "",
+        "| total | min | median | mean | max | over the limit |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {mark}{sum(values):,} | {mark}{min(values):,} | {mark}{int(statistics.median(values)):,} | "
+        f"{mark}{round(statistics.fmean(values)):,} | {mark}{max(values):,} | "
+        f"{sum(v > limit for v in values) if limit else '-'}{f' (limit {limit:,})' if limit else ''} |",
+    ]
+    if uncounted:
+        lines += ["", f"{uncounted:,} messages were not counted yet; their chats are counted low."]
+    return lines
+
+
+def dataset_card(store: DatasetStore, title: str, splits: list[str], stats: dict[str, dict[str, Any]],
+                 training_flag: bool, ctx: WriteContext) -> str:
+    n = sum(stats[s]["chats"] for s in splits)
+    langs: dict[str, int] = {}
+    tags: dict[str, int] = {}
+    for s in splits:
+        for k, v in stats[s]["languages"].items():
+            langs[k] = langs.get(k, 0) + v
+        for k, v in stats[s]["tags"].items():
+            tags[k] = tags.get(k, 0) + v
+    y = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for s in splits:
+        y += [f"  - split: {s}", f"    path: {_q(f'data/{s}.jsonl')}"]
+    y += ["dataset_info:", features_yaml(training_flag), "  splits:"]
+    for s in splits:
+        y += [f"  - name: {s}", f"    num_bytes: {stats[s]['bytes']}", f"    num_examples: {stats[s]['chats']}"]
+    codes = sorted(k for k in langs if _LANG_CODE.match(k))
+    if codes:
+        y += ["language:", *(f"- {_q(c)}" for c in codes)]
+    y += ["task_categories:", "- text-generation", "tags:", "- lima-tk", "- conversational",
+          f"size_categories:\n- {_size_category(n)}", "---", ""]
+    body = [
+        f"# {title}",
+        "",
+        MARKER,
+        f"Chat dataset exported by lima-tk {__version__}: {n:,} chats, "
+        f"{sum(stats[s]['messages'] for s in splits):,} messages.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f"ds = load_dataset({_q('path/to/' + title)})  # this folder, or \"user/name\" once uploaded",
+        "```",
+        "",
+        "| split | file | chats | messages |",
+        "|---|---|---:|---:|",
+        *(f"| {s} | data/{s}.jsonl | {stats[s]['chats']:,} | {stats[s]['messages']:,} |" for s in splits),
+        "",
+        "Rows: `id`, `name`, `language`, `tags`, `messages` (`role`, `content`, `name`, `tool_calls`, "
+        "`tool_call_id`" + (", `training`" if training_flag else "") + "), `tools`. Tool-call `arguments` and "
+        "tool `parameters` are JSON strings (`json.loads` them).",
+    ]
+    if training_flag:
+        body += ["", "`training` marks the messages to train on (assistant messages whose weight is not 0)."]
+    body += ["", "## Languages", "", "| language | chats |", "|---|---:|"]
+    body += [f"| {k} | {v:,} |" for k, v in sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))]
+    if tags:
+        body += ["", "## Tags", "", "| tag | chats |", "|---|---:|"]
+        body += [f"| {k} | {v:,} |" for k, v in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))]
+    body += ["", "## Tokens", "", *_token_section(store, [i for s in splits for i in stats[s]["ids"]])]
+    if ctx.report.skipped:
+        body += ["", f"{ctx.report.skipped:,} chats were left out: "
+                 + ", ".join(f"{k} ({v:,})" for k, v in ctx.report.skipped_reasons.items()) + "."]
+    return "\n".join(y + body) + "\n"
+
+
+# -- upload ------------------------------------------------------------------------------------
+
+
+def push_folder(folder: str | os.PathLike[str], repo_id: str, private: bool = False) -> str:
+    """Upload an exported folder to a dataset repository on the Hugging Face Hub (created when
+    missing). Needs `huggingface_hub` (`pip install 'lima-tk[hub]'`) and a login. Returns its URL."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise LimaError("--push needs huggingface_hub: pip install 'lima-tk[hub]' (or huggingface_hub)") from None
+    if not re.match(r"^[\w.-]+/[\w.-]+$", repo_id):
+        raise ValidationError(f"a repository id looks like user/name, got {repo_id!r}")
+    token = huggingface_hub.get_token()
+    if not token:
+        raise LimaError("not logged in to the Hugging Face Hub: run `hf auth login` (or set HF_TOKEN), then retry")
+    api = huggingface_hub.HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                          commit_message="Upload dataset exported by lima-tk")
+    except Exception as e:  # noqa: BLE001 - network, auth, permissions: one clear line
+        raise LimaError(f"upload to {repo_id} failed: {e}") from e
+    return f"https://huggingface.co/datasets/{repo_id}"

@@ -1,0 +1,749 @@
+"""Token counts in the windows (issue 6): the background count, its progress and the dataset total
+in the status bar, and the per-message counts and budget of the chat editors. See docs/tokens.md.
+
+`TokenCounting` (one per main window) runs `tokens.start_count_job` on a worker thread with its own
+connection when a dataset opens (after the first paint) and when the tokenizer setting changes. It
+drains the job's events with `after()` and refreshes only what is on screen: the Tokens cells of the
+visible rows, the total in the status bar, the open editors. It also loads a `Counter` on a worker
+(reading a tokenizer takes 0.05-1 s) that the editors use to recount one chat on the Tk thread after a
+save (`tokens.count_chat`: ~0.4 ms for one changed message). Counting never imports `tokenizers`
+before the first paint and never downloads more than once per tokenizer setting and session
+(unless asked: View > Count tokens now).
+
+`EditorTokens` (one per chat editor, made by `editor_changed(editor)`, the editor's only hook) shows
+the counts in the message headers and the budget bar of the properties panel.
+
+Tk thread only, except the `_work_*` functions, which run on worker threads with a store of their
+own, get plain data in, put `(kind, ...)` tuples on a queue and touch no Tk object.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from tkinter import ttk
+from typing import TYPE_CHECKING, Any
+
+from lima_tk.errors import LimaError, NotFound
+from lima_tk.store import DatasetStore
+from lima_tk.ui.theme import PAD, PALETTE
+
+if TYPE_CHECKING:
+    from lima_tk.tokens import Counter, CountResult
+
+DEFAULT_NAME = "Qwen/Qwen2.5-0.5B-Instruct"  # tokens.DEFAULT_TOKENIZER (not imported at start-up)
+# A chat with more text than this is recounted on a worker: encoding 100,000 characters takes
+# ~30 ms, 1 MB ~0.5 s, too long for the Tk thread after every typing pause.
+ASYNC_CHARS = 100_000
+
+
+def compact(n: int) -> str:
+    """A dataset total for the status bar: 8,123 / 45,678 / 456k / 1.2M."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+    if n >= 100_000:
+        return f"{n // 1000:,}k"
+    return f"{n:,}"
+
+
+def short_name(setting: str) -> str:
+    """A tokenizer setting for a narrow place: a hub id as is, a path by its last parts."""
+    setting = setting.strip() or DEFAULT_NAME
+    if "/" in setting and (setting.startswith(("/", "~", ".")) or setting.count("/") > 1 or "\\" in setting):
+        p = Path(setting)
+        setting = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.name
+    return setting if len(setting) <= 40 else setting[:39] + "…"
+
+
+def message_label(n: int | None, estimate: bool) -> str:
+    """The count in a message header: '123 tok', '~123 tok', or '' when not counted."""
+    return "" if n is None else f"{'~' if estimate else ''}{n:,} tok"
+
+
+@dataclass(frozen=True)
+class TokenTotal:
+    """The whole dataset under the active tokenizer (messages + template overhead)."""
+
+    total: int
+    uncounted: int
+    messages: int
+    estimate: bool
+    setting: str
+
+
+def dataset_total(store: DatasetStore) -> TokenTotal | None:
+    """Any thread (with that thread's store). ~45 ms on 440,000 messages: run it on a worker."""
+    key = store.active_token_key()
+    if key is None:
+        return None
+    q = store.conn.execute
+    n_msgs, n_chats = q("SELECT count(*), count(DISTINCT chat_id) FROM messages").fetchone()
+    s, counted = q("SELECT coalesce(sum(n), 0), count(*) FROM message_tokens WHERE tok = ?", (key.id,)).fetchone()
+    total = s + key.overhead_message * n_msgs + key.overhead_chat * n_chats
+    return TokenTotal(int(total), max(0, n_msgs - counted), n_msgs, key.estimate, key.setting)
+
+
+def needs_count(store: DatasetStore) -> bool:
+    """Whether a count pass has anything to do (what `tokens.ensure_counted` checks): not when every
+    message is counted under a key made from the current setting. No tokenizer is loaded."""
+    if store.readonly or store.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
+        return False
+    setting = str(store.get_setting("tokenizer") or "")
+    key = store.active_token_key()
+    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == "estimate")
+    return not (settled and key is not None and store.count_uncounted(key.id) == 0)
+
+
+# -- worker threads (no Tk here) ---------------------------------------------------------------
+
+
+def _work_count(path: Path, events: queue.Queue, cancel: threading.Event, download: bool, force: bool) -> None:
+    """Worker: skip the tokenizer load when everything is counted, else run the count job."""
+    try:
+        if not force:
+            with DatasetStore(path) as store:
+                if not needs_count(store):
+                    events.put(("done", None))
+                    return
+        from lima_tk import tokens
+
+        tokens.start_count_job(path, events, cancel, download=download).join()
+    except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
+        events.put(("error", str(e) or type(e).__name__))
+
+
+def _work_load(gen: int, setting: str, base_dir: Path, out: queue.Queue) -> None:
+    """Worker: load a counter from local files or the hub cache (never a download)."""
+    try:
+        from lima_tk import tokens
+
+        out.put(("counter", gen, tokens.load_counter(setting, base_dir=base_dir, download=False)))
+    except Exception as e:  # noqa: BLE001
+        out.put(("counter_error", gen, str(e) or type(e).__name__))
+
+
+def _work_chat(gen: int, path: Path, counter: Counter, chat_id: int, out: queue.Queue) -> None:
+    """Worker: recount one (big) chat with its own store; the counter is shared (encoding is
+    thread-safe in `tokenizers`)."""
+    try:
+        from lima_tk.tokens import count_chat
+
+        with DatasetStore(path) as store:
+            out.put(("chat", gen, (chat_id, count_chat(store, counter, chat_id))))
+    except NotFound:
+        out.put(("chat", gen, (chat_id, None)))
+    except Exception as e:  # noqa: BLE001
+        out.put(("chat_error", gen, (chat_id, str(e) or type(e).__name__)))
+
+
+def _work_total(gen: int, path: Path, readonly: bool, out: queue.Queue) -> None:
+    try:
+        with DatasetStore(path, readonly=readonly) as store:
+            out.put(("total", gen, dataset_total(store)))
+    except Exception as e:  # noqa: BLE001
+        out.put(("total_error", gen, str(e) or type(e).__name__))
+
+
+# -- the main window's part ----------------------------------------------------------------------
+
+
+class TokenCounting:
+    """Background token counting of the main window's dataset. Tk thread only.
+
+    States: idle -> waiting (for the first paint) -> working -> cancelling? -> done | cancelled | error.
+    """
+
+    def __init__(self, app: Any, status_bar: tk.Misc, path_label: tk.Widget, *, enabled: bool = True,
+                 delay_ms: int = 500, poll_ms: int = 50) -> None:
+        self.app = app
+        self.enabled = enabled
+        self.delay_ms = delay_ms
+        self.poll_ms = poll_ms
+        self.state = "idle"
+        self.progress: tuple[int, int] | None = None  # (done, total) of the running pass
+        self.progress_seen = 0  # progress events applied (tests)
+        self.result: CountResult | None = None
+        self.note = ""  # why counts are estimates, when they are
+        self.total: TokenTotal | None = None
+        self.runs = 0  # count passes started
+        self._gen = 0  # bumped when the dataset or the tokenizer setting changes
+        self._job_q: queue.Queue | None = None
+        self._cancel = threading.Event()
+        self._aux: queue.Queue = queue.Queue()
+        self._after: str | None = None
+        self._start_after: str | None = None
+        self._total_after: str | None = None
+        self._total_running = False
+        self._total_again = False
+        self._loading = False
+        self._counter: Counter | None = None
+        self._waiting: list[Callable[[Counter], None]] = []
+        self._setting: str | None = None  # the tokenizer setting counted for
+        self._limit: str | None = None
+        self._downloads: set[str] = set()  # settings whose download was tried this session
+        self._wrote = False  # a pass ran since the last poll (App._poll tells its writes apart)
+        self._chats: dict[int, list[Callable[[Any], None]]] = {}  # big chats being recounted on a worker
+        self.async_chat_counts = 0
+        self._status_at_start = ""
+        self._asked = False  # started from the menu: always report the result
+        self._last_list_refresh = 0.0
+        self._spinning = False
+
+        # Status bar, right side: [Counting tokens 35%… ▮▮▮▯▯ Stop] [1.2M tokens] [path]
+        # The button and the bar are packed first: a long text is clipped, they never are.
+        self.frame = ttk.Frame(status_bar, style="Status.TFrame")
+        self.cancel_button = ttk.Button(self.frame, text="Stop", style="StatusLink.TButton", takefocus=False,
+                                        command=self.cancel)
+        self.cancel_button.pack(side="right", padx=(0, 2 * PAD))
+        self.bar = ttk.Progressbar(self.frame, length=110, mode="determinate", maximum=1000)
+        self.bar.pack(side="right", padx=(0, PAD))
+        self.progress_label = ttk.Label(self.frame, text="", style="StatusMuted.TLabel")
+        self.progress_label.pack(side="right")
+        self.total_label = ttk.Label(status_bar, text="", style="StatusTokens.TLabel", cursor="hand2")
+        self.total_label.pack(side="right", after=path_label)  # left of the path
+        self.total_label.bind("<Button-1>", lambda e: app.root.event_generate("<<StatsBoard>>"))
+        style = ttk.Style(status_bar)
+        style.configure("StatusTokens.TLabel", background=PALETTE["status"], foreground=PALETTE["muted"],
+                        padding=(2 * PAD, PAD))
+        style.configure("StatusLink.TButton", padding=(PAD, 0), background=PALETTE["status"],
+                        bordercolor=PALETTE["status"], lightcolor=PALETTE["status"], darkcolor=PALETTE["status"],
+                        foreground=PALETTE["accent"], width=-4)
+        style.map("StatusLink.TButton", background=[("active", PALETTE["button_active"])])
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("waiting", "working", "cancelling")
+
+    @property
+    def working(self) -> bool:
+        return self.state in ("working", "cancelling")
+
+    def may_have_written(self) -> bool:
+        """For the main window's poll: a pass ran (or runs) on another connection since the last
+        poll, so a changed data_version may be only token counts. Clears the mark when idle."""
+        busy = self.working or bool(self._chats)
+        wrote = self._wrote or busy
+        if not busy:
+            self._wrote = False
+        return wrote
+
+    # -- dataset lifecycle ---------------------------------------------------------------------
+
+    def dataset_opened(self) -> None:
+        """A dataset was opened: show its cached counts now, count what is missing after the first paint."""
+        self._reset()
+        store = self.app.store
+        if store is None:
+            return
+        self._setting, self._limit = self._settings()
+        self.app.chat_list.counting = False
+        self.refresh_total(delay=0)
+        if self.enabled and not store.readonly:
+            self.state = "waiting"
+            self._start_after = self.app.root.after(self.delay_ms, self._when_painted)
+
+    def dataset_closed(self) -> None:
+        self._reset()
+        self.total = None
+        self.total_label.configure(text="")
+
+    def close(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cancel.set()
+        self._gen += 1
+        self._job_q = None
+        self._counter = None
+        self._waiting = []
+        self._chats = {}
+        self._loading = False
+        for name in ("_start_after", "_total_after", "_after"):
+            ident = getattr(self, name)
+            if ident is not None:
+                try:
+                    self.app.root.after_cancel(ident)
+                except tk.TclError:
+                    pass
+                setattr(self, name, None)
+        self.state = "idle"
+        self.progress = None
+        self.note = ""
+        self._downloads = set() if self.app.store is None else self._downloads
+        self._hide_progress()
+
+    def _settings(self) -> tuple[str, str]:
+        store = self.app.store
+        return str(store.get_setting("tokenizer") or ""), str(store.get_setting("context_limit") or 0)
+
+    def data_changed(self) -> None:
+        """The dataset changed (any window): a new tokenizer setting means a recount."""
+        store = self.app.store
+        if store is None or self._setting is None:
+            return
+        setting, limit = self._settings()
+        if setting != self._setting:
+            self._setting, self._limit = setting, limit
+            self._counter = None  # the editors' counter is for the old setting
+            self._gen += 1
+            if self.enabled and not store.readonly:
+                self.start(reason="the tokenizer changed")
+            for ed in list(self.app.editors.values()):
+                editor_changed(ed)
+        elif limit != self._limit:
+            self._limit = limit
+            self.app.chat_list.refresh_tokens()
+
+    def _when_painted(self) -> None:
+        self._start_after = None
+        if self.state != "waiting":
+            return
+        if self.app.chat_list.tree.winfo_ismapped():
+            self._start_after = self.app.root.after_idle(self._start_waiting)
+        else:
+            self._start_after = self.app.root.after(100, self._when_painted)
+
+    def _start_waiting(self) -> None:
+        self._start_after = None
+        if self.state == "waiting":
+            self.start()
+
+    # -- the count pass ------------------------------------------------------------------------
+
+    def start(self, download: bool | None = None, force: bool = False, asked: bool = False, reason: str = "") -> bool:
+        """Count what is missing on a worker (a running pass is stopped first). `download`: fetch
+        a hub tokenizer that is not cached (default: the first time per setting this session);
+        `force`: load the tokenizer even when everything looks counted (a changed tokenizer file)."""
+        store = self.app.store
+        if store is None:
+            return False
+        if store.readonly:
+            if asked:
+                self.app.status("This dataset is read-only: token counts cannot be stored; cached ones are shown")
+            return False
+        self._cancel.set()
+        if self._start_after is not None:
+            self.app.root.after_cancel(self._start_after)
+            self._start_after = None
+        setting = str(store.get_setting("tokenizer") or "")
+        self._setting = setting
+        if download is None:
+            download = setting not in self._downloads
+        if download:
+            self._downloads.add(setting)
+        self._cancel = threading.Event()
+        self._job_q = queue.Queue()
+        remember = getattr(self.app, "remember_content", None)
+        if remember is not None:
+            remember()
+        self.state = "working"
+        self.runs += 1
+        self.progress = None
+        self.result = None
+        self._wrote = True
+        self._asked = asked
+        self._status_at_start = self.app.status_text
+        self.app.chat_list.counting = True
+        self._show_progress("Counting tokens…" if not reason else f"Counting tokens ({reason})…", None)
+        threading.Thread(target=_work_count, args=(Path(store.path), self._job_q, self._cancel, download, force),
+                         name="lima-tk count", daemon=True).start()
+        self._schedule()
+        return True
+
+    def cancel(self) -> None:
+        """Stop the running pass after its current chunk (what is counted stays counted)."""
+        if self.state == "waiting":
+            self._reset()
+            self.app.status("Token counting stopped")
+            return
+        if self.state == "working":
+            self.state = "cancelling"
+            self._cancel.set()
+            self._show_progress("Stopping…", self.progress)
+
+    def _schedule(self) -> None:
+        if self._after is None:
+            try:
+                self._after = self.app.root.after(self.poll_ms, self._drain)
+            except tk.TclError:
+                pass
+
+    def _drain(self) -> None:
+        """Apply what the workers reported; keep polling while something is on its way."""
+        self._after = None
+        try:
+            self._drain_job()
+            self._drain_aux()
+        finally:
+            if self.working or self._loading or self._total_running or self._chats:
+                self._schedule()
+
+    def _drain_job(self) -> None:
+        q = self._job_q
+        if q is None:
+            return
+        progress = None
+        for _ in range(100):
+            try:
+                kind, payload = q.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "progress":
+                progress = payload
+            elif kind == "status":
+                text = str(payload)
+                if text.startswith("Token counts are estimates"):
+                    self.note = text
+                elif text.startswith("Loading tokenizer "):
+                    self._show_progress(f"Loading {short_name(text[18:].rstrip('…'))}…", self.progress)
+                else:
+                    self._show_progress(text, self.progress)
+            elif kind == "done":
+                self._job_q = None
+                if progress is not None:
+                    self._apply_progress(progress)
+                self._finished(payload)
+                return
+            elif kind == "error":
+                self._job_q = None
+                self._failed(str(payload))
+                return
+        if progress is not None:
+            self._apply_progress(progress)
+
+    def _apply_progress(self, progress: tuple[int, int]) -> None:
+        self.progress = progress
+        self.progress_seen += 1
+        done, total = progress
+        if self.state == "working":
+            pct = 100 * done // total if total else 0
+            self._show_progress(f"Counting tokens {pct}%…", progress)
+        now = time.monotonic()
+        if now - self._last_list_refresh >= 0.3:  # the rows on screen and the total follow the count
+            self._last_list_refresh = now
+            self.app.chat_list.refresh_tokens()
+            if self._total_after is None and not self._total_running:
+                self.refresh_total(delay=700)
+
+    def _finished(self, result: CountResult | None) -> None:
+        self.result = result
+        cancelled = bool(result is not None and result.cancelled)
+        self.state = "cancelled" if cancelled else "done"
+        self._hide_progress()
+        cl = self.app.chat_list
+        cl.counting = False
+        if cl.filter.over_limit or cl.sort == "tokens":
+            cl.refresh()
+            self.app._update_count()
+        else:
+            cl.refresh_tokens()
+        self.refresh_total(delay=0)
+        if result is not None and self._counter is not None and self._counter.key != result.key:
+            self._counter = None  # e.g. a download finished: load the real one for the editors
+        for ed in list(self.app.editors.values()):
+            editor_changed(ed)
+        if result is not None and result.estimate:
+            self.note = f"Token counts are estimates (~): {result.reason}" if result.reason else self.note
+        self._report(result)
+
+    def _report(self, result: CountResult | None) -> None:
+        """One status line, unless the user did something else meanwhile (their message stays)."""
+        if not self._asked and self.app.status_text != self._status_at_start:
+            return
+        name = short_name(self._setting or "")
+        text = ""
+        if result is None:
+            text = f"Token counts are up to date ({name})" if self._asked else ""
+        elif result.cancelled:
+            done, total = self.progress or (0, 0)
+            pct = f" at {100 * done // total}%" if total else ""
+            text = f"Token counting stopped{pct}; View > Count tokens now goes on"
+        elif result.messages:
+            text = f"Counted the tokens of {result.messages:,} messages ({name})"
+        elif self._asked:
+            text = f"Token counts are up to date ({name})"
+        if result is not None and result.estimate and self.note:
+            text = f"{text} - {self.note}" if text else self.note
+        if text:
+            self.app.status(text)
+
+    def _failed(self, message: str) -> None:
+        self.state = "error"
+        self._hide_progress()
+        self.app.chat_list.counting = False
+        self.app.chat_list.refresh_tokens()
+        self.app.status(f"Token counting failed: {message}", error=True)
+
+    def _show_progress(self, text: str, progress: tuple[int, int] | None) -> None:
+        self.progress_label.configure(text=text)
+        if progress is None or not progress[1]:
+            if not self._spinning:  # loading the tokenizer: no fraction to show yet
+                self.bar.configure(mode="indeterminate")
+                self.bar.start(40)
+                self._spinning = True
+        else:
+            if self._spinning:
+                self.bar.stop()
+                self._spinning = False
+            self.bar.configure(mode="determinate", value=1000 * progress[0] // max(progress[1], 1))
+        self.cancel_button.state(["disabled"] if self.state == "cancelling" else ["!disabled"])
+        if not self.frame.winfo_manager():
+            self.frame.pack(side="right", after=self.total_label)
+
+    def _hide_progress(self) -> None:
+        try:
+            if self._spinning:
+                self.bar.stop()
+            self.frame.pack_forget()
+            self.progress_label.configure(text="")
+        except tk.TclError:  # the window is gone
+            pass
+        self._spinning = False
+
+    # -- what the poll and the editors ask -----------------------------------------------------
+
+    def derived_changed(self) -> None:
+        """The main window's poll found a change made only by a count pass: refresh the counts."""
+        self.app.chat_list.refresh_tokens()
+        self.refresh_total()
+
+    def chat_recounted(self, chat_id: int) -> None:
+        """An editor recounted its chat on the Tk thread: its list row and the total follow."""
+        cl = self.app.chat_list
+        if chat_id in cl.visible_ids():
+            cl.refresh_tokens()
+        self.refresh_total()
+
+    def counter(self) -> Counter | None:
+        """The counter for the current tokenizer setting, or None while it loads (a load starts)."""
+        if self._counter is not None:
+            return self._counter
+        self._load_counter()
+        return None
+
+    def with_counter(self, fn: Callable[[Counter], None]) -> None:
+        """Call `fn(counter)` now, or once the counter is loaded."""
+        if self._counter is not None:
+            fn(self._counter)
+            return
+        self._waiting.append(fn)
+        self._load_counter()
+
+    def _load_counter(self) -> None:
+        store = self.app.store
+        if self._loading or store is None:
+            return
+        self._loading = True
+        setting = str(store.get_setting("tokenizer") or "")
+        threading.Thread(target=_work_load, args=(self._gen, setting, Path(store.path).parent, self._aux),
+                         name="lima-tk tokenizer", daemon=True).start()
+        self._schedule()
+
+    def count_chat_async(self, chat_id: int, done: Callable[[Any], None]) -> None:
+        """Recount a big chat on a worker; `done(ChatCount | None)` runs on the Tk thread."""
+        store, counter = self.app.store, self._counter
+        if store is None or counter is None:
+            return
+        waiting = self._chats.setdefault(chat_id, [])
+        waiting.append(done)
+        if len(waiting) > 1:
+            return  # one is on its way; its result answers both
+        self._wrote = True
+        remember = getattr(self.app, "remember_content", None)
+        if remember is not None:
+            remember()
+        self.async_chat_counts += 1
+        threading.Thread(target=_work_chat, args=(self._gen, Path(store.path), counter, chat_id, self._aux),
+                         name="lima-tk chat count", daemon=True).start()
+        self._schedule()
+
+    def refresh_total(self, delay: int = 400) -> None:
+        """Recompute the dataset total on a worker (debounced)."""
+        if self.app.store is None:
+            return
+        if self._total_after is not None:
+            self.app.root.after_cancel(self._total_after)
+        self._total_after = self.app.root.after(delay, self._start_total)
+
+    def _start_total(self) -> None:
+        self._total_after = None
+        store = self.app.store
+        if store is None:
+            return
+        if self._total_running:
+            self._total_again = True
+            return
+        self._total_running = True
+        threading.Thread(target=_work_total, args=(self._gen, Path(store.path), store.readonly, self._aux),
+                         name="lima-tk token total", daemon=True).start()
+        self._schedule()
+
+    def _drain_aux(self) -> None:
+        while True:
+            try:
+                kind, gen, payload = self._aux.get_nowait()
+            except queue.Empty:
+                return
+            if kind in ("total", "total_error"):
+                self._total_running = False
+                if gen == self._gen and kind == "total":
+                    self._show_total(payload)
+                if self._total_again:
+                    self._total_again = False
+                    self.refresh_total(delay=0)
+            elif kind in ("chat", "chat_error"):
+                chat_id, got = payload
+                callbacks = self._chats.pop(chat_id, [])
+                if gen != self._gen:
+                    continue
+                if kind == "chat_error":
+                    self.app.status(f"Token count: {got}", error=True)
+                    continue
+                for fn in callbacks:
+                    fn(got)
+            elif kind in ("counter", "counter_error"):
+                self._loading = False
+                if gen != self._gen:
+                    if self._waiting:  # the setting changed meanwhile: load again
+                        self._load_counter()
+                    continue
+                if kind == "counter_error":
+                    self.app.status(f"Cannot load the tokenizer: {payload}", error=True)
+                    self._waiting = []
+                    continue
+                self._counter = payload
+                waiting, self._waiting = self._waiting, []
+                for fn in waiting:
+                    fn(payload)
+                for ed in list(self.app.editors.values()):
+                    editor_changed(ed)
+
+    def _show_total(self, t: TokenTotal | None) -> None:
+        self.total = t
+        if t is None:
+            self.total_label.configure(text="")
+            return
+        mark = "~" if t.estimate or t.uncounted else ""
+        text = f"{mark}{compact(t.total)} tokens"
+        if t.estimate:
+            text += " (estimate)"
+        self.total_label.configure(text=text)
+
+
+# -- the chat editor's part ----------------------------------------------------------------------
+
+
+def editor_changed(editor: Any) -> None:
+    """The editor's hook: its chat was (re)loaded or a message was saved. Shows the cached counts
+    and recounts what the save changed (a moment later, once for several calls). Tk thread only."""
+    if getattr(editor, "closed", True) or not hasattr(editor, "cards"):
+        return
+    et = getattr(editor, "_tokens", None)
+    if et is None:
+        et = editor._tokens = EditorTokens(editor)
+    et.schedule()
+
+
+class EditorTokens:
+    """Per-message counts and the budget of one chat editor. Tk thread only."""
+
+    def __init__(self, editor: Any) -> None:
+        self.editor = editor
+        self.per_message: dict[int, int] = {}
+        self.estimate = False
+        self.total: int | None = None
+        self.limit = 0
+        self.updates = 0  # tests: how many times the counts were read
+        self._after: str | None = None
+        # Cards made after the counts were read (a long chat opens in chunks) get them too.
+        editor.bind("<<EditorReady>>", lambda e: self.apply(), add="+")
+
+    def schedule(self) -> None:
+        # On the root, not the editor: a save while the editor closes must not leave a timer
+        # that names a command the editor's destroy() deleted.
+        if self._after is None and not self.editor.closed:
+            self._after = self.editor.app.root.after(1, self.update)
+
+    def update(self) -> None:
+        self._after = None
+        ed = self.editor
+        if ed.closed:
+            return
+        store = ed.store
+        ctl = getattr(ed.app, "tokens", None)
+        if not isinstance(ctl, TokenCounting) or store.readonly:
+            ctl = None  # only what the cache holds (a stand-in app, a read-only dataset)
+        counter = ctl.counter() if ctl is not None else None  # None: loading on a worker
+        if counter is not None:
+            if sum(len(m.content or "") for m in ed.messages.values()) > ASYNC_CHARS:
+                ctl.count_chat_async(ed.chat_id, self._counted)  # the cached counts meanwhile
+            else:
+                from lima_tk.tokens import count_chat
+
+                try:
+                    self._counted(count_chat(store, counter, ed.chat_id))
+                    return
+                except NotFound:
+                    return
+                except (LimaError, sqlite3.Error) as e:  # busy, or the file became read-only
+                    ed.status(f"Token count: {e}")
+        self._read_cached(store)
+        self.updates += 1
+        self.apply()
+
+    def _counted(self, counted: Any) -> None:
+        """A ChatCount of this chat (None: it is gone)."""
+        ed = self.editor
+        if counted is None or ed.closed:
+            return
+        self.per_message, self.estimate = counted.per_message, counted.estimate
+        self.total, self.limit = counted.total, counted.limit
+        self.updates += 1
+        self.apply()
+        ctl = getattr(ed.app, "tokens", None)
+        if isinstance(ctl, TokenCounting):
+            ctl.chat_recounted(ed.chat_id)
+
+    def _read_cached(self, store: DatasetStore) -> None:
+        """No counter (yet, or a read-only dataset): what the cache holds under the active key."""
+        ed = self.editor
+        key = store.active_token_key()
+        try:
+            self.limit = max(0, int(store.get_setting("context_limit") or 0))
+        except (TypeError, ValueError):
+            self.limit = 0
+        if key is None:
+            self.per_message, self.estimate, self.total = {}, False, None
+            return
+        self.per_message = store.message_token_counts(ed.chat_id, key.id)
+        t = store.chat_token_totals([ed.chat_id], key).get(ed.chat_id)
+        n = len(ed.order)
+        self.estimate = key.estimate or bool(t and t.uncounted)
+        self.total = 0 if n == 0 else (t.total if t is not None and t.uncounted < n else None)
+
+    def apply(self) -> None:
+        ed = self.editor
+        if ed.closed:
+            return
+        est = self.estimate
+        for mid, card in list(ed.cards.items()):
+            card.set_token_count(message_label(self.per_message.get(mid), est))
+        ed.props.set_budget(self.total, self.limit, est)
+
+
+def open_stats(app: Any) -> Any:
+    """View > Stats board."""
+    if app.store is None:
+        app.status("Open a dataset first", error=True)
+        return None
+    from lima_tk.ui.stats_board import open_stats_board
+
+    return open_stats_board(app)

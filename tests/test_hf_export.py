@@ -1,0 +1,239 @@
+"""The Hugging Face dataset folder export, loaded back with the real `datasets` library."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import datasets
+import pytest
+
+from lima_tk.errors import LimaError, ValidationError
+from lima_tk.formats import Cancelled, export_file, import_file
+from lima_tk.formats.hf import push_folder
+from lima_tk.model import Message, Tool
+from lima_tk.store import ChatFilter, DatasetStore
+
+datasets.disable_progress_bars()
+
+WEATHER = Tool("get_weather", "Weather now", {"type": "object", "properties": {"city": {"type": "string"}},
+                                              "required": ["city"]}, True)
+
+
+def call(cid: str, args: str) -> dict:
+    return {"id": cid, "type": "function", "function": {"name": "get_weather", "arguments": args}}
+
+
+def build(store: DatasetStore) -> None:
+    store.create_chat("plain", "en", ["a"], messages=[
+        Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello", weight=0),
+        Message("user", "Again"), Message("assistant", "Hello again", weight=1)])
+    store.create_chat("tools", "de", ["b", "a"], messages=[
+        Message("user", "Wetter?", name="ann"),
+        Message("assistant", None, tool_calls=[call("c1", '{"city": "Berlin"}'), call("c2", '{"city":"Bonn"}')]),
+        Message("tool", "5C", tool_call_id="c1"), Message("tool", "7C", tool_call_id="c2"),
+        Message("assistant", "5C und 7C.")], tools=[WEATHER, Tool("noop")])
+    store.create_chat("no language", None, ["held-out"], messages=[Message("user", "q"), Message("assistant", "a")])
+    for i in range(7):
+        store.create_chat(f"more {i}", "en", [], messages=[Message("user", f"q{i}"), Message("assistant", f"a{i}")])
+
+
+def expected_row(chat, training: bool) -> dict:
+    """What a loaded row holds, written out by hand (not with the exporter's own code)."""
+    msgs = []
+    for m in chat.messages:
+        row = {"role": m.role, "content": m.content if m.content is not None else "", "name": m.name,
+               "tool_calls": [{"id": c["id"], "type": "function",
+                               "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
+                              for c in (m.tool_calls or [])],
+               "tool_call_id": m.tool_call_id}
+        if training:
+            row["training"] = m.role == "assistant" and m.weight != 0
+        msgs.append(row)
+    tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                               "parameters": json.dumps(t.parameters) if t.parameters else None}}
+             for t in chat.tools]
+    return {"id": chat.uid, "name": chat.name, "language": chat.language, "tags": chat.tags, "messages": msgs,
+            "tools": tools}
+
+
+def load(folder: Path, tmp: Path, **kw) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(folder), cache_dir=str(tmp / "hf-cache"), **kw)
+
+
+def test_hf_folder_loads_row_by_row(tmp_path: Path, store: DatasetStore):
+    build(store)
+    out = tmp_path / "my-dataset"
+    calls: list[tuple[int, int]] = []
+    rep = export_file(store, out, "hf", options={"test_tag": "held-out", "training_flag": True},
+                      progress=lambda d, t: calls.append((d, t)))
+    assert (rep.format, rep.chats, rep.rows, rep.messages) == ("hf", 10, 10, 26)
+    assert rep.files == ["README.md", "data/train.jsonl", "data/test.jsonl"]
+    assert calls[-1] == (10, 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-dataset", "test.lima.db", "test.lima.db-shm",
+                                                          "test.lima.db-wal"]  # no temp folder left
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n")
+    assert 'path: "data/test.jsonl"' in card and "num_examples: 1" in card
+    assert 'language:\n- "de"\n- "en"\n' in card
+    assert "| en | 8 |" in card and "| a | 2 |" in card and "not counted yet" in card
+    ds = load(out, tmp_path)
+    assert set(ds) == {"train", "test"}
+    assert (ds["train"].num_rows, ds["test"].num_rows) == (9, 1)
+    by_name = {c.name: c for c in store.iter_chats()}
+    for split in ("train", "test"):
+        for row in ds[split]:
+            assert row == expected_row(by_name[row["name"]], True), row["name"]
+    assert ds["test"][0]["name"] == "no language"
+    tools_row = next(r for r in ds["train"] if r["name"] == "tools")
+    assert json.loads(tools_row["tools"][0]["function"]["parameters"])["required"] == ["city"]
+    assert json.loads(tools_row["messages"][1]["tool_calls"][1]["function"]["arguments"]) == {"city": "Bonn"}
+
+
+def test_hf_rows_keep_one_schema_across_batches(tmp_path: Path, store: DatasetStore):
+    """Many plain chats before the first tool call: read in small batches, every batch must still
+    cast to the declared features (an inferred list<null> would not take the later structs)."""
+    for i in range(300):
+        store.create_chat(f"c{i}", messages=[Message("user", f"q{i} " + "x" * 50), Message("assistant", f"a{i}")])
+    store.create_chat("late tools", messages=[
+        Message("user", "w?"), Message("assistant", None, tool_calls=[call("c1", '{"city": "Rome"}')]),
+        Message("tool", "20C", tool_call_id="c1"), Message("assistant", "20C")], tools=[WEATHER])
+    out = tmp_path / "ds"
+    export_file(store, out, "hf")
+    ds = load(out, tmp_path, chunksize=2048)
+    assert ds["train"].num_rows == 301
+    assert ds["train"][300]["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"city": "Rome"}'
+    assert "training" not in ds["train"][0]["messages"][0]
+
+
+def test_hf_test_split_by_ratio_is_seeded(tmp_path: Path, store: DatasetStore):
+    build(store)
+    names = []
+    for i, seed in enumerate((7, 7, 8)):
+        out = tmp_path / f"r{i}"
+        rep = export_file(store, out, "hf", options={"test_ratio": 0.3, "seed": seed})
+        assert rep.files[-1] == "data/test.jsonl"
+        test = [json.loads(x)["name"] for x in (out / "data" / "test.jsonl").read_text().splitlines()]
+        train = [json.loads(x)["name"] for x in (out / "data" / "train.jsonl").read_text().splitlines()]
+        assert len(test) == 3 and len(train) == 7 and not set(test) & set(train)
+        names.append(test)
+    assert names[0] == names[1] and names[0] != names[2]
+    with pytest.raises(ValidationError, match="not both"):
+        export_file(store, tmp_path / "x", "hf", options={"test_ratio": 0.2, "test_tag": "a"})
+    with pytest.raises(ValidationError, match="below 1"):
+        export_file(store, tmp_path / "x", "hf", options={"test_ratio": 1})
+
+
+def test_hf_filters_and_no_problems(tmp_path: Path, store: DatasetStore):
+    build(store)
+    store.create_chat("broken", "en", ["a"], messages=[Message("user", "q"), Message("assistant", "")])
+    rep = export_file(store, tmp_path / "f", "hf", chat_filter=ChatFilter(tag="a"), skip_problems=True)
+    assert (rep.chats, rep.skipped, rep.skipped_reasons) == (2, 1, {"has linter errors": 1})
+    assert rep.files == ["README.md", "data/train.jsonl"]
+    assert "1 chats were left out: has linter errors (1)." in (tmp_path / "f" / "README.md").read_text()
+
+
+def test_hf_replaces_only_its_own_folder(tmp_path: Path, store: DatasetStore):
+    build(store)
+    out = tmp_path / "ds"
+    export_file(store, out, "hf", options={"test_tag": "held-out"})
+    assert (out / "data" / "test.jsonl").exists()
+    export_file(store, out, "hf")  # again, without a test split: the old test file is gone
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train.jsonl"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff")
+    with pytest.raises(LimaError, match="not empty"):
+        export_file(store, foreign, "hf")
+    assert [p.name for p in foreign.iterdir()] == ["cat.jpg"]
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(LimaError, match="is a file"):
+        export_file(store, tmp_path / "file.txt", "hf")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export_file(store, empty, "hf").chats == 10
+
+
+def test_hf_cancel_keeps_the_old_folder(tmp_path: Path, store: DatasetStore):
+    for i in range(1200):
+        store.create_chat(f"c{i}", messages=[Message("user", f"q{i}"), Message("assistant", "a")])
+    out = tmp_path / "ds"
+    export_file(store, out, "hf", chat_filter=ChatFilter(ids=[1, 2]))
+    before = (out / "data" / "train.jsonl").read_bytes()
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        export_file(store, out, "hf", progress=lambda d, t: cancel.set() if d else None, cancel=cancel)
+    assert (out / "data" / "train.jsonl").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("test.lima")) == ["ds"]
+
+
+def test_hf_card_token_stats(tmp_path: Path, store: DatasetStore):
+    from lima_tk.tokens import count_dataset, estimate_counter
+
+    build(store)
+    store.set_setting("context_limit", 10)
+    count_dataset(store, estimate_counter())
+    export_file(store, tmp_path / "ds", "hf")
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "Tokens (estimates" in card and "| total | min | median | mean | max | over the limit |" in card
+    assert "(limit 10)" in card
+
+
+def test_push_needs_the_hub_library_and_a_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if it were not installed
+    with pytest.raises(LimaError, match=r"lima-tk\[hub\]"):
+        push_folder(tmp_path, "me/data")
+    monkeypatch.undo()
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    with pytest.raises(LimaError, match="not logged in"):
+        push_folder(tmp_path, "me/data")
+    with pytest.raises(ValidationError, match="user/name"):
+        push_folder(tmp_path, "no slash")
+
+    uploads: list[tuple] = []
+
+    class FakeApi:
+        def __init__(self, token: str) -> None:
+            assert token == "hf_test"
+
+        def create_repo(self, repo_id, **kw):
+            uploads.append(("create", repo_id, kw["repo_type"], kw["private"]))
+
+        def upload_folder(self, **kw):
+            uploads.append(("upload", kw["repo_id"], kw["folder_path"]))
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert push_folder(tmp_path, "me/data", private=True) == "https://huggingface.co/datasets/me/data"
+    assert uploads == [("create", "me/data", "dataset", True), ("upload", "me/data", str(tmp_path))]
+
+
+def test_cli_export_hf_and_push_errors(tmp_path: Path, store: DatasetStore):
+    from click.testing import CliRunner
+
+    from lima_tk.cli import cli
+
+    build(store)
+    db = str(store.path)
+    r = CliRunner().invoke(cli, ["--db", db, "export", str(tmp_path / "out"), "--format", "hf", "--test-tag",
+                                 "held-out", "--training-flag"])
+    assert r.exit_code == 0, r.output
+    assert "wrote 10 chats" in r.output and "files: README.md, data/train.jsonl, data/test.jsonl" in r.output
+    assert '"training"' in (tmp_path / "out" / "data" / "train.jsonl").read_text()
+    r = CliRunner().invoke(cli, ["--db", db, "export", str(tmp_path / "o.jsonl"), "--push", "me/x"])
+    assert r.exit_code == 2 and "--format hf" in r.output
+
+
+def test_import_of_own_exports_keeps_chats(tmp_path: Path, store: DatasetStore):
+    """The hf rows are not an import format, but ShareGPT/Alpaca of the same chats round-trip."""
+    build(store)
+    export_file(store, tmp_path / "s.json", "sharegpt")
+    other = DatasetStore(tmp_path / "o.lima.db")
+    rep = import_file(other, tmp_path / "s.json")
+    assert rep.chats == 10
+    other.close()
