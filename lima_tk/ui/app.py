@@ -14,6 +14,7 @@ thread with a store of their own.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import sys
@@ -97,6 +98,7 @@ class App:
         self._poll_after: str | None = None
         self._signature: tuple = ()
         self._status_text = ""
+        self.last_report: Any = None  # the report window of the last import or export, if one opened
 
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
@@ -155,6 +157,7 @@ class App:
     def undo(self) -> None:
         if not self._writable():
             return
+        self._stop_streams()
         self.flush_pending()
         step = self.store.undo()
         if step is None:
@@ -167,6 +170,7 @@ class App:
     def redo(self) -> None:
         if not self._writable():
             return
+        self._stop_streams()
         self.flush_pending()
         step = self.store.redo()
         if step is None:
@@ -174,6 +178,14 @@ class App:
             return
         self.data_changed()
         self.status(f"Redid {step.label}")
+
+    def _stop_streams(self) -> None:
+        """Undo/redo while an editor streams a reply: stop it first (its text so far is saved and
+        joins the generation's undo step), as the editor's own Ctrl+Z does."""
+        for ed in list(self.editors.values()):
+            assist = getattr(ed, "assist", None)
+            if assist is not None and assist.streaming():
+                assist.stop()
 
     def flush_pending(self) -> None:
         """Save what open editors still hold (typing not yet saved by their debounce)."""
@@ -302,6 +314,7 @@ class App:
             "<<Save>>": self.save_now,
             "<<SaveCopyAs>>": self.save_copy_dialog,
             "<<Import>>": self.import_dialog,
+            "<<ImportWithOptions>>": lambda: self.import_dialog(with_options=True),
             "<<Export>>": self.export_dialog,
             "<<Settings>>": self.settings_dialog,
             "<<Quit>>": self.close,
@@ -547,8 +560,8 @@ class App:
         if self.store.readonly:
             return ("This dataset has no chats", "It is read-only, so nothing can be added here.", [])
         return ("This dataset has no chats yet",
-                "Start a chat (Ctrl+N) or import a file (Ctrl+I): OpenAI fine-tuning JSONL, lima-gui JSONL or CSV, "
-                "or a lima-tk export.",
+                "Start a chat (Ctrl+N) or import a file (Ctrl+I): OpenAI fine-tuning JSONL, a ChatGPT data export, "
+                "ShareGPT, Alpaca, lima-gui JSONL or CSV, or a lima-tk export.",
                 [("New chat", lambda: gen("<<NewChat>>")), ("Import a file…", lambda: gen("<<Import>>"))])
 
     # -- chat actions ----------------------------------------------------------------------
@@ -687,15 +700,21 @@ class App:
         self.chat_list.tree.focus_set()
         self.status(f"Selected {_n(len(self.chat_list.selected), 'chat')}")
 
-    def open_chat(self, chat_id: int) -> None:
+    def open_chat(self, chat_id: int, message_index: int | None = None) -> Any:
+        """Open (or raise) the chat's editor; with `message_index` (0-based), scroll to that
+        message and put the cursor in it (the Problems panel opens chats this way)."""
         try:
             from lima_tk.ui.chat_editor import open_chat_editor
         except ModuleNotFoundError as e:
             if e.name != "lima_tk.ui.chat_editor":
                 raise
             self.status("The chat editor is not part of this build yet", error=True)
-            return
-        open_chat_editor(self, chat_id)
+            return None
+        editor = open_chat_editor(self, chat_id)
+        if message_index is not None:
+            # After the editor's own first focus (an after_idle of its own), so this one wins.
+            editor.after_idle(lambda: editor.show_message(message_index))
+        return editor
 
     # -- tokens, stats, problems (issues 6 and 7) -------------------------------------------------
 
@@ -912,12 +931,23 @@ class App:
             self.status(msg, error=True)
             dialogs.show_error(self.root, "Import", msg)
             return None
+        from lima_tk.ui import interop
 
+        fmt = interop.detect(src)
+        if fmt in interop.IMPORT_OPTION_FORMATS:
+            return interop.ImportOptionsDialog(  # type: ignore[return-value]
+                self, src, fmt, lambda options, dup: self._import_new(src, dest, options, dup),
+                title="Import into a new dataset", new_dataset=True)
+        return self._import_new(src, dest)
+
+    def _import_new(self, src: Path, dest: Path, options: dict[str, Any] | None = None,
+                    allow_duplicates: bool = False) -> Job:
         def work(progress, cancel):
             from lima_tk.formats import import_file
 
             with DatasetStore(dest) as s:
-                return import_file(s, src, "auto", progress=progress, cancel=cancel)
+                return import_file(s, src, "auto", progress=progress, cancel=cancel, options=options,
+                                   allow_duplicates=allow_duplicates)
 
         def done(report):
             self.open_dataset(dest)
@@ -934,16 +964,31 @@ class App:
                              done, failed, lambda: failed(None), unit="bytes", writes=True)
 
     @action
-    def import_dialog(self) -> Job | None:
+    def import_dialog(self, with_options: bool = False) -> Any:
+        """File > Import (Ctrl+I): choose a file; a format with options (a ChatGPT export) asks for
+        them first. File > Import with options… (Ctrl+Shift+I) always asks (duplicates too)."""
         if not self._writable():
             return None
         path = dialogs.ask_open_path(self.root, "Import into this dataset", dialogs.IMPORT_TYPES,
                                      str(self.store.path.parent))
         if not path:
             return None
-        return self.import_file(path)
+        return self.start_import(path, with_options)
 
-    def import_file(self, path: str | Path) -> Job | None:
+    def start_import(self, path: str | Path, with_options: bool = False) -> Any:
+        """The import of `path`: the options dialog (returned) when the format has options or
+        `with_options`, else the import Job at once."""
+        from lima_tk.ui import interop
+
+        src = Path(path)
+        fmt = interop.detect(src)
+        if with_options or fmt in interop.IMPORT_OPTION_FORMATS:
+            return interop.ImportOptionsDialog(
+                self, src, fmt, lambda options, dup: self.import_file(src, options=options, allow_duplicates=dup))
+        return self.import_file(src)
+
+    def import_file(self, path: str | Path, *, options: dict[str, Any] | None = None,
+                    allow_duplicates: bool = False) -> Job | None:
         """Import a chat file into the open dataset on a worker thread (one undo step)."""
         if not self._writable():
             return None
@@ -955,7 +1000,8 @@ class App:
             from lima_tk.formats import import_file
 
             with DatasetStore(db) as s:
-                return import_file(s, src, "auto", progress=progress, cancel=cancel)
+                return import_file(s, src, "auto", progress=progress, cancel=cancel, options=options,
+                                   allow_duplicates=allow_duplicates)
 
         return self._run_job(f"Importing {src.name}", f"Importing {src.name} into {db.name}…", work,
                              lambda r: (self.data_changed(), self._import_done(r, src)),
@@ -964,48 +1010,97 @@ class App:
                              unit="bytes", writes=True)
 
     def _import_done(self, report: Any, src: Path) -> None:
+        from lima_tk.ui import interop
+
         text = f"Imported {_n(report.chats, 'chat')} ({report.messages:,} messages) from {src.name}"
         if report.skipped:
             text += f", skipped {report.skipped:,}"
+            dups = sum(n for why, n in report.skipped_reasons.items() if "duplicate" in why)
+            if dups:
+                text += f" ({_n(dups, 'duplicate')})"
         if report.settings_changed:
             text += f"; settings: {', '.join(report.settings_changed)}"
         if report.warnings:
             text += f" - {_n(len(report.warnings), 'warning')}"
-            dialogs.TextReport(self.root, "Import warnings", f"{src.name}: imported with these warnings",
-                               report.warnings)
+        what = interop.IMPORT_LABELS.get(report.format, report.format)
+        self.last_report = interop.show_report(
+            self, report, f"{src.name} ({what}): imported {_n(report.chats, 'chat')} "
+                          f"({report.messages:,} messages).", imported=True)
         self.status(text + " - Ctrl+Z to undo" if report.chats else text)
 
     @action
-    def export_dialog(self) -> dialogs.ExportDialog | None:
+    def export_dialog(self) -> Any:
         if self.store is None:
             self.status("Open a dataset first", error=True)
             return None
         self.flush_pending()
-        return dialogs.ExportDialog(self)
+        from lima_tk.ui.interop import ExportDialog
 
-    def run_export(self, out: Path, fmt: str, chat_filter: ChatFilter | None) -> Job | None:
+        return ExportDialog(self)
+
+    def run_export(self, out: Path, fmt: str, chat_filter: ChatFilter | None, *,
+                   options: dict[str, Any] | None = None, skip_problems: bool = False,
+                   push: tuple[str, bool] | None = None) -> Job | None:
+        """Export on a worker thread behind a progress dialog. `push` = (repo id, private): then
+        upload the exported folder (hf) to the Hugging Face Hub, on the same worker."""
         if self.store is None:
             return None
         self.flush_pending()
         db, ro = self.store.path, self.store.readonly
 
         def work(progress, cancel):
+            from lima_tk.errors import LimaError
             from lima_tk.formats import export_file
 
             with DatasetStore(db, readonly=ro) as s:
-                return export_file(s, out, fmt, chat_filter=chat_filter, progress=progress, cancel=cancel)
+                report = export_file(s, out, fmt, chat_filter=chat_filter, progress=progress, cancel=cancel,
+                                     options=options, skip_problems=skip_problems)
+            uploaded: str | LimaError | None = None
+            if push is not None:
+                from lima_tk.formats.hf import push_folder
 
-        def done(r):
-            text = f"Exported {_n(r.chats, 'chat')} ({r.messages:,} messages) to {out.name}"
+                try:
+                    uploaded = push_folder(out, push[0], push[1])
+                except LimaError as e:  # the folder is written either way: say what failed
+                    uploaded = e
+            return report, uploaded
+
+        def done(result):
+            from lima_tk.ui import interop
+
+            r, uploaded = result
+            folder = bool(r.files)
+            where = f"folder {out.name}" if folder else out.name
+            if fmt in interop.PREFERENCE_FORMATS:
+                text = f"Exported {_n(r.rows, 'preference pair')} from {_n(r.chats, 'chat')} to {where}"
+            else:
+                text = f"Exported {_n(r.chats, 'chat')} ({r.messages:,} messages) to {where}"
+            if folder:
+                text += f" ({', '.join(r.files)})"
             if r.skipped:
                 text += f"; skipped {r.skipped:,}"
+                if r.skipped_reasons:
+                    text += " (" + ", ".join(f"{n:,} {why}" for why, n in r.skipped_reasons.items()) + ")"
             if r.warnings:
-                dialogs.TextReport(self.root, "Export warnings", f"{out.name}: written with these warnings",
-                                   r.warnings)
                 text += f" - {_n(len(r.warnings), 'warning')}"
+            if isinstance(uploaded, str):
+                text += f"; uploaded to {uploaded}"
+            if fmt in interop.PREFERENCE_FORMATS:
+                heading = f"{where}: {_n(r.rows, 'preference pair')} from {_n(r.chats, 'chat')}."
+            else:
+                heading = f"{where}: exported {_n(r.chats, 'chat')} ({r.messages:,} messages)."
+            self.last_report = interop.show_report(self, r, heading, imported=False)
+            if isinstance(uploaded, Exception):
+                self.status(f"{text}; the upload failed: {uploaded}", error=True)
+                dialogs.show_error(self.root, "Upload failed", f"{out.name} was written, but the upload failed:"
+                                                               f"\n\n{uploaded}")
+                return
             self.status(text)
 
-        return self._run_job("Exporting", f"Exporting to {out.name}…", work, done,
+        message = f"Exporting to {out.name}…"
+        if push is not None:
+            message = f"Exporting to {out.name}, then uploading it to {push[0]}…"
+        return self._run_job("Exporting", message, work, done,
                              lambda e: self._job_failed("Export", e),
                              lambda: self.status("Export cancelled; no file was written"), unit="chats")
 
@@ -1065,6 +1160,9 @@ class App:
 
     def _run_job(self, title: str, message: str, work, on_done, on_error, on_cancelled, unit: str = "",
                  writes: bool = False) -> Job:
+        # Collect closed dialogs here: Tk variables found by a collection in the worker would be
+        # finalized there (a Tcl call off the Tk thread).
+        gc.collect()
         job = run_with_progress(self.root, title, message, work, on_done=on_done, on_error=on_error,
                                 on_cancelled=on_cancelled, unit=unit, poll_ms=self.job_poll_ms)
         job.writes = writes  # type: ignore[attr-defined]
@@ -1124,15 +1222,17 @@ class App:
         self._poll_after = self.root.after(self.poll_ms, self._poll)
 
     def _content_signature(self) -> tuple:
-        """What changes when the data does, but not when only token counts are written (indexed
-        lookups: a few ms on 100,000 chats). Read only when data_version moved during a count."""
+        """What changes when the data does, but not when only token counts are written. Every
+        change is journaled (coalesced typing keeps its journal row but touches the chat's
+        updated_at); indexed lookups only, ~1 ms on 100,000 chats. Read only when data_version
+        moved while a count ran."""
         if self.store is None:
             return ()
         q = self.store.conn.execute
         return (
             q("SELECT max(id), count(*), sum(undone) FROM journal").fetchone(),
-            q("SELECT max(updated_at), count(*) FROM chats").fetchone(),
-            q("SELECT max(id), count(*) FROM messages").fetchone(),
+            q("SELECT max(updated_at) FROM chats").fetchone(),
+            q("SELECT max(id) FROM messages").fetchone(),
             tuple(q("SELECT key, value FROM settings ORDER BY key").fetchall()),
         )
 

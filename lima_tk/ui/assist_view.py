@@ -55,6 +55,7 @@ MARK_LIVE = (st.ACCENT, "#e3ecfc")
 PILL_STOP = (st.DANGER, st.ERROR_BG)
 PILL_GENERATE = (st.ACCENT, "#e3ecfc")
 PILL_NAV = (st.TEXT, "#e9ecf0")
+PILL_REJECTED = ("#8a2c0d", "#fbe4d8")  # "2/3 · 1 rejected": versions marked for preference pairs
 
 # finish -> (word, tooltip) for replies that did not complete.
 UNFINISHED = {
@@ -168,8 +169,8 @@ class AssistController:
         live = self.stream if self.streaming(card.mid) else None
         err = self.errors.get(card.mid)
         return (card.role, card.index == len(self.editor.order) - 1, bool(m.content), m.source, m.model, m.finish,
-                len(m.alternatives or ()), m.alt_index, live is not None, live.calling if live else "",
-                err.message if err else None)
+                len(m.alternatives or ()), m.alt_index, rejected_count(m), live is not None,
+                live.calling if live else "", err.message if err else None)
 
     def card_buttons(self, card: MessageCard) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, str]]]:
         """Header buttons: stop on the streaming message; regenerate / continue on assistant
@@ -198,11 +199,16 @@ class AssistController:
         n = len(m.alternatives or ()) + 1
         if n > 1:
             i = min(m.alt_index or 0, n - 1)
+            rejected = rejected_count(m)
+            label = f"{i + 1}/{n}" + (f" · {rejected} rejected" if rejected else "")
             items += [("alt_prev", "‹", "Previous version"),
-                      ("versions", f"{i + 1}/{n}", f"Version {i + 1} of {n}: the shown version is the one trained "
-                                                   "on and exported. Click for the list, or to delete one."),
+                      ("versions", label, f"Version {i + 1} of {n}: the shown version is the one trained on and "
+                                          "exported (the chosen one of a preference pair). Click for the list, to "
+                                          "mark versions rejected, or to delete one."),
                       ("alt_next", "›", "Next version")]
             pills.update(alt_prev=PILL_NAV, alt_next=PILL_NAV)
+            if rejected:
+                pills["versions"] = PILL_REJECTED
         marker = provenance(m, self.stream if self.streaming(card.mid) else None)
         if marker is not None:
             label, tip, colors = marker
@@ -678,8 +684,43 @@ class AssistController:
         self.store.delete_alternative(mid, index)
         ed._changed(status=f"Deleted version {index + 1} of {n} (Ctrl+Z outside a text undoes)")
 
+    def set_rejected(self, mid: int, index: int, flag: bool = True) -> None:
+        """Mark version `index` (0-based) of a reply rejected, or not: a preference export pairs it
+        with the shown (chosen) version. One undo step."""
+        ed = self.editor
+        if self.streaming(mid):
+            ed.status("Wait for the reply or stop it (Esc) first")
+            return
+        if mid not in ed.messages or not ed._writable():
+            return
+        ed.flush()
+        self.store.set_alternative_rejected(mid, index, flag)
+        if flag:
+            text = (f"Version {index + 1} marked rejected: preference exports pair it with the shown version "
+                    "(Ctrl+Z outside a text undoes)")
+        else:
+            text = f"Version {index + 1} is no longer rejected"
+        ed._changed(status=text)
+
+    def reject_others(self, mid: int) -> None:
+        """Mark every version but the shown one rejected (one undo step)."""
+        ed = self.editor
+        m = ed.messages.get(mid)
+        if m is None or self.streaming(mid) or not ed._writable():
+            return
+        shown = m.alt_index or 0
+        todo = [i for i, v in enumerate(m.variants()) if i != shown and not v.get("rejected")]
+        if not todo:
+            return
+        ed.flush()
+        with self.store.change(f"Reject {len(todo)} versions", "alternative"):
+            for i in todo:
+                self.store.set_alternative_rejected(mid, i, True)
+        ed._changed(status=f"{len(todo)} versions marked rejected (Ctrl+Z outside a text undoes)")
+
     def versions_menu(self, card: MessageCard, x: int, y: int) -> tk.Menu:
-        """A small menu listing the versions (pick one to show it) and deleting the shown one."""
+        """A small menu listing the versions (pick one to show it), marking the others rejected
+        for preference pairs, and deleting the shown one."""
         m = card.message
         variants = m.variants()
         shown = m.alt_index or 0
@@ -690,6 +731,7 @@ class AssistController:
                 pass
         menu = tk.Menu(self.editor, tearoff=False)
         self.menu_var = tk.IntVar(menu, value=shown)
+        any_rejected = any(v.get("rejected") for v in variants)
         for i, v in enumerate(variants):
             text = " ".join(str(v.get("content") or "").split())
             if not text and v.get("tool_calls"):
@@ -702,8 +744,28 @@ class AssistController:
             if v.get("finish") not in (None, "stop", "tool_calls") or (v.get("source") == "generated"
                                                                           and not v.get("finish")):
                 label += f" ({UNFINISHED.get(v.get('finish'), (v.get('finish'), ''))[0]})"
+            if v.get("rejected"):
+                label += "   ✗ rejected"
+            elif i == shown and any_rejected:
+                label += "   ✓ chosen"
             menu.add_radiobutton(label=label, variable=self.menu_var, value=i,
                                  command=lambda i=i: self.editor._run(lambda: self.show_version(card.mid, i)))
+        menu.add_separator()
+        # Preference pairs: the shown version is the chosen one; the others may be marked rejected.
+        menu.add_command(label="Rejected, for preference pairs (the shown one is chosen):", state="disabled")
+        self.reject_vars: dict[int, tk.IntVar] = {}
+        for i, v in enumerate(variants):
+            if i == shown:
+                continue
+            var = tk.IntVar(menu, value=1 if v.get("rejected") else 0)
+            self.reject_vars[i] = var
+            menu.add_checkbutton(
+                label=f"Version {i + 1} rejected", variable=var, onvalue=1, offvalue=0,
+                command=lambda i=i, var=var: self.editor._run(lambda: self.set_rejected(card.mid, i,
+                                                                                         bool(var.get()))))
+        if sum(1 for i, v in enumerate(variants) if i != shown and not v.get("rejected")) >= 2:
+            menu.add_command(label="Reject all other versions",
+                             command=lambda: self.editor._run(lambda: self.reject_others(card.mid)))
         menu.add_separator()
         menu.add_command(label=f"Delete version {shown + 1}",
                          command=lambda: self.editor._run(lambda: self.delete_version(card.mid, shown)))
@@ -713,6 +775,11 @@ class AssistController:
         finally:
             menu.grab_release()
         return menu
+
+
+def rejected_count(m: Message) -> int:
+    """Versions of a message marked rejected (for preference pairs)."""
+    return sum(1 for a in m.alternatives or () if a.get("rejected"))
 
 
 def _focus(ed: ChatEditor) -> Any:

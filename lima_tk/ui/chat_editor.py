@@ -511,6 +511,16 @@ class ChatEditor(tk.Toplevel):
         self.props.notes.bindtags((TEXT_TAG, *self.props.notes.bindtags()))
         paned.add(left, weight=3)
         paned.add(self.props, weight=1)
+        self._paned = paned
+        paned.bind("<Map>", self._place_sash, add="+")
+
+    def _place_sash(self, _event: object = None) -> None:
+        """Give the messages the room and the properties ~360 px, once, when first shown: the
+        panes' requested widths would leave the message headers too narrow in a 1120 px window."""
+        self._paned.unbind("<Map>")
+        width = self._paned.winfo_width()
+        if width > 800:
+            self._paned.sashpos(0, width - max(360, width // 3))
 
     def _build_menu(self) -> None:
         menubar = tk.Menu(self)
@@ -1136,6 +1146,15 @@ class ChatEditor(tk.Toplevel):
             self.see_card(card)
         self.update_idletasks()
         card.text.focus_set()
+
+    def show_message(self, index: int) -> None:
+        """Scroll to the message at `index` (0-based, clamped) and put the cursor at its start;
+        the view stops following the end of the chat. (The main window's `open_chat(chat_id,
+        message_index)`, used by the Problems panel.)"""
+        if self.closed or not self.order:
+            return
+        self._stick_bottom = False
+        self.focus_message(self.order[max(0, min(int(index), len(self.order) - 1))], index="1.0")
 
     def focused_card(self) -> MessageCard | None:
         try:

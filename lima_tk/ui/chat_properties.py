@@ -84,7 +84,7 @@ class ChatProperties(ttk.Frame):
 
         label("Name", r)
         self.name_var = tk.StringVar(self)
-        self.name_entry = ttk.Entry(self, textvariable=self.name_var, width=28)
+        self.name_entry = ttk.Entry(self, textvariable=self.name_var, width=20)
         self.name_entry.grid(row=r, column=1, sticky="ew", pady=st.PAD)
         r += 1
         label("Language", r)
@@ -97,7 +97,7 @@ class ChatProperties(ttk.Frame):
         self.tags.grid(row=r, column=1, sticky="ew", pady=st.PAD)
         r += 1
         label("Notes", r, "nw")
-        self.notes = tk.Text(self, height=4, width=28, wrap="word", undo=True, font="TkTextFont",
+        self.notes = tk.Text(self, height=4, width=20, wrap="word", undo=True, font="TkTextFont",
                              background=st.SURFACE, foreground=st.TEXT, insertbackground=st.TEXT,
                              highlightthickness=1, highlightbackground=st.BORDER_DARK, highlightcolor=st.ACCENT,
                              borderwidth=0, padx=st.PAD, pady=st.PAD)

@@ -1,9 +1,10 @@
-"""Dialogs of the main window: settings, export, language and tags of a selection, shortcuts, ask-name.
+"""Dialogs of the main window: settings, language and tags of a selection, shortcuts, ask-name,
+and the report window (the export and import dialogs are in lima_tk/ui/interop.py).
 
 The windows here are non-blocking Toplevels with methods a test can call (`save()`, `apply()`,
 `start()`); nothing waits in a nested loop except the small modal questions below, which go
 through module-level functions (`ask_open_path`, `ask_save_path`, `ask_string`, `show_error`)
-that tests monkeypatch. Tk thread only.
+that tests monkeypatch (and `ask_directory`). Tk thread only.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ DATASET_TYPES = [("lima-tk datasets", "*.lima.db"), ("SQLite files", "*.db *.sql
 OPEN_TYPES = [
     ("Datasets and chat files", "*.lima.db *.jsonl *.json *.csv *.zip"),
     ("lima-tk datasets", "*.lima.db"),
-    ("JSON Lines", "*.jsonl"),
-    ("JSON", "*.json"),
-    ("CSV", "*.csv"),
+    ("JSON Lines (OpenAI, lima-tk, lima-gui, ShareGPT, Alpaca)", "*.jsonl"),
+    ("JSON (ChatGPT conversations.json, ShareGPT, Alpaca)", "*.json"),
+    ("CSV (lima-gui)", "*.csv"),
+    ("ChatGPT data export (.zip)", "*.zip"),
     ("All files", "*"),
 ]
-IMPORT_TYPES = OPEN_TYPES[2:]
-EXPORT_TYPES = [("JSON Lines", "*.jsonl"), ("All files", "*")]
+IMPORT_TYPES = [("Chat files", "*.jsonl *.json *.csv *.zip"), *OPEN_TYPES[2:]]
 
 
 # -- small modal questions (monkeypatched in tests) ----------------------------------------------
@@ -55,6 +56,12 @@ def ask_save_path(parent: tk.Misc, title: str, initialfile: str = "", defaultext
     name = filedialog.asksaveasfilename(parent=parent, title=title, initialfile=initialfile,
                                         defaultextension=defaultextension, filetypes=list(filetypes) or None,
                                         initialdir=initialdir)
+    return Path(name) if name else None
+
+
+def ask_directory(parent: tk.Misc, title: str, initialdir: str | None = None) -> Path | None:
+    """A folder (existing, or a new name typed in the chooser); None when cancelled."""
+    name = filedialog.askdirectory(parent=parent, title=title, initialdir=initialdir, mustexist=False)
     return Path(name) if name else None
 
 
@@ -140,11 +147,14 @@ class AskString(Dialog):
 
 
 class TextReport(Dialog):
-    """Read-only lines (import warnings) in a scrollable box."""
+    """Read-only lines (an import or export report: what was skipped and why, warnings) in a
+    scrollable box."""
 
     def __init__(self, parent: tk.Misc, title: str, heading: str, lines: Sequence[str]) -> None:
         super().__init__(parent, title, resizable=True)
-        ttk.Label(self.body, text=heading, wraplength=560, justify="left").pack(anchor="w", pady=(0, 2 * PAD))
+        self.heading = heading
+        self.lines = list(lines)
+        ttk.Label(self.body, text=heading, wraplength=720, justify="left").pack(anchor="w", pady=(0, 2 * PAD))
         frame = ttk.Frame(self.body)
         frame.pack(fill="both", expand=True)
         text = tk.Text(frame, width=80, height=min(16, max(4, len(lines))), wrap="word", relief="flat",
@@ -871,118 +881,6 @@ def _descendants(w: tk.Misc) -> list[tk.Misc]:
         out.append(c)
         out.extend(_descendants(c))
     return out
-
-
-# -- export ------------------------------------------------------------------------------------
-
-
-class ExportDialog(Dialog):
-    """Format, which chats, destination. `start()` runs the export and returns the Job."""
-
-    ANY_TAG = "(any tag)"
-    ANY_LANG = "(any language)"
-
-    def __init__(self, app: App) -> None:
-        super().__init__(app.root, "Export")
-        self.app = app
-        store = app.store
-        assert store is not None
-        try:
-            from lima_tk.formats import EXPORT_FORMATS, REGISTRY
-        except ImportError:  # pragma: no cover
-            EXPORT_FORMATS, REGISTRY = ("openai", "lima"), {}
-        self.formats = list(EXPORT_FORMATS)
-        labels = {name: getattr(REGISTRY.get(name), "description", name) for name in self.formats}
-        self.format_labels = {f"{labels[n]}": n for n in self.formats}
-        f = ttk.Frame(self.body)
-        f.pack(fill="both", expand=True)
-        f.columnconfigure(1, weight=1)
-        r = 0
-        ttk.Label(f, text="Format").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
-        self.format = tk.StringVar(self, value=self.formats[0])
-        self.format_label = tk.StringVar(self, value=labels[self.formats[0]])
-        fmt = ttk.Combobox(f, textvariable=self.format_label, values=list(self.format_labels), state="readonly",
-                           width=40)
-        fmt.grid(row=r, column=1, sticky="ew", pady=PAD)
-        fmt.bind("<<ComboboxSelected>>", lambda e: self.format.set(self.format_labels[self.format_label.get()]))
-        r += 1
-        ttk.Label(f, text="Chats").grid(row=r, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        cl = app.chat_list
-        shown, selected = cl.total, len(cl.selected)
-        all_n = store.count_chats()
-        self.scope = tk.StringVar(self, value="shown" if not cl.filter.is_empty() else "all")
-        box = ttk.Frame(f)
-        box.grid(row=r, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text=f"All {all_n:,} chats", value="all", variable=self.scope).pack(anchor="w")
-        rb = ttk.Radiobutton(box, text=f"The {shown:,} shown by the filter", value="shown", variable=self.scope)
-        rb.pack(anchor="w")
-        if cl.filter.is_empty():
-            rb.state(["disabled"])
-        rb = ttk.Radiobutton(box, text=f"The {selected:,} selected", value="selected", variable=self.scope)
-        rb.pack(anchor="w")
-        if not selected:
-            rb.state(["disabled"])
-        r += 1
-        tags = [self.ANY_TAG, *store.tag_counts()]
-        langs = [self.ANY_LANG, *[x for x in store.get_setting("languages")]]
-        ttk.Label(f, text="Only with tag").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
-        self.tag = tk.StringVar(self, value=self.ANY_TAG)
-        ttk.Combobox(f, textvariable=self.tag, values=tags, state="readonly", width=24).grid(
-            row=r, column=1, sticky="w", pady=PAD)
-        r += 1
-        ttk.Label(f, text="Only language").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
-        self.language = tk.StringVar(self, value=self.ANY_LANG)
-        ttk.Combobox(f, textvariable=self.language, values=langs, state="readonly", width=24).grid(
-            row=r, column=1, sticky="w", pady=PAD)
-        r += 1
-        ttk.Label(f, text="Save to").grid(row=r, column=0, sticky="w", padx=(0, 3 * PAD), pady=PAD)
-        stem = store.path.name.removesuffix(".lima.db").removesuffix(".db") or "dataset"
-        self.path = tk.StringVar(self, value=str(store.path.parent / f"{stem}.jsonl"))
-        row = ttk.Frame(f)
-        row.grid(row=r, column=1, sticky="ew", pady=PAD)
-        self.path_entry = ttk.Entry(row, textvariable=self.path, width=44)
-        self.path_entry.pack(side="left", fill="x", expand=True)
-        ttk.Button(row, text="Browse…", command=self.browse).pack(side="left", padx=(2 * PAD, 0))
-        self.error = ttk.Label(self.buttons, text="", foreground="#b42318")
-        self.error.pack(side="left")
-        self.add_button("Export", self.start, default=True)
-        self.add_button("Cancel", self.cancel)
-        self.show(fmt)
-
-    def browse(self) -> None:
-        p = Path(self.path.get() or ".")
-        chosen = ask_save_path(self, "Export to", initialfile=p.name, defaultextension=".jsonl",
-                               filetypes=EXPORT_TYPES, initialdir=str(p.parent))
-        if chosen:
-            self.path.set(str(chosen))
-
-    def chat_filter(self) -> ChatFilter | None:
-        cl = self.app.chat_list
-        tag = None if self.tag.get() == self.ANY_TAG else self.tag.get()
-        lang = None if self.language.get() == self.ANY_LANG else self.language.get()
-        scope = self.scope.get()
-        if scope == "shown":
-            f = cl.filter
-            return ChatFilter(f.text, tag or f.tag, lang or f.language)
-        if scope == "selected":
-            return ChatFilter(tag=tag, language=lang, ids=cl.selection_ids())
-        if tag or lang:
-            return ChatFilter(tag=tag, language=lang)
-        return None
-
-    def start(self):
-        out = self.path.get().strip()
-        if not out:
-            self.error.configure(text="Choose where to save the file")
-            return None
-        path = Path(out).expanduser()
-        if not path.parent.is_dir():
-            self.error.configure(text=f"No such folder: {path.parent}")
-            return None
-        f = self.chat_filter()
-        fmt = self.format.get()
-        self.destroy()
-        return self.app.run_export(path, fmt, f)
 
 
 # -- help --------------------------------------------------------------------------------------

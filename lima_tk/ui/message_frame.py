@@ -208,7 +208,7 @@ class MessageCard(tk.Frame):
                 self.answer_label = tk.Label(self.link_row, text="answers call", background=header_bg,
                                              foreground=st.MUTED, padx=2 * st.PAD)
                 self.answer_label.pack(side="left")
-                self.answer_box = ttk.Combobox(self.link_row, state="readonly", width=36, style="Answer.TCombobox")
+                self.answer_box = ttk.Combobox(self.link_row, state="readonly", width=28, style="Answer.TCombobox")
                 self.answer_box.pack(side="left", pady=(0, st.PAD))
                 self.answer_box.bind("<<ComboboxSelected>>", self._on_answer_selected)
                 self.warn_label = tk.Label(self.link_row, text="⚠ not linked to a call", background=header_bg,

@@ -181,7 +181,7 @@ class TokenCounting:
         self._total_after: str | None = None
         self._total_running = False
         self._total_again = False
-        self._loading = False
+        self._loading: int | None = None  # the generation whose counter is being loaded
         self._counter: Counter | None = None
         self._waiting: list[Callable[[Counter], None]] = []
         self._setting: str | None = None  # the tokenizer setting counted for
@@ -245,7 +245,7 @@ class TokenCounting:
             return
         self._setting, self._limit = self._settings()
         self.app.chat_list.counting = False
-        self.refresh_total(delay=0)
+        self.refresh_total(delay=max(self.delay_ms, 100))  # after the first paint, like the count
         if self.enabled and not store.readonly:
             self.state = "waiting"
             self._start_after = self.app.root.after(self.delay_ms, self._when_painted)
@@ -265,7 +265,7 @@ class TokenCounting:
         self._counter = None
         self._waiting = []
         self._chats = {}
-        self._loading = False
+        self._loading = None
         for name in ("_start_after", "_total_after", "_after"):
             ident = getattr(self, name)
             if ident is not None:
@@ -294,6 +294,8 @@ class TokenCounting:
             self._setting, self._limit = setting, limit
             self._counter = None  # the editors' counter is for the old setting
             self._gen += 1
+            if self._waiting:
+                self._load_counter()
             if self.enabled and not store.readonly:
                 self.start(reason="the tokenizer changed")
             for ed in list(self.app.editors.values()):
@@ -383,7 +385,7 @@ class TokenCounting:
             self._drain_job()
             self._drain_aux()
         finally:
-            if self.working or self._loading or self._total_running or self._chats:
+            if self.working or self._loading is not None or self._total_running or self._chats:
                 self._schedule()
 
     def _drain_job(self) -> None:
@@ -539,9 +541,9 @@ class TokenCounting:
 
     def _load_counter(self) -> None:
         store = self.app.store
-        if self._loading or store is None:
+        if self._loading == self._gen or store is None:
             return
-        self._loading = True
+        self._loading = self._gen
         setting = str(store.get_setting("tokenizer") or "")
         threading.Thread(target=_work_load, args=(self._gen, setting, Path(store.path).parent, self._aux),
                          name="lima-tk tokenizer", daemon=True).start()
@@ -580,6 +582,7 @@ class TokenCounting:
             return
         if self._total_running:
             self._total_again = True
+            self._schedule()
             return
         self._total_running = True
         threading.Thread(target=_work_total, args=(self._gen, Path(store.path), store.readonly, self._aux),
@@ -610,11 +613,10 @@ class TokenCounting:
                 for fn in callbacks:
                     fn(got)
             elif kind in ("counter", "counter_error"):
-                self._loading = False
+                if gen == self._loading:
+                    self._loading = None
                 if gen != self._gen:
-                    if self._waiting:  # the setting changed meanwhile: load again
-                        self._load_counter()
-                    continue
+                    continue  # for an older setting or dataset
                 if kind == "counter_error":
                     self.app.status(f"Cannot load the tokenizer: {payload}", error=True)
                     self._waiting = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,22 @@ def test_import_a_file_with_progress(make_app, tmp_path: Path, monkeypatch) -> N
     settle(app)
     seen = []
     monkeypatch.setattr(dialogs, "ask_open_path", lambda *a, **k: src)
+    import lima_tk.formats as formats
+
+    real_import, gate = formats.import_file, threading.Event()
+
+    def held_import(*args, **kwargs):
+        # Hold the worker until the test has looked at the dialog: a fast machine would finish first.
+        assert gate.wait(10)
+        return real_import(*args, **kwargs)
+
+    monkeypatch.setattr(formats, "import_file", held_import)
     fire(app, "<<Import>>")
     job = app.jobs[-1]
     assert job.dialog.winfo_exists()
     orig = job.dialog.set_progress
     job.on_progress = lambda d, t: (seen.append((d, t)), orig(d, t))
+    gate.set()
     finished(app, job)
     assert job.state == "done"
     assert not job.dialog.winfo_exists()
