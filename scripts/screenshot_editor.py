@@ -49,7 +49,7 @@ class StandInApp:
 
     def __init__(self, root: Any, store: Any) -> None:
         self.root, self.store = root, store
-        self.user_settings: dict[str, Any] = {"editor_geometry": os.environ.get("LIMA_TK_SHOT_GEOMETRY", "1180x780+0+0")}
+        self.user_settings: dict[str, Any] = {"editor_geometry": "1120x780+0+0"}  # the default editor width
         self.editors: dict[int, Any] = {}
         self.font_size = 11
 
