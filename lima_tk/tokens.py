@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_tk.errors import LimaError
-from lima_tk.model import Chat
+from lima_tk.model import Chat, Message
 from lima_tk.store import DatasetStore
 
 DEFAULT_TOKENIZER = "Qwen/Qwen2.5-0.5B-Instruct"  # Apache-2.0, not gated, has a chat template
@@ -542,6 +542,32 @@ def _render_jinja(source: str, chat: Chat, special: dict[str, str]) -> str:
         tpl = _TEMPLATES[source] = env.from_string(source)
     msgs, tools = template_messages(chat)
     return tpl.render(messages=msgs, tools=tools, add_generation_prompt=False, **special)
+
+
+_CUT = "\ue000lima-continue\ue001"  # private-use characters no template or text contains
+
+
+def continuation_template(counter: Counter | None) -> Callable[[list[dict[str, Any]], str], str] | None:
+    """A prompt renderer for continuing a reply (assist.continue_request's `template`) from the
+    tokenizer's own chat template, or None when it has none (the caller then uses ChatML).
+
+    The chat is rendered with the partial reply plus a marker as its last assistant turn, and the
+    prompt is cut at the marker: the model sees its own format up to the last written character,
+    without the end-of-turn token the template would add."""
+    if counter is None or counter.template is None or not jinja_available():
+        return None
+    template, special = counter.template, counter.special
+
+    def render(history: list[dict[str, Any]], partial: str) -> str:
+        msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
+                for m in history]
+        text = _render_jinja(template, Chat(messages=[*msgs, Message("assistant", partial + _CUT)]), special)
+        cut = text.rfind(_CUT)
+        if cut < 0:
+            raise LimaError("the chat template leaves out the reply being continued; use the chat method")
+        return text[:cut]
+
+    return render
 
 
 def count_rendered(counter: Counter, chat: Chat, store: DatasetStore | None = None) -> tuple[int, Rendered]:

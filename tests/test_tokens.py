@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from lima_tk import tokens
 from lima_tk.cli import cli
+from lima_tk.errors import LimaError
 from lima_tk.model import Chat, Message, Tool
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.tokens import TokenizerError, count_chat, count_dataset, ensure_counted, load_counter, parse_spec
@@ -373,3 +374,25 @@ def test_cli_tokens_command(tmp_path: Path, tok_file: Path) -> None:
         s.set_setting("context_limit", min(totals))  # the bigger chat is over, the other not
     r = CliRunner().invoke(cli, ["--db", str(db), "list", "--over-limit"])
     assert r.exit_code == 0 and r.output.strip().endswith("1 of 1 chats")
+
+
+def test_continuation_prompt_uses_the_tokenizers_own_template(folder: Path, tmp_path: Path) -> None:
+    """Continue (completions method) renders the model's own template up to the partial reply."""
+    from lima_tk.assist import continue_request
+
+    c = load_counter(str(folder))
+    render = tokens.continuation_template(c)
+    assert render is not None
+    chat = Chat(messages=[Message("system", "be brief"), Message("user", "hello world"),
+                          Message("assistant", "the model ans")])
+    req = continue_request(chat, 2, "completions", template=render)
+    assert req.prompt == ("<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhello world<|im_end|>\n"
+                          "<|im_start|>assistant\nthe model ans")
+    # no template: None, and the request falls back to the built-in ChatML
+    assert tokens.continuation_template(load_counter(str(bpe_tokenizer_json(tmp_path / "t.json")))) is None
+    assert tokens.continuation_template(None) is None
+    # a template that drops the last assistant turn cannot be continued: a clear error
+    model_folder(tmp_path / "drop", template="{% for m in messages[:-1] %}{{ m.content }}{% endfor %}")
+    bad = tokens.continuation_template(load_counter(str(tmp_path / "drop")))
+    with pytest.raises(LimaError, match="leaves out the reply"):
+        continue_request(chat, 2, "completions", template=bad)

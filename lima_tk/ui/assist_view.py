@@ -322,7 +322,8 @@ class AssistController:
             return None
         if upto is not None and upto >= len(content):
             upto = None
-        request = continue_request(chat, i, cfg.continue_method, upto_char=upto)
+        request = continue_request(chat, i, cfg.continue_method, template=self._continue_template(cfg),
+                                   upto_char=upto)
         tail = content[upto:] if upto is not None else ""
         with self.store.change("Continue reply", "generate", target=mid):
             self.store.begin_continue(mid, cfg.model)
@@ -330,6 +331,17 @@ class AssistController:
                 _, now = self.store.get_message(mid)
                 self.store.update_message(mid, content=content[:upto], source=now.source)
         return self._start(mid, "continue", cfg, request, tail)
+
+    def _continue_template(self, cfg: AssistConfig):
+        """The dataset tokenizer's own chat template for the completions method, when it has one
+        and is already loaded (the token counter loads it in the background); else None: ChatML."""
+        if cfg.continue_method != "completions":
+            return None
+        counting = getattr(self.editor.app, "tokens", None)
+        counter = counting.counter() if counting is not None else None
+        from lima_tk.tokens import continuation_template
+
+        return continuation_template(counter)
 
     def retry(self, mid: int) -> int | None:
         """Retry after an error: a new version (as Regenerate), or continue again from the end."""
