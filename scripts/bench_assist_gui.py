@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import queue
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshot_editor import StandInApp, start_display  # noqa: E402
+from shotlib import StandInApp, display_session, make_root, open_editor  # noqa: E402
 
 WORDS = ("the quick brown fox jumps over a lazy dog while seven small cats watch from the old stone wall "
          "and a river runs slowly past green fields under a pale grey sky ").split()
@@ -68,16 +65,12 @@ def reply_text(chunks: int) -> str:
 
 def one_run(app: Any, chat_id: int, server: Any, args: argparse.Namespace) -> dict[str, float]:
     from lima_tk.assist import Job
-    from lima_tk.ui.chat_editor import open_chat_editor
 
     root = app.root
     chunks = int(args.rate * args.seconds)
     text = reply_text(chunks)
     server.set(reply=text, chunks=chunks, chunk_delay=1.0 / args.rate)
-    ed = open_chat_editor(app, chat_id)
-    while not ed.ready:
-        root.update()
-    ed.focus_force()
+    ed = open_editor(app, chat_id)
     root.update()
 
     q = StampedQueue()
@@ -169,17 +162,11 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=100, help="messages in the chat before the reply")
     ap.add_argument("--verbose", action="store_true", help="print every gap over 20 ms and when it happened")
     args = ap.parse_args()
-    xvfb = start_display()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-bench-assist-gui-"))
-    os.environ["LIMA_TK_CONFIG"] = str(tmp / "config.json")
-    try:
-        import tkinter as tk
-
+    with display_session("lima-bench-assist-gui-") as tmp:
         import openai  # noqa: F401 - imported once up front, as after the first generation of a session
 
         from lima_tk.model import Message
         from lima_tk.store import DatasetStore
-        from lima_tk.ui import theme
         from lima_tk.ui.errors import handle_callback_error
         from tests.openai_server import OpenAIServer
 
@@ -192,11 +179,9 @@ def main() -> int:
         if msgs[-1].role != "user":
             msgs.append(Message("user", "Tell me a long story, please."))
         chat_id = store.create_chat("bench", messages=msgs)
-        root = tk.Tk()
-        root.withdraw()
+        root = make_root()
         errors: list[str] = []
         root.report_callback_exception = lambda *a: (errors.append(str(a[1])), handle_callback_error(*a))
-        theme.apply_theme(root, 11)
         app = StandInApp(root, store)
         app.user_settings.update({"base_url": server.base_url, "model": "test-model", "use_env_key": False,
                                   "timeout": 30, "editor_geometry": "1120x760+0+0"})
@@ -228,10 +213,6 @@ def main() -> int:
         root.destroy()
         store.close()
         server.stop()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 

@@ -5,7 +5,7 @@ latency with 300 messages, debounced save. Medians of several runs.
     python3 scripts/bench_editor.py [--runs 7] [--keys 60]
 
 Needs a display; a private Xvfb is started when $DISPLAY is unset. The editor runs over a
-stand-in for the main window (see scripts/screenshot_editor.py), over a real dataset file.
+stand-in for the main window (see scripts/shotlib.py), over a real dataset file.
 Prints a Markdown table for docs/benchmarks.md.
 """
 
@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import platform
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tkinter as tk
 from pathlib import Path
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshot_editor import StandInApp, start_display  # noqa: E402
+from shotlib import StandInApp, display_session, make_root  # noqa: E402
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.", "Start small and check each step.",
@@ -75,27 +73,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--keys", type=int, default=60)
     args = ap.parse_args()
-    xvfb = start_display()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-bench-editor-"))
-    try:
+    with display_session("lima-bench-editor-") as tmp:
         from lima_tk.model import Message
         from lima_tk.store import DatasetStore
-        from lima_tk.ui.errors import handle_callback_error
 
         store = DatasetStore(tmp / "bench.lima.db")
         long_id = store.create_chat("300 messages", messages=[Message(r, c) for r, c in chat_rows(300)])
         big = ("A long line of text that goes on and on, word after word. " * 20 + "\n") * 900
         big_id = store.create_chat("1 MB message", messages=[Message("user", "Summarise:"), Message("user", big),
                                                             Message("assistant", "Short.")])
-        root = tk.Tk()
-        root.withdraw()
-        root.report_callback_exception = handle_callback_error
-        try:
-            from lima_tk.ui import theme
-
-            theme.apply_theme(root, 11)
-        except ImportError:
-            pass
+        root = make_root()
         app = StandInApp(root, store)
         app.user_settings["editor_geometry"] = "1180x780+0+0"
         results: list[tuple[str, str, float, str]] = []
@@ -223,10 +210,6 @@ def main() -> int:
         print("|---|---|---:|---|")
         for name, setup, ms, target in results:
             print(f"| {name} | {setup} | {ms:.1f} ms | {target} |")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 

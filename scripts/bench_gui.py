@@ -355,7 +355,7 @@ def main() -> int:
         print(json.dumps(token_session(args.token_session)))
         return 0
 
-    from screenshot import start_xvfb
+    from shotlib import start_xvfb, stop_xvfb
 
     xvfb = start_xvfb()
     cfg = Path(tempfile.mkdtemp(prefix="lima-bench-cfg-"))
@@ -398,8 +398,7 @@ def main() -> int:
         print(json.dumps(report["session"], indent=2))
     finally:
         shutil.rmtree(cfg, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
+        stop_xvfb(xvfb)
     print(json.dumps(report))
     return 0
 

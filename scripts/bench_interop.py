@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_store import BASELINE_SCHEMA, baseline_import, text  # noqa: E402, F401
+from scripts.bench_store import baseline_import, insert_baseline, text  # noqa: E402, F401
 
 ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
 
@@ -142,34 +142,10 @@ def openai_equivalent(src: Path, out: Path) -> None:
 # -- the two importers -------------------------------------------------------------------------------
 
 
-def _insert_baseline(db: Path, rows) -> None:
-    """bench_store's raw baseline: plain executemany into minimal tables, FTS filled in one go."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(BASELINE_SCHEMA)
-    conn.execute("BEGIN")
-    chats, msgs = [], []
-    for cid, messages in enumerate(rows, 1):
-        chats.append((cid, "", cid))
-        msgs += [(cid, pos, role, content, None) for pos, (role, content) in enumerate(messages)]
-        if len(chats) >= 1000:
-            conn.executemany("INSERT INTO chats VALUES (?, ?, ?)", chats)
-            conn.executemany("INSERT INTO messages (chat_id, position, role, content, weight) VALUES (?, ?, ?, ?, ?)",
-                             msgs)
-            chats.clear()
-            msgs.clear()
-    conn.executemany("INSERT INTO chats VALUES (?, ?, ?)", chats)
-    conn.executemany("INSERT INTO messages (chat_id, position, role, content, weight) VALUES (?, ?, ?, ?, ?)", msgs)
-    conn.execute("INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages")
-    conn.execute("COMMIT")
-    conn.close()
-
-
 def baseline_sharegpt(src: Path, db: Path) -> None:
     with open(src, encoding="utf-8") as f:
         data = json.load(f)
-    _insert_baseline(db, ([(ROLES[t["from"]], t["value"]) for t in r["conversations"]] for r in data))
+    insert_baseline(db, ([(ROLES[t["from"]], t["value"], None) for t in r["conversations"]] for r in data))
 
 
 def baseline_chatgpt(src: Path, db: Path) -> None:
@@ -177,7 +153,7 @@ def baseline_chatgpt(src: Path, db: Path) -> None:
     with open(src, encoding="utf-8") as f:
         data = json.load(f)
 
-    def thread(conv: dict) -> list[tuple[str, str]]:
+    def thread(conv: dict) -> list[tuple[str, str, None]]:
         mapping, out, node = conv["mapping"], [], conv.get("current_node")
         while node:
             n = mapping[node]
@@ -186,11 +162,11 @@ def baseline_chatgpt(src: Path, db: Path) -> None:
                 c = m["content"]
                 body = "\n".join(p for p in c.get("parts", [c.get("text", "")]) if isinstance(p, str))
                 if body.strip():
-                    out.append((m["author"]["role"], body))
+                    out.append((m["author"]["role"], body, None))
             node = n.get("parent")
         return out[::-1]
 
-    _insert_baseline(db, (thread(c) for c in data))
+    insert_baseline(db, (thread(c) for c in data))
 
 
 def lima_import(src: Path, db: Path) -> None:

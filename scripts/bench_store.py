@@ -64,31 +64,36 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', conten
 """
 
 
-def baseline_import(src: Path, db: Path) -> None:
-    """json.loads + plain executemany into equivalent tables, FTS filled in the same transaction."""
+def insert_baseline(db: Path, chats_messages) -> None:
+    """The raw baseline's writes: plain executemany into equivalent minimal tables, 1000 chats a batch,
+    FTS filled in the same transaction. `chats_messages`: per chat, its (role, content, weight) rows."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.executescript(BASELINE_SCHEMA)
     conn.execute("BEGIN")
     chats, msgs = [], []
-    with open(src, encoding="utf-8") as f:
-        for cid, line in enumerate(f, 1):
-            obj = json.loads(line)
-            chats.append((cid, "", cid))
-            for pos, m in enumerate(obj["messages"]):
-                msgs.append((cid, pos, m["role"], m.get("content"), m.get("weight")))
-            if len(chats) >= 1000:
-                conn.executemany("INSERT INTO chats VALUES (?, ?, ?)", chats)
-                conn.executemany(
-                    "INSERT INTO messages (chat_id, position, role, content, weight) VALUES (?, ?, ?, ?, ?)", msgs)
-                chats.clear()
-                msgs.clear()
+    for cid, messages in enumerate(chats_messages, 1):
+        chats.append((cid, "", cid))
+        msgs += [(cid, pos, role, content, weight) for pos, (role, content, weight) in enumerate(messages)]
+        if len(chats) >= 1000:
+            conn.executemany("INSERT INTO chats VALUES (?, ?, ?)", chats)
+            conn.executemany(
+                "INSERT INTO messages (chat_id, position, role, content, weight) VALUES (?, ?, ?, ?, ?)", msgs)
+            chats.clear()
+            msgs.clear()
     conn.executemany("INSERT INTO chats VALUES (?, ?, ?)", chats)
     conn.executemany("INSERT INTO messages (chat_id, position, role, content, weight) VALUES (?, ?, ?, ?, ?)", msgs)
     conn.execute("INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages")
     conn.execute("COMMIT")
     conn.close()
+
+
+def baseline_import(src: Path, db: Path) -> None:
+    """json.loads a line at a time + insert_baseline."""
+    with open(src, encoding="utf-8") as f:
+        insert_baseline(db, ([(m["role"], m.get("content"), m.get("weight")) for m in json.loads(line)["messages"]]
+                             for line in f))
 
 
 def baseline_import_same_schema(src: Path, db: Path) -> None:

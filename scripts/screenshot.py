@@ -11,17 +11,16 @@ of `make_demo_dataset`, which scripts/bench_gui.py uses for its large datasets.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from shotlib import display_session, grab, settle  # noqa: E402
 
 TOPICS = [
     ("pip install with extras", "code"), ("reset params in pytorch", "code"), ("padding and figures", "code"),
@@ -120,49 +119,6 @@ def wait_counted(app, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-# -- screen ------------------------------------------------------------------------------------
-
-
-def start_xvfb() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    if not shutil.which("Xvfb"):
-        sys.exit("screenshot: no $DISPLAY and no Xvfb (apt-get install xvfb)")
-    n = 90
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{n}"
-    return proc
-
-
-def settle(widget, seconds: float = 0.3) -> None:
-    """Let Tk draw (and any after() jobs run) before a screenshot."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        widget.update()
-        time.sleep(0.02)
-
-
-def grab(window, out: Path, top: int | None = None) -> None:
-    """Crop the window out of the whole virtual screen (there is no window manager to ask).
-    `top`: where the window's frame starts (the menu bar sits above the root's client area)."""
-    window.update_idletasks()
-    settle(window, 0.25)
-    x, y = window.winfo_rootx(), window.winfo_rooty()
-    w, h = window.winfo_width(), window.winfo_height()
-    if top is not None:
-        h += y - top
-        y = top
-    subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "+repage", str(out)], check=True)
-    print(f"wrote {out} ({w}x{h})")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -170,15 +126,8 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    xvfb = start_xvfb()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shots-"))
-    os.environ["LIMA_TK_CONFIG"] = str(tmp / "config.json")
-    try:
+    with display_session("lima-shots-") as tmp:
         shoot(tmp, out, args.chats)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 
@@ -208,20 +157,20 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
     cl.move_cursor(2)
     cl.move_cursor(4, extend=True)
     app.status("Deleted 3 chats - Ctrl+Z to undo")
-    grab(root, out / "main_window.png", top=20)
+    grab(root, out / "main_window.png", menu=True)
 
     app.filter_var.set("tool")
     app.apply_filter()
     cl.tree.focus_set()
     cl.move_cursor(1)
     app.status("Type to filter; Escape clears")
-    grab(root, out / "main_filtered.png", top=20)
+    grab(root, out / "main_filtered.png", menu=True)
     app.clear_filter()
 
     app.over_check.invoke()  # only the chats over the context limit
     cl.move_cursor(0)
     app.status("Chats over the context limit (240 tokens)")
-    grab(root, out / "main_over_limit.png", top=20)
+    grab(root, out / "main_over_limit.png", menu=True)
     app.clear_filter()
 
     cl.move_cursor(0)
@@ -229,7 +178,7 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
     if entry is not None:
         entry.delete(0, "end")
         entry.insert(0, "pip install with extras (2)")
-    grab(root, out / "rename_in_place.png", top=20)
+    grab(root, out / "rename_in_place.png", menu=True)
     cl.cancel_rename()
 
     cl.move_cursor(3)
@@ -263,11 +212,11 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
 
     empty = tmp / "empty.lima.db"
     app = App(empty, user_settings={**USER_DEFAULTS, **settings})
-    grab(app.root, out / "empty_state.png", top=20)
+    grab(app.root, out / "empty_state.png", menu=True)
     app.close()
 
     app = App(db, readonly=True, user_settings={**USER_DEFAULTS, **settings})
-    grab(app.root, out / "read_only.png", top=20)
+    grab(app.root, out / "read_only.png", menu=True)
     app.close()
 
 

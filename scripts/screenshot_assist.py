@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshot_editor import PLAIN, StandInApp, grab, start_display  # noqa: E402
+from screenshot_editor import PLAIN  # noqa: E402
+from shotlib import StandInApp, display_session, grab, make_root, open_editor, settle, wait_for  # noqa: E402
 
 STORY = ("Pass `extras_require` to `setup()`:\n\n    setup(\n        name=\"my-package\",\n"
          "        extras_require={\"plot\": [\"matplotlib>=3.8\"], \"all\": [\"matplotlib>=3.8\"]},\n"
@@ -34,31 +32,16 @@ STORY = ("Pass `extras_require` to `setup()`:\n\n    setup(\n        name=\"my-p
          "never drifts from the individual extras.")
 
 
-def pump(root, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.01)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    xvfb = start_display()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shot-assist-"))
-    os.environ["LIMA_TK_CONFIG"] = str(tmp / "config.json")  # never the real user settings
     os.environ.pop("OPENAI_API_KEY", None)
-    try:
-        import tkinter as tk
-
+    with display_session("lima-shot-assist-") as tmp:  # the user config goes there too
         from lima_tk.model import Message
         from lima_tk.store import DatasetStore
-        from lima_tk.ui import theme
-        from lima_tk.ui.chat_editor import open_chat_editor
-        from lima_tk.ui.errors import handle_callback_error
         from tests.openai_server import OpenAIServer
 
         server = OpenAIServer().start()
@@ -80,53 +63,37 @@ def main() -> int:
                                        messages=[Message("system", "You are a weather assistant."),
                                                  Message("user", "Will it rain in Paris tomorrow afternoon?")])
 
-        root = tk.Tk()
-        root.withdraw()
-        root.report_callback_exception = handle_callback_error
-        theme.apply_theme(root, 11)
+        root = make_root()
         app = StandInApp(root, store)
         app.user_settings.update(base_url=server.base_url, model="qwen2.5-7b-instruct", use_env_key=False,
                                  timeout=10)
 
         # 1. Mid-stream.
         server.set(reply=STORY, chunks=120, chunk_delay=0.03)
-        ed = open_chat_editor(app, stream_chat)
-        while not ed.ready:
-            root.update()
-        ed.focus_force()
+        ed = open_editor(app, stream_chat)
         ed.event_generate("<<GenerateReply>>")
         card = ed.cards[ed.assist.stream.mid]
-        while len(card.get_text()) < len(STORY) * 0.55:
-            root.update()
-            time.sleep(0.005)
-        grab(ed, out / "assist_streaming.png")
+        wait_for(root, lambda: len(card.get_text()) >= len(STORY) * 0.55)
+        grab(ed, out / "assist_streaming.png", menu=True)
         ed.close()
 
         # 2. Version 2 of 3, generated.
-        ed = open_chat_editor(app, versions_chat)
-        while not ed.ready:
-            root.update()
-        ed.focus_force()
+        ed = open_editor(app, versions_chat)
         ed.focus_message(ed.order[3], index="end-1c")
-        pump(root, 0.1)
-        grab(ed, out / "assist_versions.png")
+        settle(root, 0.1)
+        grab(ed, out / "assist_versions.png", menu=True)
         ed.close()
 
         # 3. A stream that broke off mid-way: partial text, amber marker, inline error with Retry.
         server.set(reply="Light rain is likely in Paris tomorrow afternoon, with about 70 % chance between "
                          "2 and 6 pm. Take an umbrella; temperatures stay mild at", chunks=12, cut_after=9,
                    chunk_delay=0.01)
-        ed = open_chat_editor(app, error_chat)
-        while not ed.ready:
-            root.update()
-        ed.focus_force()
+        ed = open_editor(app, error_chat)
         ed.event_generate("<<GenerateReply>>")
-        while ed.assist.streaming():
-            root.update()
-            time.sleep(0.005)
+        wait_for(root, lambda: not ed.assist.streaming())
         ed.canvas.focus_set()
-        pump(root, 0.1)
-        grab(ed, out / "assist_error.png")
+        settle(root, 0.1)
+        grab(ed, out / "assist_error.png", menu=True)
         ed.close()
         root.destroy()
         store.close()
@@ -138,24 +105,16 @@ def main() -> int:
             "base_url": server.base_url, "use_env_key": False, "model": "qwen2.5-7b-instruct", "temperature": 0.7,
             "max_tokens": 1024, "timeout": 60, "stop": ["\n\nUser:"], "continue_method": "completions"})
         mainapp.root.geometry("+0+0")
-        pump(mainapp.root, 0.2)
+        settle(mainapp.root, 0.2)
         dlg = mainapp.settings_dialog()
         dlg.geometry("+40+40")
-        while not dlg.model_box.cget("values"):
-            mainapp.root.update()
-            time.sleep(0.01)
+        wait_for(mainapp.root, lambda: dlg.model_box.cget("values"))
         dlg.test_connection()
-        while not dlg.test_result.cget("text").startswith(("✓", "✗")):
-            mainapp.root.update()
-            time.sleep(0.01)
-        grab(dlg, out / "assist_settings.png")
+        wait_for(mainapp.root, lambda: dlg.test_result.cget("text").startswith(("✓", "✗")))
+        grab(dlg, out / "assist_settings.png", menu=True)
         dlg.destroy()
         mainapp.close()
         server.stop()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 

@@ -15,18 +15,15 @@ so this script does not depend on lima_tk/ui/app.py.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+
+from shotlib import StandInApp, display_session, grab, make_root, open_editor, wait_for  # noqa: E402
 
 PLAIN = [
     ("system", "You are a helpful Python packaging expert. Answer briefly and show commands."),
@@ -42,69 +39,6 @@ PLAIN = [
                   "        extras_require={\"plot\": [\"matplotlib>=3.8\"], \"all\": [\"matplotlib>=3.8\"]},\n"
                   "    )\n\nBoth forms produce the same metadata, so users install extras the same way."),
 ]
-
-
-class StandInApp:
-    """The App contract the editor relies on (see lima_tk/ui/chat_editor.py)."""
-
-    def __init__(self, root: Any, store: Any) -> None:
-        self.root, self.store = root, store
-        self.user_settings: dict[str, Any] = {"editor_geometry": "1120x780+0+0"}  # the default editor width
-        self.editors: dict[int, Any] = {}
-        self.font_size = 11
-
-    def status(self, text: str) -> None:
-        pass
-
-    def data_changed(self, source: object | None = None) -> None:
-        for ed in list(self.editors.values()):
-            if ed is not source:
-                ed.reload()
-
-    def flush_pending(self) -> None:
-        for ed in list(self.editors.values()):
-            ed.flush()
-
-    def undo(self) -> None:
-        self.flush_pending()
-        self.store.undo()
-        self.data_changed()
-
-    def redo(self) -> None:
-        self.flush_pending()
-        self.store.redo()
-        self.data_changed()
-
-
-def start_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    if not shutil.which("Xvfb"):
-        sys.exit("no $DISPLAY and no Xvfb: install xvfb")
-    n = 120
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{n}"
-    return proc
-
-
-def grab(win: Any, path: Path) -> None:
-    """Screenshot one toplevel with its menu bar (cut out of the whole screen: no window manager)."""
-    win.update()
-    time.sleep(0.3)
-    win.update()
-    geo = win.wm_geometry()  # WxH+X+Y of the wrapper, the menu bar included in its y
-    size, x, y = geo.split("+")[0], int(geo.split("+")[1]), int(geo.split("+")[2])
-    w, h = (int(v) for v in size.split("x"))
-    h += win.winfo_rooty() - y  # the menu bar above the client area
-    subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "+repage", str(path)], check=True)
-    print("wrote", path)
 
 
 def build(store: Any) -> tuple[int, int]:
@@ -144,14 +78,8 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    xvfb = start_display()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shot-"))
-    try:
-        import tkinter as tk
-
+    with display_session("lima-shot-") as tmp:
         from lima_tk.store import DatasetStore
-        from lima_tk.ui.chat_editor import open_chat_editor
-        from lima_tk.ui.errors import handle_callback_error
 
         store = DatasetStore(tmp / "demo.lima.db")
         plain, tools = build(store)
@@ -166,23 +94,12 @@ def main() -> int:
         store.set_setting("context_limit", 512)
         store.journal.clear()
         tokens.ensure_counted(store)
-        root = tk.Tk()
-        root.withdraw()
-        root.report_callback_exception = handle_callback_error
-        try:  # the main window's theme when it is there, so the pictures show the real look
-            from lima_tk.ui import theme
-
-            theme.apply_theme(root, 11)
-        except ImportError:
-            pass
+        root = make_root()  # the main window's theme, so the pictures show the real look
         app = StandInApp(root, store)
 
-        ed = open_chat_editor(app, plain)
-        while not ed.ready:
-            root.update()
-        ed.focus_force()
+        ed = open_editor(app, plain)
         ed.focus_message(ed.order[3], index="end-1c")
-        grab(ed, out / "editor_plain.png")
+        grab(ed, out / "editor_plain.png", menu=True)
 
         ed.event_generate("<<Find>>")
         ed.findbar.var.set("extras")
@@ -190,23 +107,19 @@ def main() -> int:
         ed.select(ed.order[2:4])  # a multi-selection (Ctrl+click on headers)
         ed.canvas.focus_set()
         ed.find_next(1)  # the second match: highlighted orange and scrolled into view
-        grab(ed, out / "editor_find.png")
+        grab(ed, out / "editor_find.png", menu=True)
         ed.close()
 
-        ed = open_chat_editor(app, tools)
-        while not ed.ready:
-            root.update()
-        ed.focus_force()
+        ed = open_editor(app, tools)
         ed.focus_message(ed.order[-1], index="end-1c")
-        grab(ed, out / "editor_tools.png")
+        grab(ed, out / "editor_tools.png", menu=True)
 
         from lima_tk.ui.token_preview import open_token_preview
 
         win = open_token_preview(app, plain)
         win.geometry("760x620+0+0")
-        while win.state == "loading":
-            root.update()
-        grab(win, out / "token_preview.png")
+        wait_for(root, lambda: win.state != "loading")
+        grab(win, out / "token_preview.png", menu=True)
         win.destroy()
 
         ed.event_generate("<<EditTool>>")
@@ -216,15 +129,11 @@ def main() -> int:
         dlg.params.set('{\n  "type": "object",\n  "properties": {\n    "city": {"type": "string"}\n'
                        '    "unit": {"type": "string", "enum": ["C", "F"]}\n  },\n  "required": ["city"]\n}')
         dlg.save()
-        grab(dlg, out / "editor_tool_dialog.png")
+        grab(dlg, out / "editor_tool_dialog.png", menu=True)
         dlg.cancel()
         ed.close()
         root.destroy()
         store.close()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 

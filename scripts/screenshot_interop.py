@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -26,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshot import grab, make_demo_dataset, settle, start_xvfb  # noqa: E402
+from screenshot import make_demo_dataset  # noqa: E402
+from shotlib import capture, display_session, grab, settle  # noqa: E402
 
 
 def _node(nid: str, parent: str, children: list[str], role: str, parts: list, content_type: str = "text",
@@ -65,15 +63,8 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    xvfb = start_xvfb()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shots-interop-"))
-    os.environ["LIMA_TK_CONFIG"] = str(tmp / "config.json")
-    try:
+    with display_session("lima-shots-interop-") as tmp:
         shoot(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if xvfb is not None:
-            xvfb.terminate()
     return 0
 
 
@@ -151,12 +142,7 @@ def shoot(tmp: Path, out: Path) -> None:
     x0, y0 = ed.winfo_rootx(), ed.winfo_rooty()
     w = max(ed.winfo_width(), menu.winfo_rootx() + menu.winfo_width() - x0)
     h = max(ed.winfo_height() // 2 + 40, menu.winfo_rooty() + menu.winfo_height() - y0 + 8)
-    import subprocess
-
-    target = out / "interop_versions_menu.png"
-    subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x0}+{y0}", "+repage", str(target)],
-                   check=True)
-    print(f"wrote {target} ({w}x{h})")
+    capture(x0, y0, w, h, out / "interop_versions_menu.png")
     menu.unpost()
     app.close()
 

@@ -9,16 +9,14 @@ Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY i
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from shotlib import PanelApp, display_session, grab, settle, wait_for  # noqa: E402
 
 
 def make_dataset(path: Path) -> Path:
@@ -64,78 +62,25 @@ def make_dataset(path: Path) -> Path:
     return path
 
 
-def start_xvfb() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    n = 93
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1400x1000x24"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{n}"
-    return proc
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "problems.png")
     ap.add_argument("--font-size", type=int, default=10)
     ap.add_argument("--geometry", default="1000x500", help="Window size (check that nothing is clipped).")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shot-problems-"))
-    xvfb = start_xvfb()
-    try:
-        import tkinter as tk
-
-        from lima_tk.store import DatasetStore
-        from lima_tk.ui.errors import handle_callback_error
+    with display_session("lima-shot-problems-", screen="1400x1000x24") as tmp:
         from lima_tk.ui.problems import open_problems_panel
-        from lima_tk.ui.theme import apply_theme
 
-        db = make_dataset(tmp / "demo.lima.db")
-
-        class App:
-            def __init__(self) -> None:
-                self.root = tk.Tk()
-                self.root.withdraw()
-                apply_theme(self.root, args.font_size)
-                self.root.report_callback_exception = handle_callback_error
-                self.store = DatasetStore(db)
-
-            def status(self, text: str) -> None:
-                print("status:", text)
-
-            def open_chat(self, chat_id: int, message_index: int | None = None) -> None:
-                print("open", chat_id, message_index)
-
-        app = App()
+        app = PanelApp(make_dataset(tmp / "demo.lima.db"), args.font_size)
         panel = open_problems_panel(app)
         panel.geometry(f"{args.geometry}+0+0")
-        deadline = time.monotonic() + 60
-        while panel.state != "done" and time.monotonic() < deadline:
-            panel.update()
-            time.sleep(0.02)
+        wait_for(panel, lambda: panel.state == "done")
         panel.tree.selection_set("2")
-        for _ in range(20):
-            panel.update()
-            time.sleep(0.02)
+        settle(panel, 0.4)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        x, y, w, h = panel.winfo_rootx(), panel.winfo_rooty(), panel.winfo_width(), panel.winfo_height()
-        subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "+repage", str(args.out)],
-                       check=True)
-        print(f"wrote {args.out} ({w}x{h}): {len(panel.findings)} findings")
+        grab(panel, args.out, note=f": {len(panel.findings)} findings")
         panel.close()
-        app.store.close()
-        app.root.destroy()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(timeout=5)
-        shutil.rmtree(tmp, ignore_errors=True)
+        app.close()
     return 0
 
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from shotlib import PanelApp, display_session, grab, settle, wait_for  # noqa: E402
 
 TAGS = ["code", "math", "translation", "tools", "chit-chat", "summaries", "reviewed", "hard", "git", "devops"]
 LANGS = ["en"] * 6 + ["ru", "ru", "de", "ja", "fr"]
@@ -54,22 +53,6 @@ def make_dataset(path: Path, n: int, tmp: Path, estimate: bool = False) -> Path:
     return path
 
 
-def start_xvfb() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    n = 91
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1400x1000x24"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{n}"
-    return proc
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "stats_board.png")
@@ -79,52 +62,18 @@ def main() -> int:
     ap.add_argument("--estimate", action="store_true", help="Use the estimate instead of a tokenizer.")
     args = ap.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
-    tmp = Path(tempfile.mkdtemp(prefix="lima-shot-stats-"))
-    xvfb = start_xvfb()
-    try:
-        import tkinter as tk
-
-        from lima_tk.store import DatasetStore
-        from lima_tk.ui.errors import handle_callback_error
+    with display_session("lima-shot-stats-", screen="1400x1000x24") as tmp:
         from lima_tk.ui.stats_board import open_stats_board
-        from lima_tk.ui.theme import apply_theme
 
-        db = make_dataset(tmp / "demo.lima.db", args.chats, tmp, args.estimate)
-
-        class App:
-            def __init__(self) -> None:
-                self.root = tk.Tk()
-                self.root.withdraw()
-                apply_theme(self.root, args.font_size)
-                self.root.report_callback_exception = handle_callback_error
-                self.store = DatasetStore(db)
-
-            def status(self, text: str) -> None:
-                print("status:", text)
-
-        app = App()
+        app = PanelApp(make_dataset(tmp / "demo.lima.db", args.chats, tmp, args.estimate), args.font_size)
         board = open_stats_board(app)
         board.geometry(f"{args.geometry}+0+0")
-        deadline = time.monotonic() + 60
-        while board.stats is None and time.monotonic() < deadline:
-            board.update()
-            time.sleep(0.02)
-        for _ in range(20):
-            board.update()
-            time.sleep(0.02)
+        wait_for(board, lambda: board.stats is not None)
+        settle(board, 0.4)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        x, y, w, h = board.winfo_rootx(), board.winfo_rooty(), board.winfo_width(), board.winfo_height()
-        subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", "+repage", str(args.out)],
-                       check=True)
-        print(f"wrote {args.out} ({w}x{h})")
+        grab(board, args.out)
         board.close()
-        app.store.close()
-        app.root.destroy()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(timeout=5)
-        shutil.rmtree(tmp, ignore_errors=True)
+        app.close()
     return 0
 
 

@@ -26,7 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import FormatError, LimaError, ValidationError
 from lima_tk.formats import alpaca, chatgpt, hf, limagui, native, openai, preference, sharegpt
-from lima_tk.formats.base import Cancelled, ExportReport, FormatSpec, ImportReport, Progress, ReadContext, WriteContext
+from lima_tk.formats.base import (
+    PROGRESS_EVERY,
+    Cancelled,
+    ExportReport,
+    FormatSpec,
+    ImportReport,
+    Progress,
+    ReadContext,
+    WriteContext,
+    chats_to_write,
+)
 from lima_tk.formats.jsonlines import Head, LineReader, read_head
 from lima_tk.model import Chat
 
@@ -97,7 +107,6 @@ FORMAT_NAMES: tuple[str, ...] = ("openai", "lima", "limagui", "limagui-csv", "li
                                  "alpaca")
 EXPORT_FORMATS: tuple[str, ...] = ("openai", "lima", "sharegpt", "alpaca", "hf", "pref-trl", "pref-openai")
 LIMAGUI_FAMILY = ("limagui", "limagui-csv", "limagui-config")
-PROGRESS_EVERY = 500  # chats between export progress calls
 
 
 # -- detection -------------------------------------------------------------------------------
@@ -359,17 +368,7 @@ def export_file(
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
             else:
-                from lima_tk.validate import has_errors
-
-                for chat in store.iter_chats(chat_filter):
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled("cancelled")
-                    done += 1
-                    if progress is not None and done % PROGRESS_EVERY == 0:
-                        progress(done, total)
-                    if skip_problems and has_errors(chat):
-                        ctx.skip(chat, "has linter errors", fold=True)
-                        continue
+                for chat in chats_to_write(store, chat_filter, ctx, total, progress, cancel, skip_problems):
                     obj = write(chat, ctx)
                     if obj is None:
                         continue

@@ -19,9 +19,10 @@ from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 
 if TYPE_CHECKING:
     from lima_tk.formats.jsonlines import Head, LineReader
-    from lima_tk.store import DatasetStore
+    from lima_tk.store import ChatFilter, DatasetStore
 
 Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 500  # chats between export progress calls
 
 # Repeated warnings are folded into one line so 100,000 alike chats give one warning, not 100,000.
 MAX_WARNING_KINDS = 50
@@ -32,26 +33,25 @@ class Cancelled(LimaError):
 
 
 @dataclass
-class ImportReport:
+class _Report:
+    """What an import or an export did: counts, warnings, and why chats were skipped."""
+
     path: str
     format: str
     chats: int = 0
     messages: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
-    settings_changed: list[str] = field(default_factory=list)
     skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason -> chats skipped for it
 
 
 @dataclass
-class ExportReport:
-    path: str
-    format: str
-    chats: int = 0
-    messages: int = 0
-    skipped: int = 0
-    warnings: list[str] = field(default_factory=list)
-    skipped_reasons: dict[str, int] = field(default_factory=dict)  # reason -> chats skipped for it
+class ImportReport(_Report):
+    settings_changed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportReport(_Report):
     rows: int = 0  # lines/items written (a preference export writes one row per pair)
     files: list[str] = field(default_factory=list)  # a folder export: the files written, relative
 
@@ -193,3 +193,23 @@ class WriteContext:
 def check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
+
+
+def chats_to_write(store: DatasetStore, chat_filter: ChatFilter | None, ctx: WriteContext, total: int,
+                   progress: Progress | None, cancel: threading.Event | None,
+                   skip_problems: bool) -> Iterator[Chat]:
+    """The (filtered) chats of an export, in order. Checks `cancel` before each, calls
+    `progress(done, total)` every PROGRESS_EVERY chats, and with `skip_problems` counts the chats
+    with linter errors as skipped instead of yielding them."""
+    from lima_tk.validate import has_errors
+
+    done = 0
+    for chat in store.iter_chats(chat_filter):
+        check_cancel(cancel)
+        done += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
+        if skip_problems and has_errors(chat):
+            ctx.skip(chat, "has linter errors", fold=True)
+            continue
+        yield chat

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from lima_tk import __version__
 from lima_tk.errors import LimaError, ValidationError
-from lima_tk.formats.base import Cancelled, ExportReport, Progress, WriteContext
+from lima_tk.formats.base import Cancelled, ExportReport, Progress, WriteContext, chats_to_write
 from lima_tk.model import Chat, Message
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
 
 MARKER = "<!-- written by lima-tk (hf export) -->"
-PROGRESS_EVERY = 500
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -171,8 +170,6 @@ def export_folder(
     options: dict[str, Any] | None = None,
     skip_problems: bool = False,
 ) -> ExportReport:
-    from lima_tk.validate import has_errors
-
     out = Path(out_path)
     report = ExportReport(str(out), "hf")
     ctx = WriteContext(report, options)
@@ -199,16 +196,7 @@ def export_folder(
             dumps = json.JSONEncoder(ensure_ascii=False).encode
             if progress is not None:
                 progress(0, total)
-            done = 0
-            for chat in store.iter_chats(chat_filter):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("cancelled")
-                done += 1
-                if progress is not None and done % PROGRESS_EVERY == 0:
-                    progress(done, total)
-                if skip_problems and has_errors(chat):
-                    ctx.skip(chat, "has linter errors", fold=True)
-                    continue
+            for chat in chats_to_write(store, chat_filter, ctx, total, progress, cancel, skip_problems):
                 split = "test" if (chat.id in test_ids or (test_tag and test_tag in chat.tags)) else "train"
                 files[split].write(dumps(chat_row(chat, training_flag)) + "\n")
                 s = stats[split]

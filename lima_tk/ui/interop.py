@@ -113,6 +113,16 @@ def _plural(n: int, word: str) -> str:
 # -- the report after an import or export --------------------------------------------------------
 
 
+def _radio_row(lf: ttk.Labelframe, row: int, label: str, variable: tk.Variable,
+               choices: list[tuple[str, str]]) -> None:
+    """An options row: `label`, and beside it one radio button per (value, text), stacked."""
+    ttk.Label(lf, text=label).grid(row=row, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
+    box = ttk.Frame(lf)
+    box.grid(row=row, column=1, sticky="w", pady=PAD)
+    for value, text in choices:
+        ttk.Radiobutton(box, text=text, value=value, variable=variable).pack(anchor="w")
+
+
 def report_lines(report: Any, *, imported: bool) -> list[str]:
     """What was skipped and why, then the warnings: the text of the report window."""
     lines: list[str] = []
@@ -345,13 +355,9 @@ class ExportDialog(Dialog):
         self.private_check.state(["!disabled"] if on else ["disabled"])
 
     def _pref_options(self, lf: ttk.Labelframe) -> None:
-        ttk.Label(lf, text="Rejected").grid(row=0, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        box = ttk.Frame(lf)
-        box.grid(row=0, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text="The reply versions marked rejected in the chat editor", value="marked",
-                        variable=self.rejected).pack(anchor="w")
-        ttk.Radiobutton(box, text="Every version that is not shown", value="all",
-                        variable=self.rejected).pack(anchor="w")
+        _radio_row(lf, 0, "Rejected", self.rejected, [
+            ("marked", "The reply versions marked rejected in the chat editor"),
+            ("all", "Every version that is not shown")])
         n = self.rejected_count()
         text = (f"{_plural(n, 'reply')} in this dataset {'has' if n == 1 else 'have'} versions marked rejected. "
                 if n else "No reply version is marked rejected yet. ")
@@ -370,21 +376,13 @@ class ExportDialog(Dialog):
         return self._rejected_count
 
     def _sharegpt_options(self, lf: ttk.Labelframe) -> None:
-        ttk.Label(lf, text="System message").grid(row=0, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        box = ttk.Frame(lf)
-        box.grid(row=0, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text="The first turn, from “system” (LLaMA-Factory reads it)", value="turn",
-                        variable=self.system).pack(anchor="w")
-        ttk.Radiobutton(box, text="A “system” key of the record", value="column",
-                        variable=self.system).pack(anchor="w")
+        _radio_row(lf, 0, "System message", self.system, [
+            ("turn", "The first turn, from “system” (LLaMA-Factory reads it)"),
+            ("column", "A “system” key of the record")])
 
     def _alpaca_options(self, lf: ttk.Labelframe) -> None:
-        ttk.Label(lf, text="Multi-turn chats").grid(row=0, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        box = ttk.Frame(lf)
-        box.grid(row=0, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text="Earlier turns go to “history”", value="history",
-                        variable=self.multi_turn).pack(anchor="w")
-        ttk.Radiobutton(box, text="Skip them", value="skip", variable=self.multi_turn).pack(anchor="w")
+        _radio_row(lf, 0, "Multi-turn chats", self.multi_turn, [
+            ("history", "Earlier turns go to “history”"), ("skip", "Skip them")])
 
     def options(self, fmt: str | None = None) -> dict[str, Any]:
         """The writer options of the chosen (or given) format. ValueError with a readable message."""
@@ -613,19 +611,11 @@ class ImportOptionsDialog(Dialog):
         self.placeholder_entry.pack(side="left")
         ttk.Label(row, text="{kind} = image, audio, file…; empty leaves them out", style="Muted.TLabel").pack(
             side="left", padx=(2 * PAD, 0))
-        ttk.Label(lf, text="Code it ran").grid(row=1, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        box = ttk.Frame(lf)
-        box.grid(row=1, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text="As tool calls and tool messages", value="tools",
-                        variable=self.code_turns).pack(anchor="w")
-        ttk.Radiobutton(box, text="Leave out", value="drop", variable=self.code_turns).pack(anchor="w")
-        ttk.Label(lf, text="Regenerated replies").grid(row=2, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
-        box = ttk.Frame(lf)
-        box.grid(row=2, column=1, sticky="w", pady=PAD)
-        ttk.Radiobutton(box, text="Keep as versions of the reply (to mark rejected for preference pairs)",
-                        value="alternatives", variable=self.regenerations).pack(anchor="w")
-        ttk.Radiobutton(box, text="Keep only the reply shown in ChatGPT", value="drop",
-                        variable=self.regenerations).pack(anchor="w")
+        _radio_row(lf, 1, "Code it ran", self.code_turns, [
+            ("tools", "As tool calls and tool messages"), ("drop", "Leave out")])
+        _radio_row(lf, 2, "Regenerated replies", self.regenerations, [
+            ("alternatives", "Keep as versions of the reply (to mark rejected for preference pairs)"),
+            ("drop", "Keep only the reply shown in ChatGPT")])
         ttk.Checkbutton(lf, text="Keep custom instructions as the system message",
                         variable=self.custom_instructions).grid(row=3, column=0, columnspan=2, sticky="w", pady=PAD)
         return lf

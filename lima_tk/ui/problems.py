@@ -2,8 +2,8 @@
 double-click (or Enter) opens the chat at the message.
 
 Tk thread only, except `_work`, which runs on a worker thread with its own read-only store: it
-runs `lima_tk.validate.lint_store` (token totals as cached, never a tokenizer load) and sends plain
-data back through a queue that `_drain` (an after() callback) empties.
+runs `lima_tk.validate.lint_store` (token totals as cached, never a tokenizer load); a
+`lima_tk.ui.progress.Job` brings the plain data back to the Tk thread.
 
 Entry point: `open_problems_panel(app)`; `app` needs `root`, `store` and `status(text)`, and
 `open_chat(chat_id, message_index=None)` when it has one (else the chat editor is opened here).
@@ -12,7 +12,6 @@ Entry point: `open_problems_panel(app)`; `app` needs `root`, `store` and `status
 from __future__ import annotations
 
 import inspect
-import queue
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 from lima_tk.store import DatasetStore
 from lima_tk.ui.errors import handle_callback_error
+from lima_tk.ui.progress import Job
 from lima_tk.ui.theme import PAD, PALETTE
 from lima_tk.validate import CODES, ERROR, Finding, lint_store
 
@@ -99,10 +99,7 @@ class ProblemsPanel(tk.Toplevel):
         self.checked = 0
         self.state = "idle"  # idle / working / done
         self.shown: list[Finding] = []  # the rows in the list, in order (iid = index)
-        self._events: queue.Queue = queue.Queue()
-        self._cancel = threading.Event()
-        self._generation = 0
-        self._after: dict[str, str] = {}
+        self._job: Job | None = None
         self.title(f"Problems - {Path(app.store.path).name}")
         self.geometry("980x520")
         self.minsize(560, 300)
@@ -161,64 +158,38 @@ class ProblemsPanel(tk.Toplevel):
 
     def refresh(self) -> None:
         """Check the dataset again in the background (drops a check still running)."""
-        self._cancel.set()
-        self._cancel = threading.Event()
-        self._generation += 1
+        if self._job is not None:
+            self._job.stop_polling()
         self.state = "working"
         self.note.configure(text="Checking…")
-        store = self.app.store
-        args = (self._generation, Path(store.path), bool(store.readonly), self._cancel, self._events)
-        threading.Thread(target=self._work, args=args, name="lima-tk-problems", daemon=True).start()
-        self._schedule("drain", self.drain_ms, self._drain)
+        store, work = self.app.store, self._work
+        path, readonly = Path(store.path), bool(store.readonly)
+        self._job = Job(self, lambda progress, cancel: work(path, readonly, progress, cancel),
+                        on_done=self._checked, on_error=self._failed, on_progress=self._progress,
+                        poll_ms=self.drain_ms, thread_name="lima-tk-problems").start()
 
     @staticmethod
-    def _work(gen: int, path: Path, readonly: bool, cancel: threading.Event, events: queue.Queue) -> None:
-        """Worker thread: its own store (it only reads); (generation, kind, payload) out."""
-        try:
-            with DatasetStore(path, readonly=readonly) as store:
-                last = [0.0]
+    def _work(path: Path, readonly: bool, progress: Callable[[int, int], None],
+              cancel: threading.Event) -> tuple[int, list[Finding]]:
+        """Worker thread: its own store (it only reads); (chats checked, findings) out."""
+        with DatasetStore(path, readonly=readonly) as store:
+            return store.count_chats(), list(lint_store(store, progress=progress, cancel=cancel))
 
-                def progress(done: int, total: int) -> None:
-                    now = time.monotonic()
-                    if now - last[0] > 0.1:
-                        last[0] = now
-                        events.put((gen, "progress", (done, total)))
+    def _progress(self, done: int, total: int) -> None:
+        self.note.configure(text=f"Checking… {100 * done // max(total, 1)}%")
 
-                checked = store.count_chats()
-                findings = list(lint_store(store, progress=progress, cancel=cancel))
-            if not cancel.is_set():
-                events.put((gen, "findings", (checked, findings)))
-        except Exception as e:  # noqa: BLE001 - shown in the panel, never silent
-            events.put((gen, "error", str(e) or type(e).__name__))
+    def _checked(self, result: tuple[int, list[Finding]]) -> None:
+        self.checked, self.findings = result
+        self.state = "done"
+        self._fill_codes()
+        self.fill()
+        self.note.configure(text=time.strftime("Checked at %H:%M:%S") + " · double-click a problem to "
+                            "open the chat at that message · F5 checks again")
 
-    def _drain(self) -> None:
-        self._after.pop("drain", None)
-        try:
-            for _ in range(50):
-                try:
-                    gen, kind, payload = self._events.get_nowait()
-                except queue.Empty:
-                    break
-                if gen != self._generation:
-                    continue
-                if kind == "progress":
-                    done, total = payload
-                    self.note.configure(text=f"Checking… {100 * done // max(total, 1)}%")
-                elif kind == "findings":
-                    self.checked, self.findings = payload
-                    self.state = "done"
-                    self._fill_codes()
-                    self.fill()
-                    self.note.configure(text=time.strftime("Checked at %H:%M:%S") + " · double-click a problem to "
-                                        "open the chat at that message · F5 checks again")
-                elif kind == "error":
-                    self.state = "done"
-                    self.note.configure(text=f"Could not check the dataset: {payload}")
-                    self.app.status(f"Problems: {payload}")
-        except Exception:  # noqa: BLE001 - a callback error is reported, not lost
-            handle_callback_error(*sys.exc_info(), show=self.app.status)  # type: ignore[arg-type]
-        if self.state == "working" or not self._events.empty():
-            self._schedule("drain", self.drain_ms, self._drain)
+    def _failed(self, e: BaseException) -> None:
+        self.state = "done"
+        self.note.configure(text=f"Could not check the dataset: {str(e) or type(e).__name__}")
+        self.app.status(f"Problems: {str(e) or type(e).__name__}")
 
     # -- the list -----------------------------------------------------------------------------
 
@@ -306,17 +277,9 @@ class ProblemsPanel(tk.Toplevel):
 
     # -- housekeeping ---------------------------------------------------------------------------
 
-    def _schedule(self, name: str, ms: int, fn: Callable[[], None]) -> None:
-        old = self._after.pop(name, None)
-        if old is not None:
-            self.after_cancel(old)
-        self._after[name] = self.after(ms, fn)
-
     def close(self) -> None:
-        self._cancel.set()
-        for ident in self._after.values():
-            self.after_cancel(ident)
-        self._after.clear()
+        if self._job is not None:
+            self._job.stop_polling()
         if getattr(self.app, "_problems_panel", None) is self:
             self.app._problems_panel = None
         self.destroy()

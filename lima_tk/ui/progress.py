@@ -37,6 +37,7 @@ class Job:
         on_progress: Callable[[int, int], None] | None = None,
         poll_ms: int = 50,
         name: str = "job",
+        thread_name: str | None = None,
     ) -> None:
         self.widget = widget
         self.work = work
@@ -46,6 +47,7 @@ class Job:
         self.on_progress = on_progress
         self.poll_ms = poll_ms
         self.name = name
+        self.thread_name = thread_name or f"lima-tk {name}"
         self.events: queue.Queue[tuple] = queue.Queue()
         self.cancel_event = threading.Event()
         self.state = "idle"
@@ -79,7 +81,7 @@ class Job:
     def start(self) -> Job:
         """Don't call from a non-UI thread."""
         self.state = "working"
-        self._thread = threading.Thread(target=self._run, name=f"lima-tk {self.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
         self._after = self.widget.after(self.poll_ms, self._drain)
         return self

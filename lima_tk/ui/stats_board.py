@@ -2,17 +2,17 @@
 
 Tk thread only, except `_work`, which runs on a worker thread with its own store: it counts
 uncounted messages with the dataset's tokenizer (local files or cache only, never a download)
-and computes `lima_tk.stats.dataset_stats`; results come back through a queue drained by after().
+and computes `lima_tk.stats.dataset_stats`; a `lima_tk.ui.progress.Job` brings the results back.
 The board polls a cheap signature of the dataset and refreshes itself when the data changed.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
 import tkinter as tk
+from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from tkinter import font as tkfont
@@ -22,6 +22,7 @@ from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.ui.errors import handle_callback_error
+from lima_tk.ui.progress import Job
 from lima_tk.ui.theme import PAD, PALETTE
 
 ALL_TAGS = "All tags"
@@ -74,9 +75,7 @@ class StatsBoard(tk.Toplevel):
         self.drain_ms = drain_ms
         self.stats: dict[str, Any] | None = None
         self.state = "idle"  # idle / working / done
-        self._events: queue.Queue = queue.Queue()
-        self._cancel = threading.Event()
-        self._generation = 0
+        self._job: Job | None = None
         self._signature: tuple | None = None
         self._data_version = -1
         self._after: dict[str, str] = {}
@@ -151,71 +150,47 @@ class StatsBoard(tk.Toplevel):
 
     def refresh(self) -> None:
         """Recompute the stats in the background (drops any computation still running)."""
-        self._cancel.set()
-        self._cancel = threading.Event()
-        self._generation += 1
+        if self._job is not None:
+            self._job.stop_polling()
         self.state = "working"
         self.note.configure(text="Computing…")
         self._signature = self._current_signature()
-        args = (self._generation, Path(self.app.store.path), self.app.store.readonly, self.chat_filter(),
-                self._cancel, self._events)
-        threading.Thread(target=self._work, args=args, name="lima-tk-stats", daemon=True).start()
-        self._schedule("drain", self.drain_ms, self._drain)
+        store, flt, work = self.app.store, self.chat_filter(), self._work
+        path, readonly = Path(store.path), store.readonly
+        self._job = Job(self, lambda progress, cancel: work(path, readonly, flt, progress, cancel),
+                        on_done=self._show_stats, on_error=self._failed, on_progress=self._progress,
+                        poll_ms=self.drain_ms, thread_name="lima-tk-stats").start()
 
     @staticmethod
-    def _work(gen: int, path: Path, readonly: bool, flt: ChatFilter, cancel: threading.Event,
-              events: queue.Queue) -> None:
-        """Worker thread: its own store; plain data in, (generation, kind, payload) out."""
-        try:
-            with DatasetStore(path, readonly=readonly) as store:
-                from lima_tk.tokens import ensure_counted
+    def _work(path: Path, readonly: bool, flt: ChatFilter, progress: Callable[[int, int], None],
+              cancel: threading.Event) -> dict[str, Any] | None:
+        """Worker thread: its own store; plain data in, the stats out (None when cancelled)."""
+        with DatasetStore(path, readonly=readonly) as store:
+            from lima_tk.tokens import ensure_counted
 
-                last = [0.0]
+            result = ensure_counted(store, download=False, progress=progress, cancel=cancel)
+            if cancel.is_set():
+                return None
+            stats = dataset_stats(store, flt)
+            if result is not None and result.estimate:
+                stats["tokens"]["reason"] = result.reason
+        return stats
 
-                def progress(done: int, total: int) -> None:
-                    now = time.monotonic()
-                    if now - last[0] > 0.1:
-                        last[0] = now
-                        events.put((gen, "progress", (done, total)))
+    def _progress(self, done: int, total: int) -> None:
+        self.note.configure(text=f"Counting tokens… {100 * done // max(total, 1)}%")
 
-                result = ensure_counted(store, download=False, progress=progress, cancel=cancel)
-                if cancel.is_set():
-                    return
-                stats = dataset_stats(store, flt)
-                if result is not None and result.estimate:
-                    stats["tokens"]["reason"] = result.reason
-            events.put((gen, "stats", stats))
-        except Exception as e:  # noqa: BLE001 - shown in the board, never silent
-            events.put((gen, "error", str(e) or type(e).__name__))
+    def _show_stats(self, stats: dict[str, Any] | None) -> None:
+        self.stats = stats
+        self.state = "done"
+        # Our worker's own writes (token counts) must not look like a change.
+        self._data_version = self.app.store.data_version()
+        self._note_from_stats()
+        self._draw()
 
-    def _drain(self) -> None:
-        self._after.pop("drain", None)
-        try:
-            for _ in range(50):
-                try:
-                    gen, kind, payload = self._events.get_nowait()
-                except queue.Empty:
-                    break
-                if gen != self._generation:
-                    continue
-                if kind == "progress":
-                    done, total = payload
-                    self.note.configure(text=f"Counting tokens… {100 * done // max(total, 1)}%")
-                elif kind == "stats":
-                    self.stats = payload
-                    self.state = "done"
-                    # Our worker's own writes (token counts) must not look like a change.
-                    self._data_version = self.app.store.data_version()
-                    self._note_from_stats()
-                    self._draw()
-                elif kind == "error":
-                    self.state = "done"
-                    self.note.configure(text=f"Could not compute the stats: {payload}")
-                    self.app.status(f"Stats: {payload}")
-        except Exception:  # noqa: BLE001 - a callback error is reported, not lost
-            handle_callback_error(*sys.exc_info(), show=self.app.status)  # type: ignore[arg-type]
-        if self.state == "working" or not self._events.empty():
-            self._schedule("drain", self.drain_ms, self._drain)
+    def _failed(self, e: BaseException) -> None:
+        self.state = "done"
+        self.note.configure(text=f"Could not compute the stats: {str(e) or type(e).__name__}")
+        self.app.status(f"Stats: {str(e) or type(e).__name__}")
 
     def _note_from_stats(self) -> None:
         assert self.stats is not None
@@ -271,7 +246,8 @@ class StatsBoard(tk.Toplevel):
         return out
 
     def close(self) -> None:
-        self._cancel.set()
+        if self._job is not None:
+            self._job.stop_polling()
         for ident in self._after.values():
             self.after_cancel(ident)
         self._after.clear()

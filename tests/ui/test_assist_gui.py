@@ -16,14 +16,13 @@ from tests.assist_fixtures import running_server
 from tests.ui.app_helpers import app_factory
 from tests.ui.conftest import wait_until
 from tests.ui.test_chat_editor_helpers import (
-    StandInApp,
     card_at,
     click_action,
     focus_text,
     key,
-    make_root,
     open_editor,
     seed_chat,
+    stand_in_app,
     type_text,
 )
 
@@ -35,13 +34,7 @@ def openai_server():
 
 @pytest.fixture
 def app(store, openai_server):
-    root = make_root()
-    a = StandInApp(root, store)
-    a.user_settings.update(base_url=openai_server.base_url, model="test-model", timeout=5, use_env_key=False)
-    yield a
-    for ed in list(a.editors.values()):
-        ed.close()
-    root.destroy()
+    yield from stand_in_app(store, base_url=openai_server.base_url, model="test-model", timeout=5, use_env_key=False)
 
 
 @pytest.fixture
@@ -65,6 +58,18 @@ def finished(ed, timeout: float = 10.0):
 
 def message(store, cid: int, index: int):
     return store.get_chat(cid).messages[index]
+
+
+def streaming(app, store, server, reply: str, chunks: int, **open_kw):
+    """A new CHAT in an editor, its reply (`reply` in `chunks` chunks, 30 ms apart) streaming and
+    already showing text: (chat id, editor, the streaming card)."""
+    server.set(reply=reply, chunks=chunks, chunk_delay=0.03)
+    cid = seed_chat(store, CHAT)
+    ed = open_editor(app, cid, **open_kw)
+    ed.event_generate("<<GenerateReply>>")
+    card = ed.cards[ed.assist.stream.mid]
+    wait_until(lambda: card.get_text(), ed)
+    return cid, ed, card
 
 
 # -- generate ----------------------------------------------------------------------------------
@@ -140,12 +145,7 @@ def test_generate_below_a_user_message_in_the_middle_and_bottom_bar(app, store, 
 
 
 def test_other_messages_stay_editable_while_streaming(app, store, openai_server) -> None:
-    openai_server.set(reply="word " * 40, chunks=40, chunk_delay=0.03)
-    cid = seed_chat(store, CHAT)
-    ed = open_editor(app, cid, save_delay=20)
-    ed.event_generate("<<GenerateReply>>")
-    card = ed.cards[ed.assist.stream.mid]
-    wait_until(lambda: card.get_text(), ed)
+    cid, ed, card = streaming(app, store, openai_server, "word " * 40, 40, save_delay=20)
     text = focus_text(ed, 1)
     text.mark_set("insert", "end-1c")
     type_text(text, " please")
@@ -210,12 +210,7 @@ def test_stop_button_in_the_bottom_bar_and_on_the_card(app, store, openai_server
 
 
 def test_undo_while_streaming_stops_first(app, store, openai_server) -> None:
-    openai_server.set(reply="z" * 200, chunks=100, chunk_delay=0.03)
-    cid = seed_chat(store, CHAT)
-    ed = open_editor(app, cid)
-    ed.event_generate("<<GenerateReply>>")
-    card = ed.cards[ed.assist.stream.mid]
-    wait_until(lambda: card.get_text(), ed)
+    cid, ed, _ = streaming(app, store, openai_server, "z" * 200, 100)
     ed.canvas.focus_set()
     key(ed.canvas, "<Control-z>")  # the journal's undo: stops, then undoes the whole generation
     assert not ed.assist.streaming() and not assist_threads()
@@ -223,12 +218,7 @@ def test_undo_while_streaming_stops_first(app, store, openai_server) -> None:
 
 
 def test_undo_from_the_main_window_while_streaming_stops_the_stream(app, store, openai_server) -> None:
-    openai_server.set(reply="w" * 200, chunks=100, chunk_delay=0.03)
-    cid = seed_chat(store, CHAT)
-    ed = open_editor(app, cid)
-    ed.event_generate("<<GenerateReply>>")
-    card = ed.cards[ed.assist.stream.mid]
-    wait_until(lambda: card.get_text(), ed)
+    cid, ed, _ = streaming(app, store, openai_server, "w" * 200, 100)
     app.undo()  # the main window's undo reloads the editor: the stream's message is gone
     assert not ed.assist.streaming() and ed.assist.last.result == "aborted"
     assert len(store.get_chat(cid).messages) == 2
@@ -240,12 +230,7 @@ def test_undo_from_the_main_window_while_streaming_stops_the_stream(app, store, 
 
 
 def test_closing_the_editor_mid_stream_leaves_no_thread(app, store, openai_server) -> None:
-    openai_server.set(reply="v" * 400, chunks=200, chunk_delay=0.03)
-    cid = seed_chat(store, CHAT)
-    ed = open_editor(app, cid)
-    ed.event_generate("<<GenerateReply>>")
-    card = ed.cards[ed.assist.stream.mid]
-    wait_until(lambda: card.get_text(), ed)
+    cid, ed, _ = streaming(app, store, openai_server, "v" * 400, 200)
     assert assist_threads()
     t = time.monotonic()
     ed.event_generate("<<CloseEditor>>")
@@ -262,11 +247,7 @@ def test_closing_the_editor_mid_stream_leaves_no_thread(app, store, openai_serve
 
 def test_main_window_destroying_the_editor_mid_stream(app, store, openai_server) -> None:
     """The main window closes (or switches datasets): it destroys its editors, then closes the store."""
-    openai_server.set(reply="u" * 400, chunks=200, chunk_delay=0.03)
-    cid = seed_chat(store, CHAT)
-    ed = open_editor(app, cid)
-    ed.event_generate("<<GenerateReply>>")
-    wait_until(lambda: ed.cards[ed.assist.stream.mid].get_text(), ed)
+    cid, ed, _ = streaming(app, store, openai_server, "u" * 400, 200)
     ed.destroy()
     assert not assist_threads()
     assert cid not in app.editors

@@ -14,27 +14,21 @@ from lima_tk.ui import chat_editor
 from lima_tk.ui.tool_editor import ToolCallDialog, ToolDialog
 from tests.ui.conftest import wait_until
 from tests.ui.test_chat_editor_helpers import (
-    StandInApp,
     card_at,
     click_action,
     contents,
     focus_text,
     key,
-    make_root,
     open_editor,
     seed_chat,
+    stand_in_app,
     type_text,
 )
 
 
 @pytest.fixture
 def app(store):
-    root = make_root()
-    a = StandInApp(root, store)
-    yield a
-    for ed in list(a.editors.values()):
-        ed.close()
-    root.destroy()
+    yield from stand_in_app(store)
 
 
 @pytest.fixture

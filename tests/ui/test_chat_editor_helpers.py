@@ -4,6 +4,7 @@ contract the editor relies on, over a real tk.Tk and a real DatasetStore), seedi
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Iterator
 from typing import Any
 
 from lima_tk.model import Message, Tool
@@ -56,6 +57,18 @@ def make_root() -> tk.Tk:
     root.withdraw()
     root.report_callback_exception = handle_callback_error
     return root
+
+
+def stand_in_app(store: DatasetStore, **settings: Any) -> Iterator[StandInApp]:
+    """For an `app` fixture (`yield from`): a StandInApp over a new root with `settings` as its user
+    settings; afterwards its editors are closed and the root destroyed."""
+    root = make_root()
+    app = StandInApp(root, store)
+    app.user_settings.update(settings)
+    yield app
+    for ed in list(app.editors.values()):
+        ed.close()
+    root.destroy()
 
 
 def seed_chat(store: DatasetStore, contents: list[tuple[str, str]] | None = None, name: str = "Chat",
