@@ -89,3 +89,16 @@ def test_sigkill_during_edits_loses_no_committed_edit(tmp_path):
             assert chat.messages[0].content == f"edited {i}"
         # the journal still works on the recovered file
         assert s.undo() is not None
+
+
+def test_schema_steps_list_every_migration_and_open_skips_sqlite_utils(tmp_path):
+    from lima_tk.store.db import SCHEMA_STEPS
+
+    assert SCHEMA_STEPS == tuple(m.name for m in MIGRATIONS._migrations)
+    path = tmp_path / "fast.lima.db"
+    DatasetStore(path).close()
+    code = ("import sys; from lima_tk.store import DatasetStore; s = DatasetStore(sys.argv[1]); "
+            "s.create_chat('x'); s.undo(); print('sqlite_utils' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlite_utils import Database
-
 from lima_tk.errors import DatasetError, NotFound, ValidationError
 from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 from lima_tk.store.journal import Entry, Journal, Step, immediate, now_iso
-from lima_tk.store.migrations import MIGRATIONS
+
+# The names of the steps in lima_tk/store/migrations.py, in order (a test keeps them equal): an
+# up-to-date file opens without importing sqlite_utils at all.
+SCHEMA_STEPS = ("m001_initial", "m002_chat_overview_view", "m003_token_cache", "m004_alternatives_provenance")
 
 # AFTER INSERT triggers that add_chats replaces with one bulk index fill.
 BULK_TRIGGERS = ("chats_tags_ai", "chats_fts_ai", "messages_fts_ai")
@@ -144,18 +145,40 @@ class DatasetStore:
                 conn = sqlite3.connect(str(self.path), isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite_utils.Database sets it
             if not self.readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             self.conn = conn
-            self.db = Database(conn)
-            if not self.readonly:
+            self._db = None
+            if self._schema_pending():
+                if self.readonly:
+                    raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
+                # Only now import sqlite_utils: it pulls in pandas/numpy when they are installed
+                # (~0.3 s), too much for every start of an up-to-date dataset.
+                from lima_tk.store.migrations import MIGRATIONS
+
                 MIGRATIONS.apply(self.db)
-            elif MIGRATIONS.pending(self.db):
-                raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
         except sqlite3.DatabaseError as e:
             raise DatasetError(f"{self.path}: cannot open dataset ({e})") from e
         self.journal = Journal(self.conn, cap=int(self.get_setting("journal_cap")))
+
+    @property
+    def db(self):
+        """A sqlite_utils Database over this connection (imported on first use)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
+
+    def _schema_pending(self) -> bool:
+        try:
+            applied = {r[0] for r in self.conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'lima_tk'")}
+        except sqlite3.OperationalError:  # a new file: no migrations table yet
+            return True
+        return not set(SCHEMA_STEPS) <= applied
 
     def _check_header(self) -> None:
         with open(self.path, "rb") as f:
