@@ -9,6 +9,7 @@ A test module defines its fixture in two lines (importing a fixture object trips
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -30,3 +31,12 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "con
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def refused_port() -> int:
+    """A loopback port with nothing listening (bound, then closed): connections are refused."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -4,7 +4,6 @@ streaming events, cancel (the server sees the connection closed), continue, tool
 from __future__ import annotations
 
 import queue
-import socket
 import time
 
 import pytest
@@ -25,7 +24,7 @@ from lima_tk.assist import (
     stream_reply,
 )
 from lima_tk.model import Chat, Message, Tool
-from tests.assist_fixtures import running_server, wait_for
+from tests.assist_fixtures import refused_port, running_server, wait_for
 from tests.openai_server import OpenAIServer
 
 
@@ -253,14 +252,6 @@ def test_chatml_renders_tool_calls():
 # -- errors in plain words ---------------------------------------------------------------------
 
 
-def _refused_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 ERRORS = {
     # name: (server behaviour, config overrides, kind, words in the message)
     "bad key": ({"status": 401, "error_message": "Incorrect API key provided: sk-abcd************wxyz"},
@@ -305,7 +296,7 @@ def test_errors_in_plain_words(name: str, openai_server: OpenAIServer):
     cfg = config(openai_server)
     for k, v in overrides.items():
         if isinstance(v, str):
-            v = v.format(root=openai_server.base_url[:-3], refused=_refused_port())
+            v = v.format(root=openai_server.base_url[:-3], refused=refused_port())
         setattr(cfg, k, v)
     job = Job(cfg, reply_request(chat("hello")))
     with pytest.raises(AssistError) as info:
@@ -354,7 +345,7 @@ def test_list_models_and_test_connection(openai_server: OpenAIServer):
         check_connection(cfg)
     assert "wrong-key" not in str(info.value)
     with pytest.raises(AssistError, match="connection refused"):
-        list_models(AssistConfig(base_url=f"http://127.0.0.1:{_refused_port()}/v1"))
+        list_models(AssistConfig(base_url=f"http://127.0.0.1:{refused_port()}/v1"))
 
 
 def test_openai_gets_max_completion_tokens():

@@ -12,7 +12,7 @@ import pytest
 
 from lima_tk.model import Tool
 from lima_tk.ui.assist_view import MARK_WARN
-from tests.assist_fixtures import running_server
+from tests.assist_fixtures import refused_port, running_server
 from tests.ui.app_helpers import app_factory
 from tests.ui.conftest import wait_until
 from tests.ui.test_chat_editor_helpers import (
@@ -400,16 +400,6 @@ def test_generated_call_ids_stay_unique_in_the_chat(app, store, openai_server) -
 # -- errors ----------------------------------------------------------------------------------------
 
 
-def _refused_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 # name: (server behaviour, settings, words of the message, partial text kept)
 ERRORS = {
     "bad key": ({}, {"api_key": "sk-wrong-key-0123456789"}, ["refused the API key", "HTTP 401"], False),
@@ -432,7 +422,7 @@ def test_errors_show_inline_and_retry_works(name: str, app, store, openai_server
     openai_server.api_key = "sk-right-key-0123456789"
     good = dict(app.user_settings, api_key="sk-right-key-0123456789")
     openai_server.set(**behaviour)
-    bad = {k: v.format(root=openai_server.base_url[:-3], refused=_refused_port()) if isinstance(v, str) else v
+    bad = {k: v.format(root=openai_server.base_url[:-3], refused=refused_port()) if isinstance(v, str) else v
            for k, v in settings.items()}
     app.user_settings.update(good, **bad)
     cid = seed_chat(store, CHAT)
@@ -551,7 +541,7 @@ def test_settings_list_models_and_test_connection(make_app, openai_server, db_pa
     wait_until(lambda: dlg.test_result.cget("text").startswith("✗"), app.root)
     assert "refused the API key" in dlg.test_result.cget("text") and "sk-wrong" not in dlg.test_result.cget("text")
     # A server that is not there: the model list says so; the dialog never blocks.
-    dlg.vars["base_url"].set(f"http://127.0.0.1:{_refused_port()}/v1")
+    dlg.vars["base_url"].set(f"http://127.0.0.1:{refused_port()}/v1")
     dlg._server_changed()
     wait_until(lambda: "connection refused" in dlg.models_note.cget("text"), app.root)
     # Every assistant setting is saved to the user config file (0600), never to the dataset.
@@ -682,7 +672,7 @@ def test_closing_the_main_window_mid_stream(make_app, openai_server, db_path) ->
 
     with DatasetStore(db_path) as s:
         cid = seed_chat(s, CHAT)
-    app = make_app(user_settings={"base_url": f"http://127.0.0.1:{_refused_port()}/v1", "use_env_key": False,
+    app = make_app(user_settings={"base_url": f"http://127.0.0.1:{refused_port()}/v1", "use_env_key": False,
                                   "model": "test-model", "timeout": 5})
     ed = open_chat_editor(app, cid)
     wait_until(lambda: ed.ready, app.root)
