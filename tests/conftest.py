@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,26 @@ _xvfb: subprocess.Popen | None = None
 
 
 def _start_xvfb() -> None:
-    """Start a private Xvfb when there is no display, so GUI tests run headless."""
+    """Start a private Xvfb when there is no display, so GUI tests run headless. `-displayfd`
+    lets the server pick a free display number itself, so suites running side by side never
+    race for one."""
     global _xvfb
     if os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
         return
-    for n in range(90, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
+    read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not Path(f"/tmp/.X11-unix/X{n}").exists():
-        time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{n}"
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        number = f.readline().strip()  # written once the server accepts connections
+    if not number:
+        proc.kill()
+        return
+    os.environ["DISPLAY"] = f":{number}"
     _xvfb = proc
 
 
