@@ -18,6 +18,14 @@ class DatasetError(LimaError):
     """The dataset file cannot be opened or written (locked, read-only, not a dataset)."""
 
 
+class DatasetBusy(DatasetError):
+    """Another process holds the dataset's write lock: nothing was changed; try again later."""
+
+
+class DatasetFull(DatasetError):
+    """The disk that holds the dataset is full: nothing was changed."""
+
+
 class FormatError(LimaError):
     """Bad input while importing: names the file, the line and the reason."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lima_tk.errors import DatasetError, NotFound, ValidationError
+from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull, NotFound, ValidationError
 from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 from lima_tk.store.journal import Entry, Journal, Step, immediate, now_iso
@@ -123,7 +123,11 @@ def _ids(values: Iterable[int]) -> list[int]:
 class DatasetStore:
     """Open (creating or upgrading) a dataset file. Tk thread only in the GUI."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
+                 busy_timeout_ms: int = 5000) -> None:
+        """`busy_timeout_ms`: how long a write waits for another process's lock before it fails
+        with DatasetBusy. The GUI's Tk thread passes a short one (it must never freeze) and
+        retries; the CLI and workers keep the default."""
         self.path = Path(path)
         self.readonly = readonly
         if not self.path.exists():
@@ -143,7 +147,7 @@ class DatasetStore:
                 )
             else:
                 conn = sqlite3.connect(str(self.path), isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite_utils.Database sets it
             if not self.readonly:
@@ -212,7 +216,9 @@ class DatasetStore:
         except sqlite3.OperationalError as e:
             msg = str(e)
             if "locked" in msg or "busy" in msg:
-                raise DatasetError(f"{self.path}: the dataset is busy (another program is writing it)") from e
+                raise DatasetBusy(f"{self.path}: the dataset is busy (another program is writing it)") from e
+            if "full" in msg:
+                raise DatasetFull(f"{self.path}: no space left on the disk; nothing was changed") from e
             if "readonly" in msg:
                 raise DatasetError(f"{self.path}: the dataset is read-only") from e
             raise
