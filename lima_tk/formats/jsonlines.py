@@ -19,6 +19,7 @@ from typing import Any
 
 from lima_tk.errors import FormatError
 from lima_tk.formats.base import Cancelled, Progress, check_cancel
+from lima_tk.store.files import is_open_dataset
 
 BOM = b"\xef\xbb\xbf"
 PROGRESS_STEP = 256 * 1024  # bytes between progress calls
@@ -174,6 +175,8 @@ class Head:
 def read_head(path: str | Path) -> Head:
     """Check that a file is non-empty UTF-8 text and read its first non-blank line."""
     p = Path(path)
+    if is_open_dataset(p):  # never open() it: closing that descriptor would drop SQLite's locks
+        raise FormatError(str(p), None, "a lima-tk dataset that is open, not an import file")
     try:
         size = p.stat().st_size
         f = open(p, "rb")
