@@ -831,16 +831,27 @@ class DatasetStore:
         ids = _ids(chat_ids)
         if not ids:
             return 0
-        with self.change(f"Delete {_n(len(ids), 'chat')}", "delete_chats") as entry:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _sel (id INTEGER PRIMARY KEY)")
-            self.conn.execute("DELETE FROM temp._sel")
-            self.conn.executemany("INSERT OR IGNORE INTO temp._sel (id) VALUES (?)", [(i,) for i in ids])
-            sel = "SELECT id FROM temp._sel"
-            entry.snapshot("messages", f"chat_id IN ({sel})")
-            entry.snapshot("tools", f"chat_id IN ({sel})")
-            entry.snapshot("chats", f"id IN ({sel})")
-            n = self.conn.execute(f"DELETE FROM chats WHERE id IN ({sel})").rowcount
-            self.conn.execute("DELETE FROM temp._sel")
+        outer = self.journal.in_change  # inside a compound edit: never roll the whole edit back
+        try:
+            with self.change(f"Delete {_n(len(ids), 'chat')}", "delete_chats") as entry:
+                self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _sel (id INTEGER PRIMARY KEY)")
+                self.conn.execute("DELETE FROM temp._sel")
+                self.conn.executemany("INSERT OR IGNORE INTO temp._sel (id) SELECT id FROM chats WHERE id = ?",
+                                      [(i,) for i in ids])
+                sel = "SELECT id FROM temp._sel"
+                n = self.conn.execute("SELECT count(*) FROM temp._sel").fetchone()[0]
+                if not n and not outer:
+                    raise _NothingDone()  # no such chats: no undo step (rolled back)
+                entry.snapshot("messages", f"chat_id IN ({sel})")
+                entry.snapshot("tools", f"chat_id IN ({sel})")
+                entry.snapshot("chats", f"id IN ({sel})")
+                n = self.conn.execute(f"DELETE FROM chats WHERE id IN ({sel})").rowcount
+                self.conn.execute("DELETE FROM temp._sel")
+                if n != len(ids) and not outer:  # the label says what was done (some ids did not exist)
+                    self.conn.execute("UPDATE journal SET label = ? WHERE id = ?",
+                                      (f"Delete {_n(n, 'chat')}", entry.id))
+        except _NothingDone:
+            return 0
         return n
 
     def move_chats(self, chat_ids: Iterable[int], delta: int) -> list[int]:
@@ -1412,6 +1423,10 @@ class DatasetStore:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class _NothingDone(Exception):
+    """Raised inside a change that turned out to change nothing: rolls it back, no undo step."""
 
 
 def _writable(path: Path) -> bool:
