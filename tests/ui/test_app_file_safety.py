@@ -102,3 +102,20 @@ def test_a_dataset_from_a_newer_lima_tk_opens_read_only(make_app, db_path: Path)
     assert "made by a newer lima-tk (schema m009); upgrade to edit" in app.notice_label.cget("text")
     fire(app, "<<NewChat>>")
     assert app.store.count_chats() == 2
+
+
+def test_undo_in_the_window_under_another_writer_says_so_in_plain_words(make_app, db_path: Path) -> None:
+    from tests.test_store_open import write_lock_held
+
+    seed(db_path, 2)
+    app = make_app()
+    settle(app)
+    fire(app, "<<NewChat>>")
+    app.chat_list.commit_rename()
+    app.store.conn.execute("PRAGMA busy_timeout = 50")  # the Tk thread never waits long on a lock
+    with write_lock_held(db_path):
+        fire(app, "<<Undo>>")
+        assert app.status_text == f"another lima-tk is writing to {db_path}; try again"
+        assert app.store.count_chats() == 3
+    fire(app, "<<Undo>>")
+    assert app.status_text == "Undid New chat" and app.store.count_chats() == 2
