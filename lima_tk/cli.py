@@ -343,8 +343,9 @@ def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str,
             with DatasetStore(Path(tmp) / "check.lima.db") as store:
                 try:
                     import_file(store, file, fmt=fmt, allow_duplicates=True)
-                except FormatError as e:
-                    findings.append(Finding("unreadable", ERROR, e.reason, source=str(e).rsplit(": ", 1)[0]))
+                except FormatError as e:  # "file:line" and the reason, each once (issue 10)
+                    where = f"{e.path}:{e.line}" if e.line else e.path
+                    findings.append(Finding("unreadable", ERROR, e.reason, source=where))
                 else:
                     checked = store.count_chats()
                     findings = lint(store)

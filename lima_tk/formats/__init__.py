@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lima_tk.errors import FormatError, LimaError, ValidationError
+from lima_tk.errors import FormatError, LimaError, ValidationError, quoted
 from lima_tk.fileio import atomic_write, check_target
 from lima_tk.formats import alpaca, chatgpt, hf, limagui, native, openai, preference, sharegpt
 from lima_tk.formats.base import (
@@ -38,7 +38,7 @@ from lima_tk.formats.base import (
     WriteContext,
     chats_to_write,
 )
-from lima_tk.formats.jsonlines import Head, LineReader, read_head
+from lima_tk.formats.jsonlines import NESTED_TOO_DEEP, EmptyFile, Head, LineReader, deep_line, read_head
 from lima_tk.model import Chat
 
 if TYPE_CHECKING:
@@ -124,10 +124,14 @@ def _detect(head: Head) -> str:
             return spec.name
     if head.first_line.strip() in ("{", "[") and head.size <= 4 * 1024 * 1024:
         # Pretty-printed JSON that did not parse: name the line where it breaks, not line 1.
+        text = ""
         try:
-            json.loads(head.path.read_bytes().decode("utf-8-sig"))
+            text = head.path.read_bytes().decode("utf-8-sig")
+            json.loads(text)
         except json.JSONDecodeError as e:
             raise FormatError(str(head.path), e.lineno, f"invalid JSON: {e.msg} at column {e.colno}") from None
+        except RecursionError:
+            raise FormatError(str(head.path), deep_line(text), NESTED_TOO_DEEP) from None
         except UnicodeDecodeError:
             pass
     if head.json_error is not None:
@@ -155,8 +159,15 @@ def _unknown(head: Head) -> str:
     return f"unknown format ({expected})"
 
 
+# An empty file (or one of blank lines only) imports nothing, with a note: not an error.
+EMPTY = FormatSpec("empty", "an empty file", read=lambda ctx: iter(()))
+
+
 def _resolve(path: Path, fmt: str | None) -> tuple[FormatSpec, Head]:
-    head = read_head(path)  # also refuses missing, empty and binary files
+    try:
+        head = read_head(path)  # also refuses missing and binary files
+    except EmptyFile:
+        return EMPTY, Head(path, path.suffix.lower(), path.stat().st_size, "", 0, True)
     if not fmt or fmt == "auto":
         return REGISTRY[_detect(head)], head
     if fmt == "limagui":  # the lima-gui family: JSONL, CSV or config, told apart by content
@@ -230,9 +241,14 @@ def import_files(
             lines = LineReader(path, progress, cancel, offset, total)
             ctx = ReadContext(store, path, spec.name, tag_list, lines, options, head)
             chats = _checked(ctx, spec.read(ctx))
-            result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
+            try:
+                result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
+            except RecursionError:  # a value nested deeper than a reader or the store can walk
+                raise FormatError(str(path), ctx.line or None, NESTED_TOO_DEEP) from None
             report = ctx.report
-            if not report.chats and not report.skipped and not report.settings_changed \
+            if spec is EMPTY:
+                ctx.warn("the file is empty: no chats imported")
+            elif not report.chats and not report.skipped and not report.settings_changed \
                     and spec.name != "limagui-config":
                 ctx.line = 0
                 ctx.warn("no chats in the file")
@@ -308,7 +324,7 @@ class _Known:
                     ctx.report.chats -= 1
                     ctx.report.messages -= len(chat.messages)
                     ctx.skip("duplicate of a chat in the dataset" if first is not None
-                             else "duplicate of an earlier chat in the import", f"chat {chat.name!r}")
+                             else "duplicate of an earlier chat in the import", f"chat {quoted(chat.name)}")
                     continue
                 seen[fp] = None
             yield chat

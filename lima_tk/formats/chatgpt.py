@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from lima_tk.errors import ValidationError
+from lima_tk.errors import ValidationError, quoted
 from lima_tk.formats.base import ReadContext
 from lima_tk.formats.jsonlines import Head
 from lima_tk.formats.jsonstream import read_values
@@ -150,7 +150,7 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
     if not isinstance(mapping, dict):
         raise ctx.error(f"'mapping' must be an object, got {kind(mapping)}")
     title = conv.get("title")
-    what = f"conversation {title!r}" if isinstance(title, str) and title else "conversation"
+    what = f"conversation {quoted(title)}" if isinstance(title, str) and title else "conversation"
     conv_tools = _Calls()
     messages: list[Message] = []
     system: list[str] = []

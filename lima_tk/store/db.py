@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lima_tk.errors import DatasetError, NotFound, ValidationError
+from lima_tk.errors import DatasetError, NotFound, ValidationError, quoted
 from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 from lima_tk.store import files
@@ -639,7 +639,8 @@ class DatasetStore:
                     for i, r in enumerate(crows):
                         if r[1] in clash:
                             crows[i] = (r[0], uuid.uuid4().hex, *r[2:])
-                            result.warnings.append(f"chat {r[2]!r}: uid {r[1]} already in the dataset; given a new one")
+                            result.warnings.append(f"chat {quoted(r[2])}: uid {quoted(r[1])} already in the dataset; "
+                                                   "given a new one")
                 self.conn.executemany(
                     "INSERT INTO chats (id, uid, name, language, tags, notes, extra, created_at, updated_at, position)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
