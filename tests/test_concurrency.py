@@ -88,12 +88,12 @@ def test_locks_survive_a_second_store_and_a_cli_that_exits(tmp_path):
     assert got[-10:] == [f"after {i}" for i in range(10)]
 
 
-def test_the_dataset_is_never_opened_by_python_while_a_store_is_open(tmp_path, monkeypatch):
-    """Every open() of the dataset file or its companions while a store is open goes through
-    SQLite; a Python open() of them (builtins.open, io.open, os.open, Path.open) is a bug."""
+@pytest.fixture
+def python_opens(tmp_path, monkeypatch):
+    """The Python-level opens (builtins.open, io.open, os.open: Path.open uses io.open) of the
+    files of tmp_path/d.lima.db, recorded."""
     db = tmp_path / "d.lima.db"
-    DatasetStore(db).close()
-    guarded = {os.path.realpath(p) for p in dataset_files.dataset_files(db)}
+    guarded = {os.path.realpath(p) for p in dataset_files.dataset_files(db)}  # (they need not exist yet)
     seen: list[str] = []
     real_open = os.open
 
@@ -115,6 +115,15 @@ def test_the_dataset_is_never_opened_by_python_while_a_store_is_open(tmp_path, m
 
     monkeypatch.setattr(builtins, "open", spy_builtin)
     monkeypatch.setattr(io, "open", spy_builtin)
+    return seen
+
+
+def test_the_dataset_is_never_opened_by_python_while_a_store_is_open(tmp_path, python_opens):
+    """Every open() of the dataset file or its companions while a store is open goes through
+    SQLite; a Python open() of them is a bug."""
+    db = tmp_path / "d.lima.db"
+    DatasetStore(db).close()
+    seen = python_opens
     first = DatasetStore(db)
     second = DatasetStore(db)
     second.create_chat("x")
@@ -136,3 +145,24 @@ def test_open_dataset_registry_refuses_plain_opens(tmp_path):
     finally:
         s.close()
     dataset_files.refuse_open(db)  # closed: plain files again
+
+
+def test_the_open_dataset_given_as_an_import_file_or_tokenizer_is_never_opened(tmp_path, python_opens):
+    """`lima-tk --db d.lima.db import d.lima.db`, the same from the window's import dialog, and
+    the dataset given as a tokenizer.json: refused by name, without a Python open()."""
+    from lima_tk.errors import FormatError
+    from lima_tk.formats import detect_format, import_file
+    from lima_tk.tokens import TokenizerError, load_counter
+
+    db = tmp_path / "d.lima.db"
+    with DatasetStore(db) as s:
+        s.create_chat("x")
+        python_opens.clear()
+        with pytest.raises(FormatError, match="dataset that is open"):
+            import_file(s, db)
+        with pytest.raises(FormatError, match="dataset that is open"):
+            detect_format(Path(f"{db}-wal"))
+        with pytest.raises(TokenizerError, match="open dataset"):
+            load_counter(str(db), strict=True)
+        assert python_opens == []
+        assert s.count_chats() == 1

@@ -55,13 +55,18 @@ def jsonl(path: Path, n: int, size: int = 20) -> Path:
 # -- item 5: foreign and newer files -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("journal", ["delete", "wal"])
-def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path: Path, journal: str) -> None:
+@pytest.mark.parametrize("journal, kind", [("delete", "tables"), ("wal", "tables"), ("delete", "migrations only")])
+def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path: Path, journal: str,
+                                                                      kind: str) -> None:
     other = tmp_path / "other_app.db"
     conn = sqlite3.connect(other)
     conn.execute(f"PRAGMA journal_mode = {journal}")
-    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-    conn.executemany("INSERT INTO notes (body) VALUES (?)", [(f"note {i}",) for i in range(50)])
+    if kind == "tables":
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.executemany("INSERT INTO notes (body) VALUES (?)", [(f"note {i}",) for i in range(50)])
+    else:  # another sqlite-utils app that has only recorded its own migrations so far
+        conn.execute("CREATE TABLE _sqlite_migrations (migration_set TEXT, name TEXT, applied_at TEXT)")
+        conn.execute("INSERT INTO _sqlite_migrations VALUES ('notes_app', 'm001_start', '2024-01-01')")
     conn.commit()
     conn.close()
     before = digest(other)
