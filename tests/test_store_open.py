@@ -152,29 +152,44 @@ def _clean_dataset(folder: Path) -> Path:
     return db
 
 
+def _check_read_only(db: Path, prefix: tuple[str, ...], env: dict, cwd: Path) -> None:
+    before = digest(db)
+    r = subprocess.run([*prefix, sys.executable, "-c", RO_CHECK, str(db)], capture_output=True, text=True,
+                       cwd=cwd, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True|this file (or its folder) cannot be written|1"
+    r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "list"], capture_output=True,
+                       text=True, cwd=cwd, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "on a stick" in r.stdout and "needs an upgrade" not in r.stderr
+    r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "config", "languages", "de"],
+                       capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+    msg = one_error_line(r)
+    assert str(db) in msg and "read-only" in msg and "needs an upgrade" not in msg
+    assert digest(db) == before
+
+
 def test_clean_dataset_on_a_folder_we_cannot_write_opens_read_only() -> None:
-    """As root (CI), the check runs as `nobody` (setpriv); as a user, in a folder made read-only."""
+    """As root (CI), the check runs as `nobody` (setpriv drops root's right to write anywhere);
+    as a user, in a folder made read-only. When `nobody` cannot run this checkout's Python (a
+    clone under a private home), the same checks run on a read-only bind mount instead."""
     with readable_dir() as d:
         db = _clean_dataset(d)
-        before = digest(db)
-        if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                pytest.fail("running as root needs setpriv (util-linux) to drop privileges")
-            prefix: tuple[str, ...] = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-        else:
-            prefix = ()
-            os.chmod(d, 0o555)
         env = {**ENV, "HOME": str(d), "XDG_CONFIG_HOME": str(d / "cfg"), "XDG_DATA_HOME": str(d / "data")}
-        r = subprocess.run([*prefix, sys.executable, "-c", RO_CHECK, str(db)], capture_output=True, text=True,
-                           cwd=ROOT, env=env, timeout=60)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.strip() == "True|this file (or its folder) cannot be written|1"
-        r = run("--db", str(db), "list", prefix=prefix, env=env)
-        assert r.returncode == 0, r.stderr
-        assert "on a stick" in r.stdout and "needs an upgrade" not in r.stderr
-        msg = one_error_line(run("--db", str(db), "config", "languages", "de", prefix=prefix, env=env))
-        assert str(db) in msg and "read-only" in msg and "needs an upgrade" not in msg
-        assert digest(db) == before
+        if os.geteuid() != 0:
+            os.chmod(d, 0o555)
+            _check_read_only(db, (), env, d)
+            return
+        if not shutil.which("setpriv"):
+            pytest.fail("running as root needs setpriv (util-linux) to drop privileges")
+        prefix = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        probe = subprocess.run([*prefix, sys.executable, "-c", "import lima_tk.cli, sqlite_utils"],
+                               capture_output=True, text=True, cwd=d, env=env, timeout=60)
+        if probe.returncode == 0:
+            _check_read_only(db, prefix, env, d)
+            return
+        with mounted("ro-bind", d) as mnt:  # nobody cannot reach this checkout: root on a read-only mount
+            _check_read_only(mnt / "d.lima.db", (), env, mnt)
 
 
 @contextlib.contextmanager
