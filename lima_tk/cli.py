@@ -38,9 +38,24 @@ class LimaGroup(click.Group):
         except Exception as e:  # noqa: BLE001 - the whole point is a one-line message
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            text = str(e) if isinstance(e, LimaError) else f"{type(e).__name__}: {e}"
-            click.echo(f"lima-tk: error: {text}", err=True)
+            click.echo(f"lima-tk: error: {_one_line(ctx, e)}", err=True)
             sys.exit(2)
+
+
+def _one_line(ctx: click.Context, e: Exception) -> str:
+    """The error as one plain line. An SQLite failure the store did not translate still names
+    the dataset file and says what to do (issue 10)."""
+    if isinstance(e, LimaError):
+        return str(e)
+    import sqlite3
+
+    if isinstance(e, sqlite3.Error):
+        from lima_tk.store.sqlerrors import plain_error
+
+        db = (ctx.obj or {}).get("db_used") or (ctx.obj or {}).get("db") or default_dataset_path()
+        err = plain_error(e, db)
+        return str(err) if err is not None else f"{db}: the dataset could not be used ({e}); nothing was changed"
+    return f"{type(e).__name__}: {e}"
 
 
 def db_option(fn: Callable) -> Callable:
@@ -49,10 +64,14 @@ def db_option(fn: Callable) -> Callable:
 
 
 def _db_path(ctx: click.Context, db: Path | None) -> Path:
-    return db or ctx.obj.get("db") or default_dataset_path()
+    path = db or ctx.obj.get("db") or default_dataset_path()
+    ctx.obj["db_used"] = path
+    return path
 
 
 def _open(ctx: click.Context, db: Path | None):
+    """The dataset of a command. Only a new (empty) file or a lima-tk dataset is written; another
+    program's SQLite file is refused untouched and a newer lima-tk's dataset opens read-only."""
     from lima_tk.store import DatasetStore
 
     return DatasetStore(_db_path(ctx, db))
@@ -236,6 +255,10 @@ def stats_cmd(ctx: click.Context, as_json: bool, tag: str | None, lang: str | No
     from lima_tk.stats import dataset_stats, format_stats, write_stats_csv
     from lima_tk.store import ChatFilter
 
+    if csv_out is not None:
+        from lima_tk.fileio import check_target
+
+        check_target(csv_out, _db_path(ctx, db))  # never over the dataset (issue 10)
     with _open(ctx, db) as store:
         if not no_count:
             from lima_tk.tokens import ensure_counted
@@ -243,7 +266,7 @@ def stats_cmd(ctx: click.Context, as_json: bool, tag: str | None, lang: str | No
             ensure_counted(store, progress=_progress_printer("counting tokens"))
         s = dataset_stats(store, ChatFilter(tag=tag, language=lang))
     if csv_out is not None:
-        write_stats_csv(s, csv_out)
+        write_stats_csv(s, csv_out, dataset=_db_path(ctx, db))
     click.echo(json.dumps(s, indent=2, ensure_ascii=False) if as_json else format_stats(s))
 
 
@@ -320,8 +343,9 @@ def validate_cmd(ctx: click.Context, file: Path | None, as_json: bool, fmt: str,
             with DatasetStore(Path(tmp) / "check.lima.db") as store:
                 try:
                     import_file(store, file, fmt=fmt, allow_duplicates=True)
-                except FormatError as e:
-                    findings.append(Finding("unreadable", ERROR, e.reason, source=str(e).rsplit(": ", 1)[0]))
+                except FormatError as e:  # "file:line" and the reason, each once (issue 10)
+                    where = f"{e.path}:{e.line}" if e.line else e.path
+                    findings.append(Finding("unreadable", ERROR, e.reason, source=where))
                 else:
                     checked = store.count_chats()
                     findings = lint(store)

@@ -26,13 +26,30 @@ class DatasetFull(DatasetError):
     """The disk that holds the dataset is full: nothing was changed."""
 
 
+MESSAGE_MAX = 400  # characters of a reason or warning; a hostile file's 1 GiB title is not echoed
+
+
+def clip(text: str, limit: int = MESSAGE_MAX) -> str:
+    """`text`, cut to `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def quoted(value: object, limit: int = 60) -> str:
+    """repr() of a value from a file or the dataset for a message, cut to `limit` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"… ({len(value):,} characters)"
+    return clip(repr(value), limit + 20)
+
+
 class FormatError(LimaError):
     """Bad input while importing: names the file, the line and the reason."""
 
     def __init__(self, path: str, line: int | None, reason: str) -> None:
         self.path = str(path)
         self.line = line
-        self.reason = reason
+        self.reason = reason = clip(reason)
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {reason}")
 

@@ -160,10 +160,11 @@ def stats_rows(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
     return rows
 
 
-def write_stats_csv(s: dict[str, Any], path: str | Path) -> Path:
-    """Write the stats as CSV (section,name,value) via a temp file and a rename. Any thread."""
+def write_stats_csv(s: dict[str, Any], path: str | Path, dataset: str | Path | None = None) -> Path:
+    """Write the stats as CSV (section,name,value) via a temp file and a rename. Any thread.
+    Refuses to write over `dataset` or any dataset open in this process."""
     path = Path(path)
-    with atomic_write(path, newline="") as f:
+    with atomic_write(path, newline="", dataset=dataset) as f:
         w = csv.writer(f)
         w.writerow(("section", "name", "value"))
         for section, name, value in stats_rows(s):

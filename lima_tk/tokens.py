@@ -172,6 +172,10 @@ def load_counter(setting: str | None, *, base_dir: str | Path | None = None, dow
 
 
 def _from_file(spec: TokenizerSpec, path: Path, config: Path | None, key: str | None = None) -> Counter:
+    from lima_tk.store.files import is_open_dataset
+
+    if is_open_dataset(path):  # reading it with open() would drop this process's SQLite locks
+        raise TokenizerError(f"tokenizer {path}: that is the open dataset, not a tokenizer.json file")
     try:
         data = path.read_bytes()
     except OSError as e:

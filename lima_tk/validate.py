@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from lima_tk.errors import quoted
 from lima_tk.model import ROLES, Chat, Message, Tool
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Finding:
     def where(self) -> str:
         if self.source:
             return self.source
-        name = f" {self.chat_name!r}" if self.chat_name else ""
+        name = f" {quoted(self.chat_name)}" if self.chat_name else ""  # a giant name is cut (issue 10)
         msg = f" message {self.message_index + 1}" if self.message_index is not None else ""
         return f"chat {self.chat_id}{name}{msg}"
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
+import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lima_tk.errors import FormatError, LimaError, ValidationError
+from lima_tk.errors import FormatError, LimaError, ValidationError, quoted
+from lima_tk.fileio import atomic_write, check_target
 from lima_tk.formats import alpaca, chatgpt, hf, limagui, native, openai, preference, sharegpt
 from lima_tk.formats.base import (
     PROGRESS_EVERY,
@@ -37,7 +38,7 @@ from lima_tk.formats.base import (
     WriteContext,
     chats_to_write,
 )
-from lima_tk.formats.jsonlines import Head, LineReader, read_head
+from lima_tk.formats.jsonlines import NESTED_TOO_DEEP, EmptyFile, Head, LineReader, deep_line, read_head
 from lima_tk.model import Chat
 
 if TYPE_CHECKING:
@@ -123,10 +124,14 @@ def _detect(head: Head) -> str:
             return spec.name
     if head.first_line.strip() in ("{", "[") and head.size <= 4 * 1024 * 1024:
         # Pretty-printed JSON that did not parse: name the line where it breaks, not line 1.
+        text = ""
         try:
-            json.loads(head.path.read_bytes().decode("utf-8-sig"))
+            text = head.path.read_bytes().decode("utf-8-sig")
+            json.loads(text)
         except json.JSONDecodeError as e:
             raise FormatError(str(head.path), e.lineno, f"invalid JSON: {e.msg} at column {e.colno}") from None
+        except RecursionError:
+            raise FormatError(str(head.path), deep_line(text), NESTED_TOO_DEEP) from None
         except UnicodeDecodeError:
             pass
     if head.json_error is not None:
@@ -154,8 +159,15 @@ def _unknown(head: Head) -> str:
     return f"unknown format ({expected})"
 
 
+# An empty file (or one of blank lines only) imports nothing, with a note: not an error.
+EMPTY = FormatSpec("empty", "an empty file", read=lambda ctx: iter(()))
+
+
 def _resolve(path: Path, fmt: str | None) -> tuple[FormatSpec, Head]:
-    head = read_head(path)  # also refuses missing, empty and binary files
+    try:
+        head = read_head(path)  # also refuses missing and binary files
+    except EmptyFile:
+        return EMPTY, Head(path, path.suffix.lower(), path.stat().st_size, "", 0, True)
     if not fmt or fmt == "auto":
         return REGISTRY[_detect(head)], head
     if fmt == "limagui":  # the lima-gui family: JSONL, CSV or config, told apart by content
@@ -228,10 +240,15 @@ def import_files(
             assert spec.read is not None
             lines = LineReader(path, progress, cancel, offset, total)
             ctx = ReadContext(store, path, spec.name, tag_list, lines, options, head)
-            chats = spec.read(ctx)
-            result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
+            chats = _checked(ctx, spec.read(ctx))
+            try:
+                result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
+            except RecursionError:  # a value nested deeper than a reader or the store can walk
+                raise FormatError(str(path), ctx.line or None, NESTED_TOO_DEEP) from None
             report = ctx.report
-            if not report.chats and not report.skipped and not report.settings_changed \
+            if spec is EMPTY:
+                ctx.warn("the file is empty: no chats imported")
+            elif not report.chats and not report.skipped and not report.settings_changed \
                     and spec.name != "limagui-config":
                 ctx.line = 0
                 ctx.warn("no chats in the file")
@@ -239,6 +256,33 @@ def import_files(
             reports.append(report)
             offset += head.size
     return reports
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _checked(ctx: ReadContext, chats: Iterable[Chat]) -> Iterator[Chat]:
+    """Refuse what the store would keep but no export could write: tool-call arguments (JSON
+    strings, kept as given) that decode to a lone UTF-16 surrogate, as in message content."""
+    for chat in chats:
+        for m in chat.messages:
+            for tc in m.tool_calls or ():
+                fn = tc.get("function") if isinstance(tc, dict) else None
+                args = fn.get("arguments") if isinstance(fn, dict) else None
+                if isinstance(args, str) and _SURROGATE_ESCAPE.search(args) and _lone_surrogate(args):
+                    raise ctx.error("invalid text: a lone UTF-16 surrogate escape (\\ud800-\\udfff) in the "
+                                    "arguments of a tool call")
+        yield chat
+
+
+def _lone_surrogate(args: str) -> bool:
+    try:
+        json.dumps(json.loads(args), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except ValueError:
+        return False  # not JSON: the linter reports it; an escape in plain text is just text
+    return False
 
 
 class _Known:
@@ -280,10 +324,17 @@ class _Known:
                     ctx.report.chats -= 1
                     ctx.report.messages -= len(chat.messages)
                     ctx.skip("duplicate of a chat in the dataset" if first is not None
-                             else "duplicate of an earlier chat in the import", f"chat {chat.name!r}")
+                             else "duplicate of an earlier chat in the import", f"chat {quoted(chat.name)}")
                     continue
                 seen[fp] = None
             yield chat
+
+
+def _short_reason(e: BaseException, limit: int = 200) -> str:
+    text = str(e) or type(e).__name__
+    if isinstance(e, UnicodeEncodeError):
+        text = "a lone UTF-16 surrogate (\\ud800-\\udfff) in its text"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _fold(warnings: list[str], keep: int = 5) -> list[str]:
@@ -322,35 +373,58 @@ def export_file(
     out = Path(out_path)
     if out.is_dir():
         raise LimaError(f"{out}: is a folder; give a file name")
+    check_target(out, store.path)  # never over the dataset (or its -wal/-shm)
     report = ExportReport(str(out), spec.name)
     ctx = WriteContext(report, options)
     total = store.count_chats(chat_filter)
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
-    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        # os.open with 0o666 so the umask applies (mkstemp would leave the file owner-only).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as e:
-        raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
     array = spec.container == "array"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        with atomic_write(out, newline="\n", dataset=store.path) as f:
             dumps = json.JSONEncoder(ensure_ascii=False).encode
             if spec.header is not None:
                 f.write(dumps(spec.header(store)) + "\n")
             if array:
                 f.write("[")
 
-            def put(line: str) -> None:
-                # An array keeps one item per line: "[\n{...},\n{...}\n]\n".
-                f.write(("\n" if not report.rows else ",\n") + line if array else line + "\n")
-                report.rows += 1
+            def put(lines: list[str]) -> None:
+                # An array keeps one item per line: "[\n{...},\n{...}\n]\n". One write per chat:
+                # the text is encoded before anything of it reaches the file.
+                if array:
+                    text = "".join(("\n" if not report.rows and i == 0 else ",\n") + line
+                                   for i, line in enumerate(lines))
+                else:
+                    text = "".join(line + "\n" for line in lines)
+                f.write(text)
+                report.rows += len(lines)
+
+            def emit(chat_id: int, name: str | None, make: Callable[[], list[str] | None], n_messages: int) -> None:
+                """Write one chat's rows; a chat that cannot be written is skipped by name."""
+                try:
+                    lines = make()
+                    if lines is None:
+                        return
+                    put(lines)
+                except (ValueError, TypeError, KeyError, AttributeError, UnicodeError) as e:
+                    if name is None:
+                        name = store.get_chat(chat_id).name
+                    ctx.skip(Chat(name=name, id=chat_id), f"cannot be written ({_short_reason(e)})")
+                    return
+                report.chats += 1
+                report.messages += n_messages
 
             if progress is not None:
                 progress(0, total)
             done = 0
             write = spec.write
+
+            def rows_of(chat: Chat) -> list[str] | None:
+                obj = write(chat, ctx)
+                if obj is None:
+                    return None
+                return [dumps(row) for row in (obj if spec.multi else [obj])]
+
             if spec.fast_lines is not None and not skip_problems:
                 # SQLite builds the lines of plain chats; the rest take the checked writer.
                 for chat_id, line, n_messages in spec.fast_lines(store, chat_filter):
@@ -358,37 +432,19 @@ def export_file(
                         raise Cancelled("cancelled")
                     if line is None:
                         chat = store.get_chat(chat_id)
-                        obj = write(chat, ctx)
-                        line = dumps(obj) if obj is not None else None
-                    if line is not None:
-                        put(line)
-                        report.chats += 1
-                        report.messages += n_messages
+                        emit(chat_id, chat.name, lambda chat=chat: rows_of(chat), n_messages)
+                    else:
+                        emit(chat_id, None, lambda line=line: [line], n_messages)
                     done += 1
                     if progress is not None and done % PROGRESS_EVERY == 0:
                         progress(done, total)
             else:
                 for chat in chats_to_write(store, chat_filter, ctx, total, progress, cancel, skip_problems):
-                    obj = write(chat, ctx)
-                    if obj is None:
-                        continue
-                    for row in (obj if spec.multi else [obj]):
-                        put(dumps(row))
-                    report.chats += 1
-                    report.messages += len(chat.messages)
+                    emit(chat.id or 0, chat.name, lambda chat=chat: rows_of(chat), len(chat.messages))
             if array:
                 f.write("\n]\n" if report.rows else "]\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise LimaError(f"{out}: cannot write ({e.strerror or e})") from e
-        raise
+    except OSError as e:
+        raise LimaError(f"{out}: cannot write ({e.strerror or e})") from e
     report.warnings += ctx.warnings.lines()
     if progress is not None:
         progress(total, total)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lima_tk.errors import FormatError, LimaError
+from lima_tk.errors import FormatError, LimaError, clip, quoted
 from lima_tk.model import Chat
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 
@@ -82,6 +82,7 @@ class Warnings:
         self._seen: dict[str, list[Any]] = {}  # message -> [first where, count]
 
     def add(self, message: str, where: str = "") -> None:
+        message = clip(message)
         slot = self._seen.get(message)
         if slot is not None:
             slot[1] += 1
@@ -184,7 +185,7 @@ class WriteContext:
             self.warnings.add(f"chats skipped: {reason}")
         else:
             self._named_skips += 1
-            self.report.warnings.append(f"chat {chat.id} {chat.name!r} skipped: {reason}")
+            self.report.warnings.append(clip(f"chat {chat.id} {quoted(chat.name)} skipped: {reason}"))
 
     def warn(self, message: str) -> None:
         self.warnings.add(message)

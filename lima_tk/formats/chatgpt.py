@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from lima_tk.errors import ValidationError
+from lima_tk.errors import ValidationError, quoted
 from lima_tk.formats.base import ReadContext
 from lima_tk.formats.jsonlines import Head
 from lima_tk.formats.jsonstream import read_values
@@ -150,7 +150,7 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
     if not isinstance(mapping, dict):
         raise ctx.error(f"'mapping' must be an object, got {kind(mapping)}")
     title = conv.get("title")
-    what = f"conversation {title!r}" if isinstance(title, str) and title else "conversation"
+    what = f"conversation {quoted(title)}" if isinstance(title, str) and title else "conversation"
     conv_tools = _Calls()
     messages: list[Message] = []
     system: list[str] = []
@@ -164,7 +164,8 @@ def convert(ctx: ReadContext, conv: Any, opts: dict[str, Any]) -> Chat | None:
         m = _message(ctx, msg, opts, conv_tools, system)
         if m is None:
             continue
-        if (m.role == "assistant" and opts["regenerations"] == "alternatives" and m.tool_calls is None
+        # Also when the shown reply is a tool call: the other versions (text replies) are kept.
+        if (m.role == "assistant" and opts["regenerations"] == "alternatives"
                 and prev >= 0 and messages and messages[-1].role == "user"):
             _alternatives(ctx, mapping, path[prev], path[prev + 1], m, opts)
         messages.append(m)
@@ -336,6 +337,9 @@ def _alternatives(ctx: ReadContext, mapping: dict[str, Any], anchor: str, on_thr
         meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
         if content.get("content_type", "text") not in ("text", "multimodal_text") or msg.get("recipient") not in (
                 None, "all"):
+            # A version that calls a tool has its answers further down its own branch: it cannot
+            # be one version of this message. Say so rather than drop it silently.
+            ctx.warn("a regenerated reply that calls a tool was left out (only text versions are kept)")
             continue
         text = _text_parts(ctx, content, opts)
         if text.strip():

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import statistics
 import threading
@@ -31,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from lima_tk import __version__
 from lima_tk.errors import LimaError, ValidationError
+from lima_tk.fileio import check_target, fsync_dir, lock_temp, real_target, sweep_stale, temp_path
 from lima_tk.formats.base import Cancelled, ExportReport, Progress, WriteContext, chats_to_write
 from lima_tk.model import Chat, Message
+from lima_tk.store.files import contains_dataset
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
@@ -148,7 +149,12 @@ def _options(ctx: WriteContext) -> tuple[float, int, str | None, bool]:
     return ratio, seed, tag, bool(flag)
 
 
-def _check_target(out: Path) -> None:
+def _check_target(out: Path, dataset: Path | None = None) -> None:
+    check_target(out, dataset)
+    inside = contains_dataset(out, dataset)
+    if inside is not None:
+        raise LimaError(f"{out}: the folder holds the dataset {inside}; an export replaces the whole folder: "
+                        "choose another folder")
     if out.exists() and not out.is_dir():
         raise LimaError(f"{out}: is a file; the hf format writes a folder (give a folder name)")
     if out.is_dir() and any(out.iterdir()):
@@ -170,11 +176,11 @@ def export_folder(
     options: dict[str, Any] | None = None,
     skip_problems: bool = False,
 ) -> ExportReport:
-    out = Path(out_path)
-    report = ExportReport(str(out), "hf")
+    report = ExportReport(str(out_path), "hf")
     ctx = WriteContext(report, options)
     ratio, seed, test_tag, training_flag = _options(ctx)
-    _check_target(out)
+    _check_target(Path(out_path), Path(store.path))
+    out = real_target(out_path)  # through a symlink: the folder it points to is replaced
     total = store.count_chats(chat_filter)
     test_ids: set[int] = set()
     if ratio:
@@ -183,11 +189,14 @@ def export_folder(
         test_ids = set(random.Random(seed).sample(ids, k))
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
-    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    sweep_stale(out, (".tmp", ".old"))  # what killed exports left behind
+    tmp = temp_path(out)
     try:
         (tmp / "data").mkdir(parents=True)
+        lock_fd = os.open(tmp, os.O_RDONLY)
     except OSError as e:
         raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
+    lock_temp(lock_fd)  # a live export: another export's sweep leaves this folder alone
     stats: dict[str, dict[str, Any]] = {
         s: {"chats": 0, "messages": 0, "ids": [], "languages": {}, "tags": {}} for s in ("train", "test")}
     try:
@@ -198,7 +207,12 @@ def export_folder(
                 progress(0, total)
             for chat in chats_to_write(store, chat_filter, ctx, total, progress, cancel, skip_problems):
                 split = "test" if (chat.id in test_ids or (test_tag and test_tag in chat.tags)) else "train"
-                files[split].write(dumps(chat_row(chat, training_flag)) + "\n")
+                try:
+                    files[split].write(dumps(chat_row(chat, training_flag)) + "\n")
+                except (ValueError, TypeError, UnicodeError) as e:  # name the chat, never die silently
+                    ctx.skip(chat, "cannot be written (a lone UTF-16 surrogate in its text)"
+                             if isinstance(e, UnicodeEncodeError) else f"cannot be written ({str(e)[:200]})")
+                    continue
                 s = stats[split]
                 s["chats"] += 1
                 s["messages"] += len(chat.messages)
@@ -219,13 +233,19 @@ def export_folder(
         if not stats["test"]["chats"]:
             (tmp / "data" / "test.jsonl").unlink()
         card = dataset_card(store, out.name, splits, stats, training_flag, ctx)
-        (tmp / "README.md").write_text(card, encoding="utf-8", newline="\n")
+        with open(tmp / "README.md", "w", encoding="utf-8", newline="\n") as f:
+            f.write(card)
+            f.flush()
+            os.fsync(f.fileno())
         _replace(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, OSError):
             raise LimaError(f"{out}: cannot write ({e.strerror or e})") from e
         raise
+    finally:
+        os.close(lock_fd)
+    fsync_dir(out.parent)
     report.chats = sum(stats[s]["chats"] for s in splits)
     report.messages = sum(stats[s]["messages"] for s in splits)
     report.rows = report.chats
@@ -238,13 +258,19 @@ def export_folder(
 
 def _replace(tmp: Path, out: Path) -> None:
     """Put the new folder in place: a rename when the target is new; else the old one is moved
-    aside first (a rename too) and deleted after."""
-    for f in (tmp / "data").iterdir():
-        os.chmod(f, 0o666 & ~_umask())
+    aside first (a rename too) and deleted after. Files that replace earlier ones keep their
+    mode (a 0600 export stays 0600); new ones get the umask's."""
+    for f in [*(tmp / "data").iterdir(), tmp / "README.md", tmp / "data", tmp]:
+        rel = f.relative_to(tmp)
+        try:
+            mode = os.stat(out / rel).st_mode & 0o7777
+        except OSError:
+            mode = (0o777 if f.is_dir() else 0o666) & ~_umask()
+        os.chmod(f, mode)
     if not out.exists():
         os.rename(tmp, out)
         return
-    old = out.parent / f".{out.name}.{secrets.token_hex(4)}.old"
+    old = temp_path(out, ".old")
     os.rename(out, old)
     try:
         os.rename(tmp, out)

@@ -19,15 +19,22 @@ from typing import Any
 
 from lima_tk.errors import FormatError
 from lima_tk.formats.base import Cancelled, Progress, check_cancel
+from lima_tk.store.files import is_open_dataset
 
 BOM = b"\xef\xbb\xbf"
 PROGRESS_STEP = 256 * 1024  # bytes between progress calls
 HEAD_LINE_MAX = 64 * 1024 * 1024  # sniffing reads one line; never slurp a one-line giant
+LINE_MAX = HEAD_LINE_MAX  # the cap of every line of an import
+NESTED_TOO_DEEP = "nested too deep"
 # Control bytes that never occur in JSON or CSV text (tab, LF, FF and CR do).
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 # A JSON escape of a UTF-16 surrogate: only these can smuggle a lone surrogate into a str.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 NOT_JSON: Any = object()
+
+
+class EmptyFile(FormatError):
+    """A file with nothing but blank lines: an import of it imports 0 chats (with a note)."""
 
 
 def decode_line(raw: bytes, path: Path, line: int) -> str:
@@ -68,7 +75,13 @@ class LineReader:
         progress, cancel, path = self.progress, self.cancel, self.path
         last = 0
         with open(path, "rb") as f:
-            for raw in f:
+            while True:
+                # Every line is capped (a 1 GiB line is a hostile or minified file, never a chat).
+                raw = f.readline(LINE_MAX + 1)
+                if not raw:
+                    break
+                if len(raw) > LINE_MAX:
+                    raise FormatError(str(path), self.line_no + 1, "line longer than 64 MiB: not a JSON lines file")
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("cancelled")
                 self.line_no += 1
@@ -101,6 +114,8 @@ def loads_line(text: str, path: Path, line: int, complete: bool = True) -> Any:
         raise FormatError(str(path), line, f"truncated last line ({what})" if not complete else what) from None
     except ValueError as e:
         raise FormatError(str(path), line, f"invalid JSON: {e}") from None
+    except RecursionError:
+        raise FormatError(str(path), line, NESTED_TOO_DEEP) from None
     if _SURROGATE_ESCAPE.search(text):
         # json accepts a lone surrogate escape; SQLite (UTF-8) cannot store one.
         try:
@@ -108,7 +123,36 @@ def loads_line(text: str, path: Path, line: int, complete: bool = True) -> Any:
         except UnicodeEncodeError:
             reason = "invalid text: a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
             raise FormatError(str(path), line, reason) from None
+        except RecursionError:
+            raise FormatError(str(path), line, NESTED_TOO_DEEP) from None
     return obj
+
+
+def deep_line(text: str, limit: int = 500) -> int | None:
+    """The line where JSON `text` first nests deeper than `limit` (strings skipped), for the
+    message of a document too deep to parse; None if it never does."""
+    depth, line, in_str, esc = 0, 1, False, False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+            elif ch == "\n":
+                line += 1
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return None
 
 
 def json_lines(lines: LineReader, ctx: Any = None) -> Iterator[Any]:
@@ -160,7 +204,7 @@ class Head:
                     raw = raw[3:]
                 try:
                     self._whole = json.loads(raw.decode("utf-8"))
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
         return self._whole
 
@@ -174,6 +218,8 @@ class Head:
 def read_head(path: str | Path) -> Head:
     """Check that a file is non-empty UTF-8 text and read its first non-blank line."""
     p = Path(path)
+    if is_open_dataset(p):  # never open() it: closing that descriptor would drop SQLite's locks
+        raise FormatError(str(p), None, "a lima-tk dataset that is open, not an import file")
     try:
         size = p.stat().st_size
         f = open(p, "rb")
@@ -202,7 +248,7 @@ def read_head(path: str | Path) -> Head:
                 # A minified JSON document (an array of chats?) rather than JSON lines.
                 raise FormatError(str(p), n + 1, "line longer than 64 MiB: not a JSON lines file")
             if not raw:
-                raise FormatError(str(p), 1, "empty file (no data)")
+                raise EmptyFile(str(p), 1, "empty file (no data)")
             n += 1
             if n == 1 and raw.startswith(BOM):
                 raw = raw[3:]

@@ -26,6 +26,8 @@ from lima_tk.errors import FormatError
 from lima_tk.formats.base import Cancelled, Progress
 
 CHUNK = 1 << 20  # bytes decoded at a time
+MAX_VALUE = 64 << 20  # characters of one top-level value (a conversation), as the 64 MiB line cap
+ZIP_MAX = 4 << 30  # bytes a ChatGPT export zip may expand to (its conversations*.json together)
 PROGRESS_STEP = 256 * 1024
 _WS = re.compile(r"[ \t\n\r]*")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -60,6 +62,7 @@ class JsonStream:
         scale: float = 1.0,
         chunk: int = CHUNK,
         where: str = "",
+        max_value: int = MAX_VALUE,
     ) -> None:
         self.raw = raw
         self.path = str(path)
@@ -70,6 +73,7 @@ class JsonStream:
         self.total = total
         self.scale = scale
         self.chunk = chunk
+        self.max_value = max_value
         self.line = 0
         self.is_array: bool | None = None
         self.bytes_read = 0
@@ -160,15 +164,18 @@ class JsonStream:
                 obj, end = _SCAN(buf, pos)
             except json.JSONDecodeError as e:
                 if not self._eof and (e.pos >= len(buf) - 16 or e.msg.startswith(_MORE)):
-                    self._fill(len(buf) - pos)  # double the window: linear in the value's size
+                    # Double the window (linear in the value's size), never past the cap.
+                    self._fill(self._grow(len(buf) - pos, pos))
                     continue
                 if self._eof and (e.pos >= len(buf) - 1 or e.msg.startswith(_MORE)):
                     raise self._error(f"truncated JSON ({e.msg})", pos) from None
                 raise self._error(f"invalid JSON: {e.msg}", e.pos) from None
             except ValueError as e:  # NaN / Infinity
                 raise self._error(f"invalid JSON: {e}", pos) from None
+            except RecursionError:
+                raise self._error("nested too deep", pos) from None
             if not self._eof and buf[pos] in "-0123456789" and (end >= len(buf) or buf[end] in _NUMBER):
-                self._fill(len(buf) - pos)  # a number at the end of the window may go on
+                self._fill(self._grow(len(buf) - pos, pos))  # a number at the end of the window may go on
                 continue
             self.line = self._line_base + self._lines_to(pos)
             if _SURROGATE_ESCAPE.search(buf, pos, end):
@@ -178,6 +185,15 @@ class JsonStream:
                     raise self._error("invalid text: a lone UTF-16 surrogate escape (\\ud800-\\udfff)", pos) from None
             self._pos = end
             return obj
+
+    def _grow(self, size: int, pos: int) -> int:
+        """How much more to read for a value of `size` characters so far. One value (a
+        conversation) is held whole while it is read: it is capped, so a small zip that expands
+        to a 1.5 GiB title cannot take the machine's memory."""
+        if size > self.max_value:
+            raise self._error(f"one record is larger than {self.max_value >> 20} MiB: not a chat export "
+                              "lima-tk can import", pos)
+        return max(1, min(size, self.max_value + 1 - size))
 
     # -- iteration ------------------------------------------------------------------------
 
@@ -256,6 +272,22 @@ class _TooBig(Exception):
     pass
 
 
+class _Capped:
+    """A zip member's bytes, refused past `limit` (zipfile trusts the declared size until the end)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, path: str | Path) -> None:
+        self.raw = raw
+        self.left = limit
+        self.path = path
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n if n >= 0 else self.left + 1)
+        self.left -= len(data)
+        if self.left < 0:
+            raise FormatError(str(self.path), None, f"the zip expands to more than {ZIP_MAX >> 30} GiB: not imported")
+        return data
+
+
 def read_values(ctx: Any, what: str = "item") -> Iterator[Any]:
     """The records of an import file (a plain file, or the conversations*.json members of a
     ChatGPT export zip), streamed; sets `ctx.line` and `ctx.where` ("item 7: ") for messages."""
@@ -271,11 +303,15 @@ def read_values(ctx: Any, what: str = "item") -> Iterator[Any]:
         return
     with zipfile.ZipFile(ctx.path) as zf:
         sizes = [zf.getinfo(m).file_size for m in members]
+        if sum(sizes) > ZIP_MAX:
+            raise FormatError(str(ctx.path), None, f"the zip expands to {sum(sizes) >> 20:,} MiB of conversations, "
+                                                   f"more than {ZIP_MAX >> 30} GiB: not imported")
         scale = lines.size / max(sum(sizes), 1)
         done = 0
         for member, size in zip(members, sizes, strict=True):
             prefix = f"{member} in the zip, " if len(members) > 1 or member != "conversations.json" else ""
-            with zf.open(member) as raw:
+            with zf.open(member) as opened:
+                raw = _Capped(opened, ZIP_MAX - done, ctx.path)  # the sizes a zip declares may lie
                 stream = JsonStream(raw, ctx.path, lines.progress, lines.cancel, lines.offset + int(done * scale),
                                     lines.total, scale, where=f"{member} in the zip: ")
                 yield from _numbered(ctx, stream, what, prefix)

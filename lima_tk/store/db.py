@@ -8,6 +8,7 @@ store per thread (the GUI's workers open their own).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull, NotFound, ValidationError
+from lima_tk.errors import DatasetError, NotFound, ValidationError, quoted
 from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
+from lima_tk.store import files
 from lima_tk.store.journal import Entry, Journal, Step, immediate, now_iso
+from lima_tk.store.sqlerrors import Connection, plain_error
 
 # The names of the steps in lima_tk/store/migrations.py, in order (a test keeps them equal): an
 # up-to-date file opens without importing sqlite_utils at all.
@@ -121,7 +124,12 @@ def _ids(values: Iterable[int]) -> list[int]:
 
 
 class DatasetStore:
-    """Open (creating or upgrading) a dataset file. Tk thread only in the GUI."""
+    """Open (creating or upgrading) a dataset file. Tk thread only in the GUI.
+
+    Only an empty (or missing) file or a lima-tk dataset is ever written: another program's
+    SQLite database is refused untouched, and a dataset made by a newer lima-tk (a schema step
+    this version does not know) opens read-only. `readonly_reason` says why a store is read-only.
+    The file is only ever opened through SQLite (see lima_tk/store/files.py)."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
                  busy_timeout_ms: int = 5000) -> None:
@@ -130,42 +138,105 @@ class DatasetStore:
         retries; the CLI and workers keep the default."""
         self.path = Path(path)
         self.readonly = readonly
+        self.readonly_reason: str | None = "opened read-only" if readonly else None
+        self._closed = False
         if not self.path.exists():
             if readonly or not create:
                 raise DatasetError(f"{self.path}: no such dataset file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise DatasetError(f"{self.path}: is a folder, not a dataset file")
-        else:
-            self._check_header()
-            if not readonly and not _writable(self.path):
-                self.readonly = True
+        elif not readonly and not _writable(self.path):
+            self.readonly = True
+            self.readonly_reason = "this file (or its folder) cannot be written"
         try:
-            if self.readonly:
-                conn = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-                )
+            conn = self._connect(busy_timeout_ms)
+        except sqlite3.Error as e:
+            raise plain_error(e, self.path) or DatasetError(f"{self.path}: cannot open dataset ({e})") from e
+        self.conn = conn
+        self._db = None
+        try:
+            state = self._inspect()
+            if state == "newer":
+                pass  # read-only (query_only) already; never touch its journal mode or schema
+            elif self.readonly:
+                if state == "new":
+                    raise DatasetError(f"{self.path}: an empty file, not a lima-tk dataset yet, and read-only")
+                if state == "upgrade":
+                    raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
             else:
-                conn = sqlite3.connect(str(self.path), isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite_utils.Database sets it
-            if not self.readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn = conn
-            self._db = None
-            if self._schema_pending():
-                if self.readonly:
-                    raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
-                # Only now import sqlite_utils: it pulls in pandas/numpy when they are installed
-                # (~0.3 s), too much for every start of an up-to-date dataset.
-                from lima_tk.store.migrations import MIGRATIONS
+                if state in ("new", "upgrade"):
+                    # Only now import sqlite_utils: it pulls in pandas/numpy when they are installed
+                    # (~0.3 s), too much for every start of an up-to-date dataset.
+                    from lima_tk.store.migrations import MIGRATIONS
 
-                MIGRATIONS.apply(self.db)
-        except sqlite3.DatabaseError as e:
-            raise DatasetError(f"{self.path}: cannot open dataset ({e})") from e
-        self.journal = Journal(self.conn, cap=int(self.get_setting("journal_cap")))
+                    MIGRATIONS.apply(self.db)
+            self.journal = Journal(self.conn, cap=int(self.get_setting("journal_cap")))
+        except BaseException as e:
+            conn.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise plain_error(e, self.path) or DatasetError(f"{self.path}: cannot open dataset ({e})") from e
+            raise
+        files.register(self, self.path)
+
+    def _connect(self, busy_timeout_ms: int) -> Connection:
+        if self.readonly:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                   factory=Connection)
+        else:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, factory=Connection)
+        conn.lima_path = str(self.path)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite_utils.Database sets it
+        return conn
+
+    def _schema_objects(self) -> set[str]:
+        """Names in sqlite_master: the first read of the file, through SQLite (never open())."""
+        try:
+            return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        except DatasetError as e:
+            # A cleanly closed WAL dataset on read-only media: SQLite cannot create the -shm it
+            # reads through. With no -wal beside it, nobody has it open and it holds every
+            # commit, so it can be read as immutable (no locks, no -shm).
+            wal = Path(f"{self.path}-wal")
+            if not (self.readonly and isinstance(e.__cause__, sqlite3.OperationalError) and not wal.exists()
+                    and not os.access(self.path.parent, os.W_OK)):
+                raise
+            self.conn.close()
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                        isolation_level=None, factory=Connection)
+            self.conn.lima_path = str(self.path)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+
+    def _inspect(self) -> str:
+        """What the file is: "new" (empty), "ok", "upgrade" (steps pending) or "newer" (made by a
+        newer lima-tk: then read-only). Raises DatasetError for anything else (not SQLite, or
+        another program's database), before anything is written."""
+        names = self._schema_objects()
+        if not names - {"_sqlite_migrations"}:
+            foreign = names and self.conn.execute(
+                "SELECT count(*) FROM _sqlite_migrations WHERE migration_set != 'lima_tk'").fetchone()[0]
+            if not foreign:
+                return "new"
+        applied: list[str] = []
+        if "_sqlite_migrations" in names:
+            applied = [r[0] for r in self.conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'lima_tk' ORDER BY applied_at, name")]
+        if not applied:
+            raise DatasetError(f"{self.path}: not a lima-tk dataset (an SQLite database of another program); "
+                               "it was left as it is")
+        unknown = [n for n in applied if n not in SCHEMA_STEPS]
+        if unknown:
+            step = max(unknown).split("_", 1)[0]
+            self.readonly = True
+            self.readonly_reason = f"made by a newer lima-tk (schema {step}); upgrade to edit"
+            self.conn.execute("PRAGMA query_only = 1")
+            return "newer"
+        return "upgrade" if set(SCHEMA_STEPS) - set(applied) else "ok"
 
     @property
     def db(self):
@@ -184,13 +255,15 @@ class DatasetStore:
             return True
         return not set(SCHEMA_STEPS) <= applied
 
-    def _check_header(self) -> None:
-        with open(self.path, "rb") as f:
-            head = f.read(16)
-        if head and head != b"SQLite format 3\x00":
-            raise DatasetError(f"{self.path}: not a lima-tk dataset (not an SQLite file)")
+    def _read_only_error(self) -> DatasetError:
+        why = self.readonly_reason or "read-only"
+        return DatasetError(f"{self.path} is read-only ({why}); nothing was changed")
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        files.unregister(self)
         self.conn.close()
 
     def __enter__(self) -> DatasetStore:
@@ -209,28 +282,24 @@ class DatasetStore:
     def change(self, label: str, kind: str, target: int | None = None, coalesce: bool = False):
         """One transaction + one undo step. Nest freely: inner changes join the outer step."""
         if self.readonly:
-            raise DatasetError(f"{self.path}: the dataset is read-only")
+            raise self._read_only_error()
         try:
             with self.journal.change(label, kind, target, coalesce) as entry:
                 yield entry
-        except sqlite3.OperationalError as e:
-            msg = str(e)
-            if "locked" in msg or "busy" in msg:
-                raise DatasetBusy(f"{self.path}: the dataset is busy (another program is writing it)") from e
-            if "full" in msg:
-                raise DatasetFull(f"{self.path}: no space left on the disk; nothing was changed") from e
-            if "readonly" in msg:
-                raise DatasetError(f"{self.path}: the dataset is read-only") from e
-            raise
+        except sqlite3.DatabaseError as e:  # the connection translates most; this is the backstop
+            err = plain_error(e, self.path)
+            if err is None:
+                raise
+            raise err from e
 
     def undo(self) -> Step | None:
         if self.readonly:
-            raise DatasetError(f"{self.path}: the dataset is read-only")
+            raise self._read_only_error()
         return self.journal.undo()
 
     def redo(self) -> Step | None:
         if self.readonly:
-            raise DatasetError(f"{self.path}: the dataset is read-only")
+            raise self._read_only_error()
         return self.journal.redo()
 
     def undo_label(self) -> str | None:
@@ -570,7 +639,8 @@ class DatasetStore:
                     for i, r in enumerate(crows):
                         if r[1] in clash:
                             crows[i] = (r[0], uuid.uuid4().hex, *r[2:])
-                            result.warnings.append(f"chat {r[2]!r}: uid {r[1]} already in the dataset; given a new one")
+                            result.warnings.append(f"chat {quoted(r[2])}: uid {quoted(r[1])} already in the dataset; "
+                                                   "given a new one")
                 self.conn.executemany(
                     "INSERT INTO chats (id, uid, name, language, tags, notes, extra, created_at, updated_at, position)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -762,16 +832,27 @@ class DatasetStore:
         ids = _ids(chat_ids)
         if not ids:
             return 0
-        with self.change(f"Delete {_n(len(ids), 'chat')}", "delete_chats") as entry:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _sel (id INTEGER PRIMARY KEY)")
-            self.conn.execute("DELETE FROM temp._sel")
-            self.conn.executemany("INSERT OR IGNORE INTO temp._sel (id) VALUES (?)", [(i,) for i in ids])
-            sel = "SELECT id FROM temp._sel"
-            entry.snapshot("messages", f"chat_id IN ({sel})")
-            entry.snapshot("tools", f"chat_id IN ({sel})")
-            entry.snapshot("chats", f"id IN ({sel})")
-            n = self.conn.execute(f"DELETE FROM chats WHERE id IN ({sel})").rowcount
-            self.conn.execute("DELETE FROM temp._sel")
+        outer = self.journal.in_change  # inside a compound edit: never roll the whole edit back
+        try:
+            with self.change(f"Delete {_n(len(ids), 'chat')}", "delete_chats") as entry:
+                self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _sel (id INTEGER PRIMARY KEY)")
+                self.conn.execute("DELETE FROM temp._sel")
+                self.conn.executemany("INSERT OR IGNORE INTO temp._sel (id) SELECT id FROM chats WHERE id = ?",
+                                      [(i,) for i in ids])
+                sel = "SELECT id FROM temp._sel"
+                n = self.conn.execute("SELECT count(*) FROM temp._sel").fetchone()[0]
+                if not n and not outer:
+                    raise _NothingDone()  # no such chats: no undo step (rolled back)
+                entry.snapshot("messages", f"chat_id IN ({sel})")
+                entry.snapshot("tools", f"chat_id IN ({sel})")
+                entry.snapshot("chats", f"id IN ({sel})")
+                n = self.conn.execute(f"DELETE FROM chats WHERE id IN ({sel})").rowcount
+                self.conn.execute("DELETE FROM temp._sel")
+                if n != len(ids) and not outer:  # the label says what was done (some ids did not exist)
+                    self.conn.execute("UPDATE journal SET label = ? WHERE id = ?",
+                                      (f"Delete {_n(n, 'chat')}", entry.id))
+        except _NothingDone:
+            return 0
         return n
 
     def move_chats(self, chat_ids: Iterable[int], delta: int) -> list[int]:
@@ -1220,7 +1301,7 @@ class DatasetStore:
     def derived_write(self) -> Iterator[None]:
         """A plain transaction for derived tables (no undo step); joins a running change."""
         if self.readonly:
-            raise DatasetError(f"{self.path}: the dataset is read-only")
+            raise self._read_only_error()
         if self.conn.in_transaction:
             yield
             return
@@ -1345,9 +1426,11 @@ class DatasetStore:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _writable(path: Path) -> bool:
-    import os
+class _NothingDone(Exception):
+    """Raised inside a change that turned out to change nothing: rolls it back, no undo step."""
 
+
+def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 

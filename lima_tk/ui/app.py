@@ -31,6 +31,7 @@ from lima_tk.errors import DatasetError, LimaError
 from lima_tk.paths import DATASET_SUFFIX, default_dataset_path
 from lima_tk.settings import load_user_settings, save_user_settings
 from lima_tk.store import ChatFilter, DatasetStore
+from lima_tk.store.files import is_open_dataset, refuse_dataset_target
 from lima_tk.ui import dialogs, theme
 from lima_tk.ui.actions import ACTIONS, MENUS, Action
 from lima_tk.ui.chat_list import ChatList
@@ -815,7 +816,8 @@ class App:
         self._update_title()
         self._remember(path)
         n = self.chat_list.total
-        self.status(f"Opened {path.name} - {_n(n, 'chat')}" + (" (read-only)" if new.readonly else ""))
+        ro = f" (read-only: {new.readonly_reason})" if new.readonly and new.readonly_reason else " (read-only)"
+        self.status(f"Opened {path.name} - {_n(n, 'chat')}" + (ro if new.readonly else ""))
         self.tokens.dataset_opened()  # counts what is missing, after the first paint
         return True
 
@@ -835,7 +837,7 @@ class App:
         self.editors.clear()
         try:
             self.store.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, LimaError):
             pass
         self.store = None
 
@@ -853,8 +855,9 @@ class App:
         path = _short(str(store.path))
         self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
         if store.readonly:
+            why = getattr(store, "readonly_reason", None) or "this file (or its folder) cannot be written"
             self.notice_label.configure(
-                text="Read-only: this file (or its folder) cannot be written. You can browse, search and "
+                text=f"Read-only: {why}. You can browse, search and "
                      "export; to edit, use File > Save a copy as… and open the copy.")
             self.notice.pack(side="top", fill="x", before=self.toolbar)
         else:
@@ -1122,8 +1125,11 @@ class App:
         if self.store is None:
             return None
         dest = Path(dest)
-        if dest.resolve() == self.store.path.resolve():
-            self.status("Choose another file than the open dataset", error=True)
+        try:  # not the dataset itself, nor its -wal/-shm, through links too (issue 10)
+            refuse_dataset_target(dest, self.store.path)
+        except DatasetError as e:
+            self.status(str(e), error=True)
+            dialogs.show_error(self.root, "Save a copy", str(e))
             return None
         self.flush_pending()
         src_path, ro = self.store.path, self.store.readonly
@@ -1209,8 +1215,8 @@ class App:
         if self.store is not None:
             try:
                 v = self.store.data_version()
-            except sqlite3.Error as e:
-                self.status(f"Cannot read the dataset: {e}", error=True)
+            except (sqlite3.Error, LimaError) as e:  # a plain sentence from the store (issue 10)
+                self.status(str(e) if isinstance(e, LimaError) else f"Cannot read the dataset: {e}", error=True)
             else:
                 if v != self._version:
                     self._version = v
@@ -1319,8 +1325,8 @@ def _short(path: str) -> str:
 
 
 def _is_dataset(path: Path) -> bool:
-    if path.name.endswith(DATASET_SUFFIX):
-        return True
+    if path.name.endswith(DATASET_SUFFIX) or is_open_dataset(path):
+        return True  # never open() a dataset that is open: that would drop SQLite's locks
     try:
         with open(path, "rb") as f:
             return f.read(16) == b"SQLite format 3\x00"

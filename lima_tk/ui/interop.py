@@ -495,6 +495,16 @@ class ExportDialog(Dialog):
         return None
 
     def _check_destination(self, path: Path, fmt: str) -> str | None:
+        from lima_tk.errors import DatasetError
+        from lima_tk.store.files import contains_dataset, refuse_dataset_target
+
+        dataset = self.app.store.path if self.app.store is not None else None
+        try:  # never over the open dataset, its -wal/-shm, or a folder that holds it (issue 10)
+            refuse_dataset_target(path, dataset)
+        except DatasetError as e:
+            return str(e)
+        if fmt in FOLDER_FORMATS and contains_dataset(path, dataset):
+            return f"{path.name} holds the open dataset; the export replaces the whole folder: choose another folder"
         if not path.parent.is_dir():
             return f"No such folder: {path.parent}"
         if fmt in FOLDER_FORMATS:

@@ -241,7 +241,13 @@ class StatsBoard(tk.Toplevel):
                                                 filetypes=[("CSV", "*.csv"), ("All files", "*")])
             if not path:
                 return None
-        out = write_stats_csv(self.stats, path)
+        from lima_tk.errors import LimaError
+
+        try:  # refuses the open dataset and its -wal/-shm (issue 10)
+            out = write_stats_csv(self.stats, path, dataset=self.app.store.path if self.app.store else None)
+        except (LimaError, OSError) as e:
+            self.app.status(f"Stats not saved: {e}", error=True)
+            return None
         self.app.status(f"Stats saved to {out}")
         return out
 
