@@ -294,6 +294,9 @@ class MessageCard(tk.Frame):
         if err.kind in ("auth", "forbidden", "model", "url", "connection") and \
                 hasattr(self.editor.app, "settings_dialog"):
             buttons.append(("settings", "Settings…", "Open the assistant settings"))
+        if err.partial is not None:
+            buttons.append(("show_partial", "Show partial", f"Show the partial reply (version {err.partial + 1}); "
+                                                            "the previous one stays a version"))
         buttons.append(("dismiss_error", "✕", "Hide this message"))
         strip.set_buttons(buttons, pills={"retry": (st.SURFACE, st.DANGER)})
         strip.pack(side="right", anchor="n", padx=st.PAD, pady=st.PAD)
