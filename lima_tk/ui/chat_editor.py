@@ -12,9 +12,11 @@ Saving. Typing marks the card dirty and (re)starts a timer (`save_delay` ms, 500
 when it fires, the text goes to `store.edit_message_text` (consecutive saves of one message are one
 undo step in the journal). Focus-out, Ctrl+S, closing the window and `flush()` save at once.
 
-Undo. Inside a Text (a message or the notes), Ctrl+Z / Ctrl+Y are that Text's own undo. Anywhere
-else in the window they are the dataset journal's undo/redo (`app.undo()` / `app.redo()`), after
-the pending text was saved. See docs/editor.md.
+Undo. Inside a Text (a message or the notes), Ctrl+Z / Ctrl+Y are that Text's own undo when the
+user typed in it since the chat's last structural change; otherwise (and anywhere else in the
+window) they are the dataset journal's undo/redo (`app.undo()` / `app.redo()`), after the
+pending text was saved. Every structural change empties the Texts' own undo stacks. See
+docs/editor.md.
 
 Every action is a virtual event on the editor Toplevel (ACTIONS below): menus, buttons and keys
 all fire them, and tests do too. Tk thread only.
@@ -144,10 +146,17 @@ def _fire(event: tk.Event, virtual: str) -> str:
 
 
 def _on_undo_key(event: tk.Event, redo: bool) -> str:
+    """Ctrl+Z / Ctrl+Y in a Text: its own undo when the user typed in it since the chat's last
+    structural change; otherwise the journal's, so Ctrl+Z right after deleting a message brings
+    it back, whichever Text the focus landed in (docs/editor.md, "Undo: the rule")."""
     w = event.widget
     card = getattr(w, "card", None)
+    ed = _editor_of(w)
     if card is not None and isinstance(w, tk.Text) and card.editor.assist.streaming(card.mid):
         card.editor.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")  # stops the stream first
+        return "break"
+    if isinstance(w, tk.Text) and ed is not None and not ed.typed_since_structural(w):
+        ed.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")
         return "break"
     if isinstance(w, tk.Text):
         try:
@@ -155,7 +164,6 @@ def _on_undo_key(event: tk.Event, redo: bool) -> str:
         except tk.TclError:  # nothing to undo/redo in this Text
             w.bell()
         return "break"
-    ed = _editor_of(w)
     if ed is not None:
         ed.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")
     return "break"
@@ -428,6 +436,7 @@ class ChatEditor(tk.Toplevel):
         self._index: dict[int, int] = {}
         self._pending: list[int] = []  # ids whose card is not created yet (opening a long chat)
         self._dirty: set[int] = set()
+        self._structural = 0  # bumped by every structural change of the chat (the undo rule)
         self.selection: set[int] = set()
         self._sel_anchor: int | None = None
         self.current_id: int | None = None
@@ -754,7 +763,10 @@ class ChatEditor(tk.Toplevel):
             return
         self.reload_count += 1
         old_tools = self._tool_names
+        old = (self.order, self.messages, self.chat.tools)
         self._load(chat)
+        if (self.order, self.messages, self.chat.tools) != old:
+            self.structural_change()
         self.assist.check_after_reload()
         for mid in [m for m in self.cards if m not in self.messages]:
             card = self.cards.pop(mid)
@@ -792,6 +804,24 @@ class ChatEditor(tk.Toplevel):
             self.current_id = None
         if not self.order:
             self.canvas.focus_set()
+
+    def structural_change(self) -> None:
+        """The chat changed other than by typing (insert, delete, move, role, undo/redo, another
+        window...): from now on Ctrl+Z in a Text is the journal's until the user types in that
+        Text again, and no Text can undo into the state before (their own stacks start empty)."""
+        self._structural += 1
+        for card in self.cards.values():
+            if card.mid not in self._dirty:
+                card.text.edit_reset()
+        self.props.notes.edit_reset()
+
+    def note_typed(self, widget: tk.Misc) -> None:
+        """The user changed a Text by typing (or pasting, or its own undo)."""
+        widget.typed_at = self._structural  # type: ignore[attr-defined]
+
+    def typed_since_structural(self, widget: tk.Misc) -> bool:
+        """Whether Ctrl+Z in this Text is its own undo (see _on_undo_key)."""
+        return getattr(widget, "typed_at", None) == self._structural
 
     def _chat_gone(self) -> None:
         self.status("This chat no longer exists; its window was closed")
@@ -1044,6 +1074,7 @@ class ChatEditor(tk.Toplevel):
         if card.loading or self.closed:
             return
         self._dirty.add(card.mid)
+        self.note_typed(t)
         self._schedule_save()
         if card.placeholder is not None and card.placeholder.winfo_manager():
             card.update_placeholder()

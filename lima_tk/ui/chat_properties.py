@@ -263,6 +263,8 @@ class ChatProperties(ttk.Frame):
     def _on_notes_modified(self, _event: tk.Event) -> None:
         if self.notes.edit_modified():
             self.notes.edit_modified(False)
+            if not self._loading:
+                self.editor.note_typed(self.notes)
             self._schedule()
 
     def _on_tags(self, tags: list[str]) -> None:
