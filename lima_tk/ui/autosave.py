@@ -28,6 +28,7 @@ from tkinter import ttk
 from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull
 
 SAVE_DELAY_MS = 500  # typing pause before the text is saved
+SAVE_MAX_WAIT_MS = 800  # ...but never later than this after the first unsaved keystroke (< 1 s)
 RETRY_MS = (250, 500, 1000, 2000)  # backoff between attempts after a failed write (then 2 s)
 GUI_BUSY_TIMEOUT_MS = 50  # how long a write on the Tk thread waits for another process's lock
 CLOSE_GRACE_MS = 1000  # closing with unsaved text: retry this long before asking
@@ -75,13 +76,13 @@ def plain_reason(exc: BaseException) -> str:
 
 class Autosaver:
     """When to write a window's unsaved text: `touched()` on each edit arms a timer for
-    `delay_ms` after the last edit (with `max_wait_ms`, at most that long after the first unsaved one);
+    `delay_ms` after the last edit, but at most `max_wait_ms` after the first unsaved one;
     `attempt()` writes now. `save()` writes everything unsaved and raises on failure (what it
     did not write stays unsaved); `on_state(exc)` is told when saving starts failing or the
     reason changes (an exception) and when it works again (None)."""
 
     def __init__(self, widget: tk.Misc, save: Callable[[], None], on_state: Callable[[BaseException | None], None],
-                 delay_ms: int = SAVE_DELAY_MS, max_wait_ms: int | None = None) -> None:
+                 delay_ms: int = SAVE_DELAY_MS, max_wait_ms: int = SAVE_MAX_WAIT_MS) -> None:
         self.widget = widget
         self.save = save
         self.on_state = on_state
@@ -108,9 +109,7 @@ class Autosaver:
             self.first_unsaved = now
         if self.failure is not None and self.job is not None:
             return  # the pending retry writes this too
-        due = now + self.delay_ms / 1000
-        if self.max_wait_ms is not None:
-            due = min(due, self.first_unsaved + self.max_wait_ms / 1000)
+        due = min(now + self.delay_ms / 1000, self.first_unsaved + self.max_wait_ms / 1000)
         self._arm(max(0.0, due - now))
 
     def _arm(self, seconds: float) -> None:

@@ -9,7 +9,8 @@ the cards at the end of the chat first (the view starts at the end) and the rest
 from `after` callbacks, so a long chat shows at once and stays responsive while it fills in.
 
 Saving (lima_tk.ui.autosave). Typing marks the card dirty and arms a timer: `save_delay` ms
-(500) after the last key. The text goes to `store.edit_message_text` (consecutive saves of one message are
+(500) after the last key, but at most 800 ms after the first unsaved one, so continuous typing
+is saved too. The text goes to `store.edit_message_text` (consecutive saves of one message are
 one undo step in the journal). A card stays dirty until a write of it has committed: a failed
 write (another process writing, a full disk) shows "Not saved: <reason>, retrying" on the card
 and in the status bar and is retried with backoff. Focus-out, Ctrl+S and `flush()` save at once;
@@ -43,6 +44,7 @@ from lima_tk.ui import editor_style as st
 from lima_tk.ui.assist_view import ASSIST_ACTIONS, AssistController
 from lima_tk.ui.autosave import (
     SAVE_DELAY_MS,
+    SAVE_MAX_WAIT_MS,
     Autosaver,
     describe,
     plain_reason,
@@ -441,7 +443,7 @@ class ChatEditor(tk.Toplevel):
         self.store = app.store
         self.chat_id = chat_id
         self._autosave = Autosaver(self, self._write_pending, self._save_state,
-                                   int(save_delay if save_delay is not None else SAVE_DELAY_MS))
+                                   int(save_delay if save_delay is not None else SAVE_DELAY_MS), SAVE_MAX_WAIT_MS)
         self.close_grace_ms: int | None = None  # None: autosave.CLOSE_GRACE_MS (tests shorten it)
         self.props_delay = PROPS_DELAY_MS
         self.max_lines = max_lines
@@ -1119,12 +1121,21 @@ class ChatEditor(tk.Toplevel):
 
     @property
     def save_delay(self) -> int:
-        """Typing pause (ms) before the text is saved."""
+        """Typing pause (ms) before the text is saved; it is saved at the latest `save_max_wait`
+        ms after the first unsaved key whatever the pauses."""
         return self._autosave.delay_ms
 
     @save_delay.setter
     def save_delay(self, ms: int) -> None:
         self._autosave.delay_ms = int(ms)
+
+    @property
+    def save_max_wait(self) -> int:
+        return self._autosave.max_wait_ms
+
+    @save_max_wait.setter
+    def save_max_wait(self, ms: int) -> None:
+        self._autosave.max_wait_ms = int(ms)
 
     def _save_pending(self) -> None:
         """The autosave timer's work (the benchmark calls it): write what is unsaved, retry on failure."""

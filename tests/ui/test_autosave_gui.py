@@ -65,6 +65,7 @@ def test_typing_while_another_process_holds_the_lock(make_app, db_path) -> None:
     cid, mids = seed(db_path)
     app = make_app()
     ed, card = editor_at_end(app, cid)
+    assert (ed.save_delay, ed.save_max_wait) == (autosave.SAVE_DELAY_MS, autosave.SAVE_MAX_WAIT_MS)
     ticker = Ticker(app.root)
     with LockHolder(db_path, ticker) as lock:
         typist = Typist(card.text, " typed while locked", ms=60)
@@ -242,6 +243,29 @@ def test_a_full_disk_keeps_the_text_until_there_is_room(make_app, small_disk) ->
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert ticker.max_gap() < MAX_GAP
     app.close()
+
+
+def test_continuous_typing_reaches_sqlite_within_a_second(make_app, db_path) -> None:
+    """The real default delays: text typed without a pause of 0.5 s is still saved, at most
+    1 s after the key (README: "every keystroke is saved within a second")."""
+    cid, _ = seed(db_path)
+    app = make_app()
+    ed, card = editor_at_end(app, cid)
+    text = " a steady stream of words, never pausing long enough for the debounce."
+    typist = Typist(card.text, text, ms=70)
+    late: list[str] = []
+
+    def check() -> bool:
+        now = time.time()
+        stored = read_content(db_path, card.mid) or ""
+        due = "Hi!" + typist.typed_before(now - 1.0)
+        if not stored.startswith(due):
+            late.append(f"{now:.2f}: stored {stored!r}, due {due!r}")
+        return typist.done
+
+    wait_until(check, app.root, timeout=15)
+    assert not late, late[:3]
+    wait_until(lambda: read_content(db_path, card.mid) == "Hi!" + text, app.root, timeout=2)
 
 
 def test_closing_the_main_window_with_a_save_pending(make_app, db_path) -> None:
