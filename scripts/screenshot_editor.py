@@ -5,7 +5,8 @@
 
 Writes editor_plain.png (a plain chat), editor_tools.png (a tool-calling chat), editor_find.png
 (find bar and a multi-selection), editor_tool_dialog.png (a function definition with a JSON
-error) and token_preview.png (a chat as the model sees it). Token counts come from a local
+error), token_preview.png (a chat as the model sees it), editor_not_saved.png (typing while
+another connection holds the write lock) and editor_close_unsaved.png (closing then). Token counts come from a local
 tokenizer folder trained here (scripts/screenshot.py `demo_tokenizer`), counted before opening.
 Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY is unset).
 The editor runs over a stand-in for the main window (the App contract of lima_tk.ui.chat_editor),
@@ -72,6 +73,44 @@ def build(store: Any) -> tuple[int, int]:
     return plain, tools
 
 
+def not_saved(app: Any, store: Any, chat_id: int, out: Path) -> None:
+    """Typing while another connection holds the dataset's write lock (as `lima-tk import` does):
+    the "Not saved" line, then the question asked on close."""
+    import sqlite3
+
+    from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS, UnsavedDialog
+
+    store.conn.execute(f"PRAGMA busy_timeout = {GUI_BUSY_TIMEOUT_MS}")  # as the main window sets it
+    ed = open_editor(app, chat_id)
+    ed.geometry("1120x640+0+0")
+    card = ed.cards[ed.order[3]]
+    ed.focus_message(card.mid, index="end-1c")
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    for ch in " And with pyproject.toml only?":
+        card.text.event_generate("<KeyPress>", keysym={" ": "space", "?": "question", ".": "period"}.get(ch, ch))
+    wait_for(ed, lambda: card.unsaved)
+    ed.see_card(card)
+    grab(ed, out / "editor_not_saved.png", menu=True)
+
+    def answer() -> None:
+        d = UnsavedDialog.current
+        if d is None or not d.winfo_viewable():
+            ed.after(50, answer)
+            return
+        d.geometry("+60+60")
+        grab(d, out / "editor_close_unsaved.png")
+        d.keep_button.invoke()
+
+    ed.close_grace_ms = 200
+    ed.after(50, answer)
+    ed.close()
+    other.execute("ROLLBACK")
+    other.close()
+    wait_for(ed, lambda: not card.unsaved)
+    ed.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -132,6 +171,8 @@ def main() -> int:
         grab(dlg, out / "editor_tool_dialog.png", menu=True)
         dlg.cancel()
         ed.close()
+
+        not_saved(app, store, plain, out)
         root.destroy()
         store.close()
     return 0

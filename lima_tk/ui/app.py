@@ -34,6 +34,7 @@ from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.store.files import is_open_dataset, refuse_dataset_target
 from lima_tk.ui import dialogs, theme
 from lima_tk.ui.actions import ACTIONS, MENUS, Action
+from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS, resolve_unsaved
 from lima_tk.ui.chat_list import ChatList
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_query import FilterQuery, FilterResult
@@ -57,6 +58,9 @@ def action(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
         except LimaError as e:
             self.status(str(e), error=True)
+            return None
+        except sqlite3.OperationalError as e:  # a write the store did not put in words (busy, full)
+            self.status(_plain_sqlite(e, self.store), error=True)
             return None
 
     return run
@@ -95,6 +99,7 @@ class App:
         self.open_error: str | None = None
         self._version = -1
         self._closed = False
+        self._closing = False  # close() is asking about unsaved text
         self._filter_after: str | None = None
         self._poll_after: str | None = None
         self._signature: tuple = ()
@@ -188,13 +193,20 @@ class App:
             if assist is not None and assist.streaming():
                 assist.stop()
 
-    def flush_pending(self) -> None:
-        """Save what open editors still hold (typing not yet saved by their debounce)."""
+    def flush_pending(self, strict: bool = True) -> None:
+        """Save what open editors still hold (typing not yet saved by their debounce). A write
+        that fails stays unsaved in its editor, which shows it and retries; `strict` (before a
+        change to the dataset) then raises its DatasetError, so the caller changes nothing."""
         self.chat_list.commit_rename()
         for ed in list(self.editors.values()):
             flush = getattr(ed, "flush", None)
-            if flush is not None:
+            if flush is None:
+                continue
+            try:
                 flush()
+            except DatasetError:
+                if strict:
+                    raise
 
     # -- building ----------------------------------------------------------------------------
 
@@ -644,13 +656,13 @@ class App:
         if not ids:
             return
         self.flush_pending()
+        cl = self.chat_list
+        cursor = cl.cursor
+        n = self.store.delete_chats(ids)  # may fail (busy): then the editors stay open
         for cid in ids:
             ed = self.editors.pop(cid, None)
             if ed is not None:
                 _destroy(ed)
-        cl = self.chat_list
-        cursor = cl.cursor
-        n = self.store.delete_chats(ids)
         cl.selected = set()
         self.data_changed()
         if cl.total:
@@ -738,7 +750,7 @@ class App:
         if self.store is None:
             self.status("Open a dataset first", error=True)
             return False
-        self.flush_pending()
+        self.flush_pending(strict=False)
         return self.tokens.start(download=True, force=True, asked=True)
 
     def problems_panel(self) -> Any:
@@ -783,8 +795,13 @@ class App:
 
         quiet: report in the status bar and the empty list only (start-up), not in a dialog."""
         path = Path(path).expanduser()
+        if self.store is not None and not self.settle_unsaved(quitting=False):
+            return False  # an editor's typing cannot be saved, and the user kept the windows open
         try:
             new = DatasetStore(path, readonly=readonly)
+            # Opening may wait for a lock (a migration); from now on the Tk thread's writes wait at
+            # most GUI_BUSY_TIMEOUT_MS and a failed one is retried (lima_tk/ui/autosave.py).
+            new.conn.execute(f"PRAGMA busy_timeout = {GUI_BUSY_TIMEOUT_MS}")
         except (DatasetError, sqlite3.Error, OSError) as e:
             msg = str(e) if isinstance(e, DatasetError) else f"{path}: cannot open ({e})"
             if quiet or self.store is None:
@@ -828,8 +845,8 @@ class App:
         if self.store is None:
             return
         self.tokens.dataset_closed()
-        try:
-            self.flush_pending()
+        try:  # the editors' typing was settled before the new dataset was opened
+            self.chat_list.commit_rename()
         except LimaError as e:
             self.status(str(e), error=True)
         for ed in list(self.editors.values()):
@@ -997,7 +1014,7 @@ class App:
             return None
         src = Path(path)
         db = self.store.path
-        self.flush_pending()
+        self.flush_pending(strict=False)
 
         def work(progress, cancel):
             from lima_tk.formats import import_file
@@ -1036,7 +1053,7 @@ class App:
         if self.store is None:
             self.status("Open a dataset first", error=True)
             return None
-        self.flush_pending()
+        self.flush_pending(strict=False)
         from lima_tk.ui.interop import ExportDialog
 
         return ExportDialog(self)
@@ -1048,7 +1065,7 @@ class App:
         upload the exported folder (hf) to the Hugging Face Hub, on the same worker."""
         if self.store is None:
             return None
-        self.flush_pending()
+        self.flush_pending(strict=False)
         db, ro = self.store.path, self.store.readonly
 
         def work(progress, cancel):
@@ -1131,7 +1148,7 @@ class App:
             self.status(str(e), error=True)
             dialogs.show_error(self.root, "Save a copy", str(e))
             return None
-        self.flush_pending()
+        self.flush_pending(strict=False)
         src_path, ro = self.store.path, self.store.readonly
 
         def work(progress, cancel: threading.Event):
@@ -1186,8 +1203,13 @@ class App:
     @action
     def save_now(self) -> None:
         """Ctrl+S: every change is already on disk; flush what editors still hold and say so."""
-        self.flush_pending()
+        self.flush_pending(strict=False)
         self._save_window_settings()
+        failing = next((r for ed in self.editors.values() if (r := getattr(ed, "save_failure", lambda: None)())),
+                       None)
+        if failing:
+            self.status(f"Not saved: {failing}, retrying", error=True)
+            return
         self.status(f"Saved {time.strftime('%H:%M:%S')}")
 
     # -- dialogs -----------------------------------------------------------------------------
@@ -1275,12 +1297,43 @@ class App:
             self.user_settings["last_dataset"] = str(self.store.path.resolve())
         self._save_user_settings()
 
+    def settle_unsaved(self, quitting: bool = True) -> bool:
+        """Before the editors close (quitting, opening another dataset): write their typing.
+        What cannot be written (another process holds the lock, a full disk) is retried for a
+        moment while the Tk loop runs, then the user is asked: retry, copy the text, or keep
+        the windows open (False)."""
+        editors = [ed for ed in self.editors.values() if hasattr(ed, "try_save") and not ed.closed]
+        if not editors:
+            return True
+
+        def attempt() -> bool:
+            return all(ed.try_save() for ed in editors if not ed.closed)  # stops at the first failure
+
+        def pieces() -> list[tuple[str, str]]:
+            return [p for ed in editors if not ed.closed for p in ed.unsaved_texts()]
+
+        def reason() -> str | None:
+            return next((r for ed in editors if not ed.closed and (r := ed.save_failure())), None)
+
+        answer = resolve_unsaved(self.root, attempt=attempt, pieces=pieces, reason=reason, quitting=quitting)
+        if answer == "keep":
+            self.status(f"Not saved: {reason() or 'the dataset could not be written'}, retrying", error=True)
+            return False
+        return True
+
     def close(self) -> None:
-        """Save what is pending and the window settings, then destroy the window."""
-        if self._closed:
+        """Save what is pending and the window settings, then destroy the window. Typing an
+        editor cannot save is never dropped silently: see settle_unsaved()."""
+        if self._closed or self._closing:
             return
+        self._closing = True
         try:
-            self.flush_pending()
+            if not self.settle_unsaved(quitting=True):
+                return
+        finally:
+            self._closing = False
+        try:  # a chat name being edited in the list (the editors' typing was settled above)
+            self.chat_list.commit_rename()
         except LimaError as e:  # the change is lost only if the file can not be written at all
             handle_callback_error(type(e), e, e.__traceback__, self.status)
         self._closed = True
@@ -1313,6 +1366,14 @@ class App:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _plain_sqlite(e: sqlite3.Error, store: DatasetStore | None) -> str:
+    """A SQLite error as one plain sentence that names the file (never "database is locked")."""
+    from lima_tk.ui.autosave import plain_reason
+
+    name = store.path.name if store is not None else "the dataset"
+    return f"Nothing was changed: {plain_reason(e).replace('the dataset', name)}; try again"
 
 
 def _n(n: int, word: str) -> str:

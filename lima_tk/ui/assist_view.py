@@ -10,6 +10,11 @@ touches widgets or the store; the worker only fills its queue.
   message it regenerates the assistant reply right below it, or creates one there
   (`begin_generated_message`). The bottom bar's button acts on the end of the chat.
 - Regenerate and Retry: `add_alternative(mid, "")`, the previous reply stays a version ("2/3").
+  A regeneration that produced nothing never stays the shown version: the message is put back
+  as it was (the error shows beside it). One that broke off part-way (an error, the stream cut,
+  the window closed) is kept as a version but the previous reply stays shown; "Show partial" on
+  the error (or ‹ ›) shows it. Only a reply that finished, or one the user stopped, is shown at
+  once; when there was nothing before, whatever came is shown. The error is scrolled into view.
 - Continue (Ctrl+Shift+G): `begin_continue`; from the cursor when the message has the keyboard
   and the cursor is inside the text (the text after it is kept and re-appended when the stream
   ends), else from the end.
@@ -69,7 +74,7 @@ UNFINISHED = {
 }
 
 ASSIST_ACTIONS = ("generate", "regenerate", "continue", "stop", "alt_prev", "alt_next", "versions", "provenance",
-                  "retry", "dismiss_error", "settings")
+                  "retry", "dismiss_error", "settings", "show_partial")
 
 
 @dataclass
@@ -87,6 +92,10 @@ class Stream:
     calling: str = ""  # the function a streamed tool call names
     tick_job: str | None = None
     result: str = ""  # how it ended: the server's finish reason, "cancelled", or "error"
+    before: Message | None = None  # regenerate / continue: the message as it was (None: nothing before)
+    prev_shown: int | None = None  # regenerate: the version shown before (index among the versions)
+    explicit_stop: bool = False  # the user pressed Stop (the partial reply is then shown)
+    outcome: str = ""  # "restored" (nothing came), "previous" (partial kept as a version), "" (shown)
 
 
 @dataclass
@@ -96,6 +105,7 @@ class InlineError:
     message: str
     kind: str
     mode: str  # what Retry repeats: "generate"/"regenerate" (a new version) or "continue"
+    partial: int | None = None  # a partial reply kept as this version (not shown): "Show partial"
 
 
 def short_model(model: str | None, limit: int = 28) -> str:
@@ -243,6 +253,11 @@ class AssistController:
             self.retry(mid)
         elif action == "dismiss_error":
             self.dismiss_error(mid)
+        elif action == "show_partial":
+            err = self.errors.get(mid)
+            if err is not None and err.partial is not None:
+                self.show_version(mid, err.partial)
+                self.dismiss_error(mid)
         elif action == "settings":
             opener = getattr(self.editor.app, "settings_dialog", None)
             if opener is not None:
@@ -295,8 +310,11 @@ class AssistController:
         cfg = self.config()
         ed.flush()
         request = reply_request(self.store.get_chat(ed.chat_id), ed._index[mid])
+        _, before = self.store.get_message(mid)
         self.store.add_alternative(mid, "", model=cfg.model)
-        return self._start(mid, "regenerate", cfg, request)
+        had = bool(before.content) or bool(before.tool_calls)  # an empty shown version is replaced
+        return self._start(mid, "regenerate", cfg, request, before=before if had else None,
+                           prev_shown=(before.alt_index or 0) if had else None)
 
     def continue_reply(self, card: MessageCard | None = None, from_end: bool = False) -> int | None:
         """Continue an assistant reply from the cursor (when its text has the keyboard and the
@@ -325,12 +343,13 @@ class AssistController:
         request = continue_request(chat, i, cfg.continue_method, template=self._continue_template(cfg),
                                    upto_char=upto)
         tail = content[upto:] if upto is not None else ""
+        _, before = self.store.get_message(mid)
         with self.store.change("Continue reply", "generate", target=mid):
             self.store.begin_continue(mid, cfg.model)
             if tail:
                 _, now = self.store.get_message(mid)
                 self.store.update_message(mid, content=content[:upto], source=now.source)
-        return self._start(mid, "continue", cfg, request, tail)
+        return self._start(mid, "continue", cfg, request, tail, before=before)
 
     def _continue_template(self, cfg: AssistConfig):
         """The dataset tokenizer's own chat template for the completions method, when it has one
@@ -359,11 +378,13 @@ class AssistController:
 
     # -- running a stream --------------------------------------------------------------------
 
-    def _start(self, mid: int, mode: str, cfg: AssistConfig, request: Any, tail: str = "") -> int:
+    def _start(self, mid: int, mode: str, cfg: AssistConfig, request: Any, tail: str = "",
+               before: Message | None = None, prev_shown: int | None = None) -> int:
         ed = self.editor
         self.errors.pop(mid, None)
         _, msg = self.store.get_message(mid)
-        s = Stream(mid, mode, self.make_job(cfg, request), cfg.model, tail=tail, stored=msg.content or "")
+        s = Stream(mid, mode, self.make_job(cfg, request), cfg.model, tail=tail, stored=msg.content or "",
+                   before=before, prev_shown=prev_shown)
         self.stream = s
         ed._changed(focus=mid)  # the new or emptied message on screen, with the keyboard (Esc stops)
         card = ed.cards.get(mid) or ed._create_card_now(mid)
@@ -494,22 +515,42 @@ class AssistController:
         finish = err.finish if err is not None else (reply.finish if reply and reply.finish else "interrupted")
         s.result = "error" if err is not None else finish
         calls = self._unique_calls(reply.tool_calls if reply else None, s.mid)
+        s.outcome = self._outcome_kind(s, finish, err, calls)
         gone = False
+        partial: int | None = None
         try:
-            if s.tail:
-                self.store.append_generated_text(s.mid, s.tail)
-                s.stored += s.tail
-            self.store.finish_generated(s.mid, finish, calls, reply.model if reply else None)
+            with self.store.change("Generate reply", "generate", target=s.mid, coalesce=True):
+                if s.tail:
+                    self.store.append_generated_text(s.mid, s.tail)
+                    s.stored += s.tail
+                self.store.finish_generated(s.mid, finish, calls, reply.model if reply else None)
+                b = s.before
+                if s.outcome == "restored" and b is not None:  # nothing came: the message as it was
+                    self.store.update_message(s.mid, content=b.content, tool_calls=b.tool_calls, source=b.source,
+                                              model=b.model, finish=b.finish, alternatives=b.alternatives,
+                                              alt_index=b.alt_index)
+                    s.stored = b.content or ""
+                elif s.outcome == "previous" and s.prev_shown is not None:  # partial: kept, not shown
+                    _, m = self.store.get_message(s.mid)
+                    partial = len(m.variants()) - 1
+                    self.store.show_alternative(s.mid, s.prev_shown)
+                    s.stored = self.store.get_message(s.mid)[1].content or ""
         except NotFound:
             gone = True
         if err is not None and not gone:
-            self.errors[s.mid] = InlineError(err.message, err.kind, s.mode)
+            note = {"restored": " The previous reply is still the shown one.",
+                    "previous": f" The partial reply is kept as version {(partial or 0) + 1}; the previous "
+                                "reply is still the shown one."}.get(s.outcome, "")
+            self.errors[s.mid] = InlineError(err.message + note, err.kind, s.mode, partial)
         if ed.closed:
             return
         card = ed.cards.get(s.mid)
         if card is not None:
-            self._release_text(card, keep_cursor=True)
-            card.saved_text = s.stored
+            self._release_text(card, keep_cursor=not s.outcome)
+            if s.outcome:  # the Text shows the stream: put the shown version back
+                card.set_content(s.stored)
+            else:
+                card.saved_text = s.stored
         ed._changed()
         if card is not None and s.mid in ed.cards:
             card.update_placeholder()
@@ -517,18 +558,44 @@ class AssistController:
             if ed.find_pattern:
                 ed._highlight_card(card)
             ed._layout()
-            if self._following(s, card):
+            if s.mid in self.errors:
+                self._reveal_error(card)
+            elif self._following(s, card):
                 self._see_end(card)
         self.sync_controls()
         brief = f"⚠ Reply #{ed._index[s.mid] + 1} failed" if err is not None and s.mid in ed._index \
             else None
         ed.status(self._outcome(s, finish, err, calls), error=err is not None, brief=brief)
 
+    @staticmethod
+    def _outcome_kind(s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
+        """What becomes of the message when a regeneration (or a continuation) ends: "restored"
+        when nothing came (it is put back as it was), "previous" when a regeneration broke off
+        part-way (kept as a version, the previous reply stays shown), "" when it is shown."""
+        if s.before is None:
+            return ""  # nothing before: whatever came is shown
+        produced = s.deltas > 0 or bool(calls)
+        stopped = finish == "cancelled" and s.explicit_stop
+        complete = err is None and (finish not in ("interrupted", "cancelled") or stopped)
+        if not produced:
+            return "restored" if s.mode == "regenerate" or not complete else ""
+        if s.mode == "regenerate" and not complete:
+            return "previous"
+        return ""
+
     def _outcome(self, s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
         secs = time.monotonic() - s.started
         if err is not None:
-            kept = " (the text so far is kept)" if s.stored.strip() else ""
+            kept = {"restored": "; the previous reply is still the shown one",
+                    "previous": "; the partial reply is kept as a version, the previous one is still shown"}.get(
+                s.outcome, " (the text so far is kept)" if s.stored.strip() else "")
             return f"Generation failed: {err.message}{kept}"
+        if s.outcome == "restored":
+            return (f"The model answered with an empty reply ({finish}); the previous reply is still the shown one"
+                    if s.mode == "regenerate" else "Nothing was added; the reply is as it was")
+        if s.outcome == "previous":
+            return "Stopped before the model finished: the partial reply is kept as a version, the previous one " \
+                   "is still shown (‹ › to compare)"
         if finish == "cancelled":
             return "Stopped: the text so far is kept (Ctrl+Shift+G continues it)"
         if calls:
@@ -542,6 +609,22 @@ class AssistController:
             return f"The model answered with an empty reply ({finish})"
         verb = "Continued" if s.mode == "continue" else "Generated"
         return f"{verb} with {s.model} in {secs:.1f} s"
+
+    def _reveal_error(self, card: MessageCard) -> None:
+        """Scroll the error strip (and its Retry) into view, unless the user types in another message."""
+        ed = self.editor
+        other = getattr(_focus(ed), "card", None)
+        if isinstance(_focus(ed), tk.Text) and other is not None and other.mid != card.mid:
+            return
+        row = card.error_row
+        if row is None or card.y < 0:
+            return
+        ed.update_idletasks()
+        y1 = card.y + card.text_top() + card.body.winfo_reqheight()
+        y2 = y1 + row.winfo_reqheight() + 2 * st.PAD
+        if y2 - y1 < ed.view_height():
+            ed._stick_bottom = ed._stick_bottom and card.mid == ed.order[-1]
+            ed._see_range(max(card.y, y2 - ed.view_height()) if card.h > ed.view_height() else card.y, y2)
 
     def _release_text(self, card: MessageCard, keep_cursor: bool) -> None:
         t = card.text
@@ -600,12 +683,15 @@ class AssistController:
 
     # -- stopping ------------------------------------------------------------------------------
 
-    def stop(self, wait: float = JOIN_TIMEOUT) -> bool:
+    def stop(self, wait: float = JOIN_TIMEOUT, explicit: bool = True) -> bool:
         """Stop the running generation at once: the partial text is saved (finish "cancelled") and
-        the message is editable again when this returns. False when nothing was running."""
+        the message is editable again when this returns. False when nothing was running.
+        `explicit`: the user pressed Stop, so a partial regeneration is shown; otherwise (the
+        window closes) the previous reply stays shown and the partial one is kept as a version."""
         s = self.stream
         if s is None:
             return False
+        s.explicit_stop = explicit
         s.job.cancel()
         s.job.join(wait)  # cancel shuts the connection down: the worker ends within milliseconds
         try:
@@ -624,7 +710,7 @@ class AssistController:
         if s is None:
             return
         try:
-            self.stop()
+            self.stop(explicit=False)
         except (LimaError, sqlite3.Error, tk.TclError):
             self.stream = None
         finally:

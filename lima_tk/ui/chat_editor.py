@@ -8,13 +8,19 @@ view are measured with a hidden Text of the same width (autotext.LineMeasurer). 
 the cards at the end of the chat first (the view starts at the end) and the rest in small chunks
 from `after` callbacks, so a long chat shows at once and stays responsive while it fills in.
 
-Saving. Typing marks the card dirty and (re)starts a timer (`save_delay` ms, 500 by default);
-when it fires, the text goes to `store.edit_message_text` (consecutive saves of one message are one
-undo step in the journal). Focus-out, Ctrl+S, closing the window and `flush()` save at once.
+Saving (lima_tk.ui.autosave). Typing marks the card dirty and arms a timer: `save_delay` ms
+(500) after the last key, but at most 800 ms after the first unsaved one, so continuous typing
+is saved too. The text goes to `store.edit_message_text` (consecutive saves of one message are
+one undo step in the journal). A card stays dirty until a write of it has committed: a failed
+write (another process writing, a full disk) shows "Not saved: <reason>, retrying" on the card
+and in the status bar and is retried with backoff. Focus-out, Ctrl+S and `flush()` save at once;
+closing the window with text that cannot be saved asks (retry, copy the text, keep it open).
 
-Undo. Inside a Text (a message or the notes), Ctrl+Z / Ctrl+Y are that Text's own undo. Anywhere
-else in the window they are the dataset journal's undo/redo (`app.undo()` / `app.redo()`), after
-the pending text was saved. See docs/editor.md.
+Undo. Inside a Text (a message or the notes), Ctrl+Z / Ctrl+Y are that Text's own undo when the
+user typed in it since the chat's last structural change; otherwise (and anywhere else in the
+window) they are the dataset journal's undo/redo (`app.undo()` / `app.redo()`), after the
+pending text was saved. Every structural change empties the Texts' own undo stacks. See
+docs/editor.md.
 
 Every action is a virtual event on the editor Toplevel (ACTIONS below): menus, buttons and keys
 all fire them, and tests do too. Tk thread only.
@@ -22,6 +28,7 @@ all fire them, and tests do too. Tk thread only.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterable
@@ -30,11 +37,19 @@ from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 from typing import Any
 
-from lima_tk.errors import LimaError, NotFound
+from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull, LimaError, NotFound
 from lima_tk.model import Message, Tool
 from lima_tk.store.db import ChatFilter
 from lima_tk.ui import editor_style as st
 from lima_tk.ui.assist_view import ASSIST_ACTIONS, AssistController
+from lima_tk.ui.autosave import (
+    SAVE_DELAY_MS,
+    SAVE_MAX_WAIT_MS,
+    Autosaver,
+    describe,
+    plain_reason,
+    resolve_unsaved,
+)
 from lima_tk.ui.autotext import TEXT_OPTIONS, AutoText, LineMeasurer
 from lima_tk.ui.chat_properties import ChatProperties
 from lima_tk.ui.find_replace import FindBar, ReplaceDialog, search_text
@@ -42,7 +57,6 @@ from lima_tk.ui.message_frame import ACTION_TAG, CARD_BORDER, HEADER_TAG, MSG_TA
 from lima_tk.ui.token_view import editor_changed as tokens_changed
 from lima_tk.ui.tool_editor import ToolCallDialog, ToolDialog, new_call_id
 
-SAVE_DELAY_MS = 500  # typing pause before the text is saved
 PROPS_DELAY_MS = 1500  # typing pause before name / notes are saved (each save is an undo step)
 CHUNK = 24  # cards created per `after` tick while a long chat opens
 MAX_LINES = 40  # a message taller than this scrolls inside its card
@@ -144,10 +158,17 @@ def _fire(event: tk.Event, virtual: str) -> str:
 
 
 def _on_undo_key(event: tk.Event, redo: bool) -> str:
+    """Ctrl+Z / Ctrl+Y in a Text: its own undo when the user typed in it since the chat's last
+    structural change; otherwise the journal's, so Ctrl+Z right after deleting a message brings
+    it back, whichever Text the focus landed in (docs/editor.md, "Undo: the rule")."""
     w = event.widget
     card = getattr(w, "card", None)
+    ed = _editor_of(w)
     if card is not None and isinstance(w, tk.Text) and card.editor.assist.streaming(card.mid):
         card.editor.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")  # stops the stream first
+        return "break"
+    if isinstance(w, tk.Text) and ed is not None and not ed.typed_since_structural(w):
+        ed.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")
         return "break"
     if isinstance(w, tk.Text):
         try:
@@ -155,7 +176,6 @@ def _on_undo_key(event: tk.Event, redo: bool) -> str:
         except tk.TclError:  # nothing to undo/redo in this Text
             w.bell()
         return "break"
-    ed = _editor_of(w)
     if ed is not None:
         ed.event_generate("<<JournalRedo>>" if redo else "<<JournalUndo>>")
     return "break"
@@ -397,6 +417,19 @@ def _install_class_bindings(root: tk.Misc) -> None:
     root.bind_class(ACTION_TAG, "<Leave>", _on_action_leave)
 
 
+def _dialog_errors(save: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """A dialog's on_save: a dataset problem (busy, disk full) is shown in the dialog, which
+    stays open with what was typed, instead of escaping as a callback error."""
+
+    def run(value: Any) -> str | None:
+        try:
+            return save(value)
+        except LimaError as e:
+            return str(e)
+
+    return run
+
+
 # -- the editor -------------------------------------------------------------------------------
 
 
@@ -409,7 +442,9 @@ class ChatEditor(tk.Toplevel):
         self.app = app
         self.store = app.store
         self.chat_id = chat_id
-        self.save_delay = int(save_delay if save_delay is not None else SAVE_DELAY_MS)
+        self._autosave = Autosaver(self, self._write_pending, self._save_state,
+                                   int(save_delay if save_delay is not None else SAVE_DELAY_MS), SAVE_MAX_WAIT_MS)
+        self.close_grace_ms: int | None = None  # None: autosave.CLOSE_GRACE_MS (tests shorten it)
         self.props_delay = PROPS_DELAY_MS
         self.max_lines = max_lines
         self.readonly = bool(getattr(self.store, "readonly", False))
@@ -427,14 +462,16 @@ class ChatEditor(tk.Toplevel):
         self.order: list[int] = []
         self._index: dict[int, int] = {}
         self._pending: list[int] = []  # ids whose card is not created yet (opening a long chat)
-        self._dirty: set[int] = set()
+        self._dirty: set[int] = set()  # cards whose text is not saved yet (until a write commits)
+        self._written = 0  # fields written by saves (flush() returns the difference)
+        self._structural = 0  # bumped by every structural change of the chat (the undo rule)
+        self._closing = False
         self.selection: set[int] = set()
         self._sel_anchor: int | None = None
         self.current_id: int | None = None
         self._links: dict[int, tuple[list[tuple[str, str]], str | None]] = {}
         self._tool_names: set[str] = set()
         self._saved_any = False
-        self._save_job: str | None = None
         self._layout_job: str | None = None
         self._chunk_job: str | None = None
         self._see_job: str | None = None
@@ -622,7 +659,10 @@ class ChatEditor(tk.Toplevel):
         try:
             fn()
         except LimaError as e:
-            self.status(str(e))
+            self.status(str(e), error=isinstance(e, DatasetError))
+            self.bell()
+        except sqlite3.OperationalError as e:  # a write the store did not put in words (busy, full)
+            self.status(f"Nothing was changed: {plain_reason(e)}; try again", error=True)
             self.bell()
         return "break"
 
@@ -746,7 +786,7 @@ class ChatEditor(tk.Toplevel):
         """Rebuild the view from the store, keeping scroll position, focus and typing."""
         if self.closed:
             return
-        self.flush()
+        self.flush(strict=False)  # what cannot be written now stays in its card (see update_message)
         try:
             chat = self.store.get_chat(self.chat_id)
         except NotFound:
@@ -754,7 +794,10 @@ class ChatEditor(tk.Toplevel):
             return
         self.reload_count += 1
         old_tools = self._tool_names
+        old = (self.order, self.messages, self.chat.tools)
         self._load(chat)
+        if (self.order, self.messages, self.chat.tools) != old:
+            self.structural_change()
         self.assist.check_after_reload()
         for mid in [m for m in self.cards if m not in self.messages]:
             card = self.cards.pop(mid)
@@ -768,7 +811,7 @@ class ChatEditor(tk.Toplevel):
             msg = self.messages[mid]
             if card is not None:
                 text_before = card.saved_text
-                card.update_message(msg, i)
+                card.update_message(msg, i, keep_text=mid in self._dirty)
                 if tools_changed:
                     card.redraw_role_widgets()
                 if mid in self._links:
@@ -792,6 +835,24 @@ class ChatEditor(tk.Toplevel):
             self.current_id = None
         if not self.order:
             self.canvas.focus_set()
+
+    def structural_change(self) -> None:
+        """The chat changed other than by typing (insert, delete, move, role, undo/redo, another
+        window...): from now on Ctrl+Z in a Text is the journal's until the user types in that
+        Text again, and no Text can undo into the state before (their own stacks start empty)."""
+        self._structural += 1
+        for card in self.cards.values():
+            if card.mid not in self._dirty:
+                card.text.edit_reset()
+        self.props.notes.edit_reset()
+
+    def note_typed(self, widget: tk.Misc) -> None:
+        """The user changed a Text by typing (or pasting, or its own undo)."""
+        widget.typed_at = self._structural  # type: ignore[attr-defined]
+
+    def typed_since_structural(self, widget: tk.Misc) -> bool:
+        """Whether Ctrl+Z in this Text is its own undo (see _on_undo_key)."""
+        return getattr(widget, "typed_at", None) == self._structural
 
     def _chat_gone(self) -> None:
         self.status("This chat no longer exists; its window was closed")
@@ -1044,7 +1105,11 @@ class ChatEditor(tk.Toplevel):
         if card.loading or self.closed:
             return
         self._dirty.add(card.mid)
-        self._schedule_save()
+        self.note_typed(t)
+        self._autosave.touched()
+        if self._autosave.failing and not card.unsaved:  # it cannot be saved right now either: say so
+            card.set_unsaved(self._unsaved_text())
+            self._schedule_layout()
         if card.placeholder is not None and card.placeholder.winfo_manager():
             card.update_placeholder()
         if card.fit():
@@ -1054,55 +1119,153 @@ class ChatEditor(tk.Toplevel):
         if card.focused:
             self.schedule_see_insert(card)
 
-    def _schedule_save(self) -> None:
-        if self._save_job is not None:
-            self.after_cancel(self._save_job)
-        self._save_job = self.after(self.save_delay, self._save_pending)
+    @property
+    def save_delay(self) -> int:
+        """Typing pause (ms) before the text is saved; it is saved at the latest `save_max_wait`
+        ms after the first unsaved key whatever the pauses."""
+        return self._autosave.delay_ms
+
+    @save_delay.setter
+    def save_delay(self, ms: int) -> None:
+        self._autosave.delay_ms = int(ms)
+
+    @property
+    def save_max_wait(self) -> int:
+        return self._autosave.max_wait_ms
+
+    @save_max_wait.setter
+    def save_max_wait(self, ms: int) -> None:
+        self._autosave.max_wait_ms = int(ms)
 
     def _save_pending(self) -> None:
-        self._save_job = None
+        """The autosave timer's work (the benchmark calls it): write what is unsaved, retry on failure."""
         if not self.closed:
-            self._save_texts()
+            self._autosave.attempt()
 
-    def _save_texts(self, scan: bool = False) -> int:
-        """Save the dirty cards; with `scan`, also cards whose <<Modified>> is still queued."""
-        dirty = set(self._dirty)
-        if scan:
-            dirty.update(mid for mid, card in self.cards.items() if card.text.edit_modified())
-        self._dirty.clear()
-        return sum(self._save_card(self.cards[mid]) for mid in sorted(dirty) if mid in self.cards)
+    def save_soon(self) -> bool:
+        """Write what is unsaved now without raising (focus-out, the properties panel); a failure
+        is shown on the message and retried. True when nothing is left unsaved."""
+        if self.closed:
+            return True
+        return self._autosave.attempt()
+
+    def _write_pending(self) -> None:
+        """Write every unsaved text: the messages, then the properties. Raises the first write
+        failure; what was not written stays unsaved (the Autosaver retries)."""
+        for mid, card in self.cards.items():  # a <<Modified>> may still be queued: take it now
+            if card.text.edit_modified() and not card.loading:
+                card.text.edit_modified(False)
+                self._dirty.add(mid)
+                self.note_typed(card.text)
+        for mid in sorted(self._dirty):
+            card = self.cards.get(mid)
+            if card is None:
+                self._dirty.discard(mid)
+                continue
+            self._save_card(card)
+        if self.props.flush():
+            self._written += 1
 
     def _save_card(self, card: MessageCard) -> bool:
-        self._dirty.discard(card.mid)
-        if self.assist.streaming(card.mid):
-            return False  # the stream writes this message (its Text is read-only meanwhile)
-        text = card.get_text()
-        if text == card.saved_text:
-            return False
-        try:
-            self.store.edit_message_text(card.mid, text)
-        except NotFound:  # deleted meanwhile (another window, an undo)
-            return False
-        card.saved_text = text
-        card.message.content = text
-        self._saved_any = True
-        tokens_changed(self)  # recount the saved message (issue 6)
-        return True
+        """Write one card's text; True when it was written. A write failure propagates and
+        the card stays dirty: it is cleared only once the text is in the dataset."""
+        mid = card.mid
+        saved = False
+        if not self.assist.streaming(mid):  # else the stream writes it (the Text is read-only meanwhile)
+            text = card.get_text()
+            if text != card.saved_text:
+                try:
+                    self.store.edit_message_text(mid, text)
+                except NotFound:  # deleted meanwhile (another window, an undo)
+                    text = card.saved_text
+                else:
+                    saved = True
+                    card.saved_text = text
+                    card.message.content = text
+                    self._saved_any = True
+                    self._written += 1
+        self._dirty.discard(mid)
+        if card.unsaved:
+            card.set_unsaved(None)
+            self._schedule_layout()
+        if saved:
+            tokens_changed(self)  # recount the saved message (issue 6)
+        return saved
 
-    def flush(self) -> int:
-        """Save pending typing (messages and properties) now; returns how many fields were saved."""
+    def _unsaved_text(self) -> str:
+        return f"Not saved: {self._autosave.reason()}, retrying"
+
+    def _save_state(self, exc: BaseException | None) -> None:
+        """The Autosaver's news: saving started failing (or for another reason), or works again."""
+        if self.closed:
+            return
+        if exc is None:
+            for card in self.cards.values():
+                if card.unsaved:
+                    card.set_unsaved(None)
+            self._schedule_layout()
+            self.status(f"Saved {time.strftime('%H:%M:%S')}")
+            return
+        text = self._unsaved_text()
+        for mid in sorted(self._dirty):
+            card = self.cards.get(mid)
+            if card is not None:
+                card.set_unsaved(text)
+        self._schedule_layout()
+        where = [f"#{self._index[m] + 1}" for m in sorted(self._dirty, key=lambda m: self._index.get(m, 0))
+                 if m in self._index]
+        what = f"message {', '.join(where)}" if where else "the chat's properties"
+        self.status(f"{text} ({what} of “{self.chat.name or 'Untitled chat'}”)", error=True,
+                    brief="⚠ Not saved, retrying")  # the message itself says why
+
+    def _save_error(self) -> DatasetError:
+        """The error a structural action raises when pending typing could not be saved first:
+        the action changes nothing; the typing stays and is retried."""
+        exc = self._autosave.failure
+        reason = plain_reason(exc) if exc is not None else "the dataset could not be written"
+        cls = DatasetBusy if isinstance(exc, DatasetBusy) or "another program" in reason else \
+            DatasetFull if isinstance(exc, DatasetFull) or "disk is full" in reason else DatasetError
+        return cls(f"Nothing was changed: {reason}. Your typing is kept and saved as soon as it can be")
+
+    def has_unsaved(self) -> bool:
+        """Typing (messages or properties) that is not in the dataset yet."""
+        if any(card.text.edit_modified() for card in self.cards.values()):
+            return True
+        return bool(self._dirty) or bool(self.props.pending())
+
+    def unsaved_texts(self) -> list[tuple[str, str]]:
+        """(where, text) of everything not saved yet: for the close question and its copy."""
+        out = []
+        for mid in sorted(self._dirty, key=lambda m: self._index.get(m, 0)):
+            card = self.cards.get(mid)
+            if card is not None and card.get_text() != card.saved_text:
+                out.append((describe(self.chat.name, self._index.get(mid)), card.get_text()))
+        pending = self.props.pending()
+        if pending:
+            out.append((describe(self.chat.name, None),
+                        "\n".join(f"{k}: {v}" for k, v in pending.items())))
+        return out
+
+    def save_failure(self) -> str | None:
+        """Why saving fails right now (plain words), None when it does not."""
+        return self._autosave.reason()
+
+    def flush(self, strict: bool = True) -> int:
+        """Save pending typing (messages and properties) now; returns how many fields were
+        written. When a write fails the typing stays unsaved and is retried; `strict` (the
+        default, for callers about to change the chat) then raises a DatasetError with a plain
+        sentence, so the caller changes nothing."""
         if self.closed:
             return 0
-        if self._save_job is not None:
-            self.after_cancel(self._save_job)
-            self._save_job = None
-        n = self._save_texts(scan=True)
-        if self.props.flush():
-            n += 1
-        return n
+        before = self._written
+        if not self._autosave.attempt() and strict:
+            raise self._save_error()
+        return self._written - before
 
     def save_now(self) -> None:
-        self.flush()
+        if not self._autosave.attempt():
+            self.status(self._unsaved_text(), error=True)
+            return
         if self._saved_any:
             self._saved_any = False
             self.app.data_changed(source=self)
@@ -1128,7 +1291,8 @@ class ChatEditor(tk.Toplevel):
                 card.set_state(focused=True)
         elif isinstance(widget, AutoText):
             card.set_state(focused=False)
-            self._save_card(card)
+            if card.mid in self._dirty or card.text.edit_modified():
+                self.save_soon()
 
     def focus_message(self, mid: int, see: bool = True, index: str | None = None) -> None:
         card = self.cards.get(mid)
@@ -1397,27 +1561,36 @@ class ChatEditor(tk.Toplevel):
                                        "role removes them. Continue?"):
             card.role_box.set(card.role)
             return
-        self.flush()
-        with self.store.change(f"Change role to {role}", "set_role"):
-            self.store.set_role(ids, role)
-            for mid in ids:
-                m = self.messages[mid]
-                fields: dict[str, Any] = {}
-                if role != "assistant" and m.weight is not None:
-                    fields["weight"] = None
-                if role != "assistant" and m.tool_calls:
-                    fields["tool_calls"] = None
-                if role != "tool" and m.tool_call_id:
-                    fields["tool_call_id"] = None
-                if fields:
-                    self.store.update_message(mid, **fields)
+        try:
+            self.flush()
+            with self.store.change(f"Change role to {role}", "set_role"):
+                self.store.set_role(ids, role)
+                for mid in ids:
+                    m = self.messages[mid]
+                    fields: dict[str, Any] = {}
+                    if role != "assistant" and m.weight is not None:
+                        fields["weight"] = None
+                    if role != "assistant" and m.tool_calls:
+                        fields["tool_calls"] = None
+                    if role != "tool" and m.tool_call_id:
+                        fields["tool_call_id"] = None
+                    if fields:
+                        self.store.update_message(mid, **fields)
+        except LimaError:
+            card.role_box.set(card.role)  # nothing changed: show the role the message still has
+            raise
         self._changed()
 
     def set_answer(self, card: MessageCard, call_id: str) -> None:
         if not self._writable():
             return
-        self.flush()
-        self.store.update_message(card.mid, tool_call_id=call_id)
+        try:
+            self.flush()
+            self.store.update_message(card.mid, tool_call_id=call_id)
+        except LimaError:
+            if card.mid in self._links:
+                card.set_answer_options(*self._links[card.mid])  # nothing changed: show the link it has
+            raise
         self._changed()
 
     def card_action(self, card: MessageCard, action: str, call_index: int | None = None) -> None:
@@ -1488,7 +1661,8 @@ class ChatEditor(tk.Toplevel):
             self.add_tool()
             return None
         mid = card.mid
-        self.dialog = ToolCallDialog(self, self.chat.tools, None, on_save=lambda call: self._save_call(mid, None, call))
+        self.dialog = ToolCallDialog(self, self.chat.tools, None,
+                                     on_save=_dialog_errors(lambda call: self._save_call(mid, None, call)))
         return self.dialog  # type: ignore[return-value]
 
     def edit_tool_call(self, card: MessageCard, index: int | None) -> ToolCallDialog | None:
@@ -1497,7 +1671,7 @@ class ChatEditor(tk.Toplevel):
             return None
         mid = card.mid
         self.dialog = ToolCallDialog(self, self.chat.tools, calls[index],
-                                     on_save=lambda call: self._save_call(mid, index, call))
+                                     on_save=_dialog_errors(lambda call: self._save_call(mid, index, call)))
         return self.dialog  # type: ignore[return-value]
 
     def _save_call(self, mid: int, index: int | None, call: dict[str, Any]) -> str | None:
@@ -1546,7 +1720,7 @@ class ChatEditor(tk.Toplevel):
     def add_tool(self) -> ToolDialog | None:
         if not self._writable():
             return None
-        self.dialog = ToolDialog(self, None, on_save=self._save_new_tool)
+        self.dialog = ToolDialog(self, None, on_save=_dialog_errors(self._save_new_tool))
         return self.dialog  # type: ignore[return-value]
 
     def _save_new_tool(self, tool: Tool) -> str | None:
@@ -1568,7 +1742,7 @@ class ChatEditor(tk.Toplevel):
             return None
         if not self._writable():
             return None
-        self.dialog = ToolDialog(self, tool, on_save=lambda new: self._save_tool_edit(tool, new))
+        self.dialog = ToolDialog(self, tool, on_save=_dialog_errors(lambda new: self._save_tool_edit(tool, new)))
         return self.dialog  # type: ignore[return-value]
 
     def _save_tool_edit(self, old: Tool, new: Tool) -> str | None:
@@ -1744,18 +1918,28 @@ class ChatEditor(tk.Toplevel):
 
     # -- closing -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Save pending typing, then close (WM_DELETE_WINDOW, Ctrl+W)."""
+    def close(self) -> bool:
+        """Save pending typing, then close (WM_DELETE_WINDOW, Ctrl+W). Text that cannot be saved
+        is retried for a moment, then the user is asked: retry, copy the text, or keep the
+        window open (False: it stays open). Never closes silently over unsaved text."""
         if self.closed:
-            return
-        try:
-            self.flush()
-        except LimaError as e:
-            if not ask_confirm(self, "Could not save", f"{e}\n\nClose anyway and lose the unsaved text?"):
-                return
+            return True
+        if self._closing:
+            return False
         if self.assist.streaming():
-            self.assist.close()
+            self.assist.close()  # the partial reply is saved (and not shown over a previous one)
             self._saved_any = True
+        self._closing = True
+        try:
+            grace = self.close_grace_ms
+            answer = resolve_unsaved(self, attempt=self.try_save, pieces=self.unsaved_texts, reason=self.save_failure,
+                                     **({} if grace is None else {"grace_ms": grace}))
+            if answer == "keep" or self.closed:
+                if not self.closed:
+                    self.status(self._unsaved_text(), error=True)
+                return self.closed
+        finally:
+            self._closing = False
         saved = self._saved_any
         try:
             self.app.user_settings["editor_geometry"] = self.geometry()
@@ -1764,10 +1948,19 @@ class ChatEditor(tk.Toplevel):
         self._shutdown()
         if saved:
             self.app.data_changed(source=self)
+        return True
+
+    def try_save(self) -> bool:
+        """Write everything unsaved now; True when nothing is left unsaved (never raises a
+        write failure: it is shown and retried). The main window calls it before quitting."""
+        if self.closed:
+            return True
+        return self._autosave.attempt() and not self.has_unsaved()
 
     def _cancel_jobs(self) -> None:
         self.assist.close()  # a stream still running (destroyed from outside): stop it, save, join
-        jobs = [self._save_job, self._layout_job, self._chunk_job, self._see_job, self._refit_job,
+        self._autosave.cancel()
+        jobs = [self._layout_job, self._chunk_job, self._see_job, self._refit_job,
                 self.props._job, self.findbar._job]
         for job in jobs:
             if job is not None:
@@ -1775,7 +1968,7 @@ class ChatEditor(tk.Toplevel):
                     self.after_cancel(job)
                 except tk.TclError:
                     pass
-        self._save_job = self._layout_job = self._chunk_job = self._see_job = self._refit_job = None
+        self._layout_job = self._chunk_job = self._see_job = self._refit_job = None
         self.props._job = self.findbar._job = None
         try:
             self.tk.call("bind", self._own_tag, "<Destroy>", "")

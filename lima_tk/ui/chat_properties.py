@@ -11,6 +11,7 @@ from datetime import datetime
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
+from lima_tk.errors import LimaError
 from lima_tk.model import Chat
 from lima_tk.ui import editor_style as st
 from lima_tk.ui.tag_chips import TagChips
@@ -156,32 +157,35 @@ class ChatProperties(ttk.Frame):
         self.tool_list.bind("<Return>", lambda e: editor.event_generate("<<EditTool>>"))
         self.tool_list.bind("<Delete>", lambda e: editor.event_generate("<<DeleteTool>>"))
 
-        self.name_entry.bind("<Return>", lambda e: self.flush())
-        self.name_entry.bind("<FocusOut>", lambda e: self.flush())
+        # Saved through the editor's autosave: a write that fails is shown and retried.
+        self.name_entry.bind("<Return>", lambda e: self._save())
+        self.name_entry.bind("<FocusOut>", lambda e: self._save())
         self.name_var.trace_add("write", lambda *a: self._schedule())
-        self.lang_box.bind("<<ComboboxSelected>>", lambda e: self.flush())
-        self.lang_box.bind("<Return>", lambda e: self.flush())
-        self.lang_box.bind("<FocusOut>", lambda e: self.flush())
+        self.lang_box.bind("<<ComboboxSelected>>", lambda e: self._save())
+        self.lang_box.bind("<Return>", lambda e: self._save())
+        self.lang_box.bind("<FocusOut>", lambda e: self._save())
         self.notes.bind("<<Modified>>", self._on_notes_modified)
-        self.notes.bind("<FocusOut>", lambda e: self.flush())
+        self.notes.bind("<FocusOut>", lambda e: self._save())
 
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, chat: Chat, settings: dict[str, Any]) -> None:
-        """Show the chat; fields with unsaved typing keep it (flush runs before a reload)."""
+        """Show the chat; fields with unsaved typing keep it (flush runs before a reload, and
+        what it could not write stays in its field to be retried)."""
+        keep = self.pending() if self.editor.save_failure() else {}
         self._loading = True
         try:
             self.chat = chat
-            if self.name_var.get() != chat.name:
+            if "name" not in keep and self.name_var.get() != chat.name:
                 self.name_var.set(chat.name)
             languages = list(settings.get("languages") or [])
             if chat.language and chat.language not in languages:
                 languages.append(chat.language)
             self.lang_box.configure(values=languages)
-            if self.lang_var.get() != (chat.language or ""):
+            if "language" not in keep and self.lang_var.get() != (chat.language or ""):
                 self.lang_var.set(chat.language or "")
             self.tags.set(chat.tags, settings.get("tags") or [])
-            if self.notes.get("1.0", "end-1c") != chat.notes:
+            if "notes" not in keep and self.notes.get("1.0", "end-1c") != chat.notes:
                 self.notes.delete("1.0", "end")
                 self.notes.insert("1.0", chat.notes)
                 self.notes.edit_reset()
@@ -240,7 +244,7 @@ class ChatProperties(ttk.Frame):
         """The chat as the model sees it (lima_tk.ui.token_preview)."""
         from lima_tk.ui.token_preview import open_token_preview
 
-        self.editor.flush()
+        self.editor.flush(strict=False)
         return open_token_preview(self.editor.app, self.editor.chat_id, parent=self.editor)
 
     def selected_tool_id(self) -> int | None:
@@ -258,17 +262,31 @@ class ChatProperties(ttk.Frame):
             return
         if self._job is not None:
             self.after_cancel(self._job)
-        self._job = self.after(self.editor.props_delay, self.flush)
+        self._job = self.after(self.editor.props_delay, self._save)
+
+    def _save(self) -> None:
+        self._job = None
+        if self.pending():
+            self.editor.save_soon()
 
     def _on_notes_modified(self, _event: tk.Event) -> None:
         if self.notes.edit_modified():
             self.notes.edit_modified(False)
+            if not self._loading:
+                self.editor.note_typed(self.notes)
             self._schedule()
 
     def _on_tags(self, tags: list[str]) -> None:
+        old = list(self.chat.tags) if self.chat is not None else []
         if self.chat is not None:
             self.chat.tags = list(tags)
-        self.editor.save_properties(tags=tags)
+        try:
+            self.editor.save_properties(tags=tags)
+        except LimaError as e:  # busy, disk full: nothing changed, so show the tags it still has
+            if self.chat is not None:
+                self.chat.tags = old
+            self.editor.status(str(e), error=True)
+            self.editor.reload()
 
     def pending(self) -> dict[str, Any]:
         """Fields whose shown value differs from the chat as loaded."""
@@ -296,7 +314,13 @@ class ChatProperties(ttk.Frame):
         if not fields:
             return False
         assert self.chat is not None
+        old = {key: getattr(self.chat, key) for key in fields}
         for key, value in fields.items():  # what is shown is what is stored from here on
             setattr(self.chat, key, value)
-        self.editor.save_properties(**fields)
+        try:
+            self.editor.save_properties(**fields)
+        except BaseException:  # not written: the fields stay pending (the editor retries)
+            for key, value in old.items():
+                setattr(self.chat, key, value)
+            raise
         return True

@@ -160,6 +160,9 @@ class MessageCard(tk.Frame):
         self.error_row: tk.Frame | None = None
         self.error_label: tk.Label | None = None
         self._assist_key: tuple | None = None
+        # "Not saved: <reason>, retrying" over the text while a write of it keeps failing.
+        self.unsaved = ""
+        self.unsaved_label: tk.Label | None = None
 
         self.body = tk.Frame(self, background=body_bg)
         self.body.pack(fill="x")
@@ -294,6 +297,9 @@ class MessageCard(tk.Frame):
         if err.kind in ("auth", "forbidden", "model", "url", "connection") and \
                 hasattr(self.editor.app, "settings_dialog"):
             buttons.append(("settings", "Settings…", "Open the assistant settings"))
+        if err.partial is not None:
+            buttons.append(("show_partial", "Show partial", f"Show the partial reply (version {err.partial + 1}); "
+                                                            "the previous one stays a version"))
         buttons.append(("dismiss_error", "✕", "Hide this message"))
         strip.set_buttons(buttons, pills={"retry": (st.SURFACE, st.DANGER)})
         strip.pack(side="right", anchor="n", padx=st.PAD, pady=st.PAD)
@@ -430,8 +436,9 @@ class MessageCard(tk.Frame):
             self.index = index
             self.index_label.configure(text=self._index_text())
 
-    def update_message(self, m: Message, index: int) -> None:
-        """Redraw from what the store returned (text only when the store's text changed)."""
+    def update_message(self, m: Message, index: int, keep_text: bool = False) -> None:
+        """Redraw from what the store returned (text only when the store's text changed).
+        `keep_text`: the Text holds typing not saved yet; it stays (and is saved later)."""
         old = self.message
         self.message = m
         self.set_index(index)
@@ -444,7 +451,10 @@ class MessageCard(tk.Frame):
             self._role_widgets(m)
             self.update_placeholder()
         if (m.content or "") != self.saved_text:
-            self.set_content(m.content)
+            if keep_text:
+                self.saved_text = m.content or ""
+            else:
+                self.set_content(m.content)
         self.update_assist()
 
     def set_content(self, content: str | None, initial: bool = False) -> None:
@@ -470,6 +480,23 @@ class MessageCard(tk.Frame):
             self.loading = False
         self.update_placeholder()
 
+    def set_unsaved(self, text: str | None) -> None:
+        """Show (or, with None, hide) the "Not saved: ..., retrying" strip over the text."""
+        text = text or ""
+        if text == self.unsaved:
+            return
+        self.unsaved = text
+        if not text:
+            if self.unsaved_label is not None:
+                self.unsaved_label.pack_forget()
+            return
+        if self.unsaved_label is None:
+            self.unsaved_label = tk.Label(self, background=st.ERROR_BG, foreground=st.DANGER, anchor="w",
+                                          justify="left", padx=2 * st.PAD, pady=st.PAD // 2)
+            self._tag_all(self.unsaved_label)
+        self.unsaved_label.configure(text=f"⚠ {text}", wraplength=max(160, self.editor.text_width() - 4 * st.PAD))
+        self.unsaved_label.pack(fill="x", before=self.body)
+
     def get_text(self) -> str:
         s = self.text.get("1.0", "end-1c")
         return s.replace(NUL_STANDIN, "\x00") if self.nul_mapped else s
@@ -481,6 +508,8 @@ class MessageCard(tk.Frame):
             y += self.link_row.winfo_reqheight()
         if self.meta_row is not None and self.meta_row.winfo_manager():
             y += self.meta_row.winfo_reqheight()
+        if self.unsaved_label is not None and self.unsaved_label.winfo_manager():
+            y += self.unsaved_label.winfo_reqheight()
         return y
 
     def _error_wrap(self) -> None:
@@ -552,11 +581,11 @@ class MessageCard(tk.Frame):
         role = self.role_box.get()
         self.role_box.selection_clear()
         if role != self.role:
-            self.editor.change_role(self, role)
+            self.editor._run(lambda: self.editor.change_role(self, role))
 
     def _on_answer_selected(self, _event: tk.Event) -> None:
         assert self.answer_box is not None
         i = self.answer_box.current()
         self.answer_box.selection_clear()
         if 0 <= i < len(self.answer_ids) and self.answer_ids[i] != self.message.tool_call_id:
-            self.editor.set_answer(self, self.answer_ids[i])
+            self.editor._run(lambda: self.editor.set_answer(self, self.answer_ids[i]))

@@ -482,7 +482,13 @@ class TokenCounting:
         self._hide_progress()
         self.app.chat_list.counting = False
         self.app.chat_list.refresh_tokens()
-        self.app.status(f"Token counting failed: {message}", error=True)
+        from lima_tk.ui.autosave import plain_reason
+
+        reason = plain_reason(sqlite3.OperationalError(message))  # never SQLite's "database is locked"
+        if reason.startswith("another program"):
+            self.app.status(f"Token counting stopped: {reason}; View > Count tokens now goes on")
+            return
+        self.app.status(f"Token counting failed: {reason}", error=True)
 
     def _show_progress(self, text: str, progress: tuple[int, int] | None) -> None:
         self.progress_label.configure(text=text)
@@ -684,6 +690,11 @@ class EditorTokens:
         if not isinstance(ctl, TokenCounting) or store.readonly:
             ctl = None  # only what the cache holds (a stand-in app, a read-only dataset)
         counter = ctl.counter() if ctl is not None else None  # None: loading on a worker
+        from lima_tk.ui.autosave import plain_reason, write_failed, write_wait
+
+        if counter is not None and write_wait() > 0:  # a write just failed (busy): the cached counts meanwhile
+            self._retry_later()
+            counter = None
         if counter is not None:
             if sum(len(m.content or "") for m in ed.messages.values()) > ASYNC_CHARS:
                 ctl.count_chat_async(ed.chat_id, self._counted)  # the cached counts meanwhile
@@ -695,11 +706,20 @@ class EditorTokens:
                     return
                 except NotFound:
                     return
-                except (LimaError, sqlite3.Error) as e:  # busy, or the file became read-only
-                    ed.status(f"Token count: {e}")
+                except (LimaError, sqlite3.Error) as e:  # busy, disk full, or the file became read-only
+                    reason = plain_reason(e)
+                    if reason.startswith("another program"):
+                        write_failed()
+                        self._retry_later()  # the Tk thread never waits for the lock: count again soon
+                    else:
+                        ed.status(f"Token counts not updated: {reason}")
         self._read_cached(store)
         self.updates += 1
         self.apply()
+
+    def _retry_later(self, ms: int = 1000) -> None:
+        if self._after is None and not self.editor.closed:
+            self._after = self.editor.app.root.after(ms, self.update)
 
     def _counted(self, counted: Any) -> None:
         """A ChatCount of this chat (None: it is gone)."""
