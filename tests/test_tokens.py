@@ -159,7 +159,7 @@ def test_hub_id_from_the_local_cache(tmp_path: Path, tok_file: Path) -> None:
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     c = load_counter("acme/tiny-chat")
-    assert not c.estimate and c.key == "hub:acme/tiny-chat@0123abcd" and c.template == CHATML_TEMPLATE
+    assert not c.estimate and c.key.startswith("hub:acme/tiny-chat@0123abcd+") and c.template == CHATML_TEMPLATE
 
 
 def test_estimate_counter() -> None:
@@ -179,15 +179,17 @@ def test_count_dataset_then_warm_reopen_encodes_nothing(db_path: Path, tok_file:
         c = load_counter(str(tok_file))
         seen: list[tuple[int, int]] = []
         r = count_dataset(s, c, progress=lambda d, t: seen.append((d, t)))
-        assert (r.messages, r.encoded, r.estimate) == (5, 5, False)
-        assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+        assert (r.messages, r.encoded, r.chats, r.rendered, r.estimate) == (5, 5, 2, 2, False)
+        assert seen[0] == (0, 7) and seen[-1] == (7, 7)  # 5 messages, then 2 chats
         totals = s.chat_token_totals(ids)
-        assert totals[ids[0]].total == sum(_encode(tok_file, m.content or "") for m in s.get_messages(ids[0]))
+        # a bare tokenizer.json has no template: the chat is counted in the ChatML layout
+        assert totals[ids[0]].total == _encode(tok_file, tokens.render_chatml(s.get_chat(ids[0])))
+        assert totals[ids[0]].total > sum(_encode(tok_file, m.content or "") for m in s.get_messages(ids[0]))
         assert totals[ids[1]].uncounted == 0
     with DatasetStore(db_path) as s:
         c2 = load_counter(str(tok_file))
         r = count_dataset(s, c2)
-        assert (r.messages, r.encoded, c2.encoded) == (0, 0, 0)
+        assert (r.messages, r.encoded, r.chats, c2.encoded) == (0, 0, 0, 0)
         assert ensure_counted(s) is None  # nothing to do: not even a tokenizer load
         # the per-message index lost (e.g. rebuilt): the content cache answers, still no encoding
         s.conn.execute("DELETE FROM message_tokens")
@@ -207,12 +209,17 @@ def test_recount_after_an_edit_touches_one_message(store: DatasetStore, tok_file
     assert store.chat_token_totals([ids[0]])[ids[0]].uncounted == 1
     c.encoded = 0
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded, c.encoded) == (1, 1, 1)
+    # one message text and one rendered chat encoded; the other chat is not touched
+    assert (r.messages, r.encoded, r.chats, r.rendered, c.encoded) == (1, 1, 1, 1, 2)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello hello world world")
+    assert store.chat_token_totals([ids[0]])[ids[0]] == (
+        _encode(tok_file, tokens.render_chatml(store.get_chat(ids[0]))), 0,
+        _encode(tok_file, "the model answers the question<|im_end|>"))
     # undo brings the old text back: its count is still cached, nothing is encoded
     store.undo()
+    c.encoded = 0
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded) == (1, 0)
+    assert (r.messages, r.encoded, r.chats, r.rendered, c.encoded) == (1, 0, 1, 0, 0)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello world")
     # an update that does not change the text keeps the count
     store.update_message(mid, weight=None, role="user")
@@ -228,8 +235,10 @@ def test_a_change_outside_the_recent_chats_is_still_found(store: DatasetStore, t
     store.conn.execute("UPDATE messages SET content = 'hello world world' WHERE id = ?", (mid,))
     assert ids[0] not in store.recently_updated_chats()
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded) == (1, 1)
+    assert (r.messages, r.encoded, r.chats, r.rendered) == (1, 1, 1, 1)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello world world")
+    assert store.chat_token_totals([ids[0]])[ids[0]].total == _encode(
+        tok_file, "<|im_start|>user\nhello world world<|im_end|>\n")
 
 
 def test_deleted_messages_and_chats_drop_their_counts(store: DatasetStore, tok_file: Path) -> None:
@@ -251,7 +260,10 @@ def test_tool_calls_are_counted(store: DatasetStore, tok_file: Path) -> None:
     c = load_counter(str(tok_file))
     count_dataset(store, c)
     expected = _encode(tok_file, '{"name": "weather", "arguments": {"city": "Oslo"}}')
-    assert store.chat_token_totals([cid])[cid].total == expected
+    assert store.message_token_counts(cid) == {store.get_messages(cid)[0].id: expected}
+    chatml = ('<|im_start|>assistant\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n'
+              '</tool_call><|im_end|>\n')
+    assert store.chat_token_totals([cid])[cid].total == _encode(tok_file, chatml)
 
 
 def test_tokenizer_change_recounts_everything(store: DatasetStore, tok_file: Path, folder: Path) -> None:
@@ -286,14 +298,15 @@ def test_over_limit_marking_and_filter(store: DatasetStore, word_folder: Path) -
     assert (c.overhead_chat, c.overhead_message) == (0, 3)  # <|im_start|> role ... <|im_end|>
     count_dataset(store, c)
     totals = store.chat_token_totals([a, b, empty])
-    assert totals == {a: (4 + 2 * 3, 0), b: (1 + 3, 0)}
+    # (rendered total, uncounted, trainable: the assistant's word; no generation blocks)
+    assert totals == {a: (4 + 2 * 3, 0, 1), b: (1 + 3, 0, 0)}
     store.set_setting("context_limit", 5)
     assert store.chat_ids(ChatFilter(over_limit=True)) == [a]
     assert [r.id for r in store.list_chats(ChatFilter(over_limit=True, tag="x"))] == [a]
     assert store.count_chats(ChatFilter(over_limit=True, tag="y")) == 0
     assert not ChatFilter(over_limit=True).is_empty()
     cc = count_chat(store, c, a)
-    assert (cc.content, cc.overhead, cc.total, cc.over_limit, cc.label()) == (4, 6, 10, True, "10 / 5")
+    assert (cc.content, cc.overhead, cc.total, cc.over_limit, cc.label(), cc.trainable) == (4, 6, 10, True, "10 / 5", 1)
     store.set_setting("context_limit", 0)  # 0 = no limit
     assert store.count_chats(ChatFilter(over_limit=True)) == 0
 
@@ -363,6 +376,7 @@ def test_cli_tokens_command(tmp_path: Path, tok_file: Path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["counted"] == 5 and out["encoded"] == 5 and out["estimate"] is False and out["total"] > 0
+    assert out["chats"] == 2
     r = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--json"])
     assert json.loads(r.output)["encoded"] == 0
     r = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--tokenizer", str(tmp_path / "nope.json")])
