@@ -142,4 +142,4 @@ def test_cli_stats_json_and_csv(tmp_path: Path, words: Path) -> None:
     assert s["tokens"]["total"] == 41 and s["tokens"]["estimate"] is False
     assert "histograms" in s and out.read_text(encoding="utf-8").startswith("section,name,value")
     r = CliRunner().invoke(cli, ["--db", str(db), "stats", "--tag", "b", "--json", "--no-count"])
-    assert json.loads(r.output)["tokens"]["total"] == 10
+    assert json.loads(r.output)["tokens"]["total"] == 22  # B (4 messages, 10 words, ChatML) + D (empty)
