@@ -410,3 +410,124 @@ def test_continuation_prompt_uses_the_tokenizers_own_template(folder: Path, tmp_
     bad = tokens.continuation_template(load_counter(str(tmp_path / "drop")))
     with pytest.raises(LimaError, match="leaves out the reply"):
         continue_request(chat, 2, "completions", template=bad)
+
+
+# -- issue 17: ChatML with a system prompt and tools, text beside calls, edits of calls and tools --
+
+
+def _weather_chat() -> Chat:
+    call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    return Chat(messages=[Message("system", "Be brief."), Message("user", "Weather?"),
+                          Message("assistant", "Checking.", tool_calls=[call]),
+                          Message("tool", "-3C", tool_call_id="c1"), Message("assistant", "Cold: -3C.")],
+                tools=[Tool("weather", "now", {"type": "object", "properties": {}}, strict=True)])
+
+
+def test_chatml_with_a_system_prompt_tools_and_text_beside_a_call() -> None:
+    """The tools block goes into the chat's own system message (not a second one), `strict` is left
+    out, and a message with text and a call keeps both, text first."""
+    text, spans = tokens._chatml(_weather_chat())
+    tool = '{"type": "function", "function": {"name": "weather", "description": "now", "parameters": ' \
+           '{"type": "object", "properties": {}}}}'
+    assert text == (
+        f"<|im_start|>system\nBe brief.\n\n# Tools\n\n<tools>\n{tool}\n</tools><|im_end|>\n"
+        "<|im_start|>user\nWeather?<|im_end|>\n"
+        '<|im_start|>assistant\nChecking.\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n'
+        "</tool_call><|im_end|>\n"
+        "<|im_start|>tool\n-3C<|im_end|>\n"
+        "<|im_start|>assistant\nCold: -3C.<|im_end|>\n")
+    assert [text[a:b] for a, b in spans] == [
+        'Checking.\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>',
+        "Cold: -3C.<|im_end|>"]
+    assert tokens.render_chatml(_weather_chat()) == text
+    # no system message: the tools block is one of its own, first
+    chat = _weather_chat()
+    chat.messages = chat.messages[1:]
+    assert tokens.render_chatml(chat).startswith(f"<|im_start|>system\n# Tools\n\n<tools>\n{tool}\n</tools><|im_end|>\n"
+                                                 "<|im_start|>user\nWeather?")
+    # weight 0 on the first reply: only the second is trained
+    chat = _weather_chat()
+    chat.messages[2].weight = 0
+    text, spans = tokens._chatml(chat)
+    assert [text[a:b] for a, b in spans] == ["Cold: -3C.<|im_end|>"]
+
+
+def test_message_text_of_text_and_calls() -> None:
+    calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
+             {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    assert tokens.message_text("Hi", calls) == 'Hi\n{"name": "f", "arguments": {"x": 1}}\n{"name": "g", "arguments": {}}'
+    assert tokens.message_text(None, json.dumps(calls)) == '{"name": "f", "arguments": {"x": 1}}\n' \
+                                                            '{"name": "g", "arguments": {}}'
+    assert tokens.message_text("only text", None) == "only text"
+
+
+def test_counts_follow_edits_of_tool_calls_and_tool_definitions(store: DatasetStore, tok_file: Path) -> None:
+    """The cache is dropped by what a template reads besides content: tool calls, tool definitions
+    (add, edit, delete), weights and order; each recount equals a fresh count, and undo encodes nothing."""
+    chat = _weather_chat()
+    cid = store.create_chat("w", messages=chat.messages, tools=chat.tools)
+    c = load_counter(str(tok_file))
+    count_dataset(store, c)
+    key = store.active_token_key()
+    assert key is not None
+
+    def fresh() -> int:
+        return _encode(tok_file, tokens.render_chatml(store.get_chat(cid)))
+
+    def recount() -> tuple[int, int]:
+        before = c.encoded
+        count_dataset(store, c)
+        t = store.chat_token_totals([cid])[cid]
+        assert t.uncounted == 0 and t.total == fresh()
+        return t.total, c.encoded - before
+
+    first = store.chat_token_totals([cid])[cid].total
+    assert first == fresh()
+    mid = store.get_messages(cid)[2].id
+    new_call = [{"id": "c1", "type": "function",
+                 "function": {"name": "weather", "arguments": '{"city": "Oslo", "unit": "celsius"}'}}]
+    store.update_message(mid, tool_calls=new_call)
+    assert store.count_uncounted(key.id) == 1 and store.count_uncounted_chats(key.id) == 1
+    n, enc = recount()
+    assert n > first and enc == 2  # the message text and the rendered chat
+    assert store.message_token_counts(cid)[mid] == _encode(tok_file, tokens.message_text("Checking.", new_call))
+    tool_id = store.get_tools(cid)[0].id
+    assert tool_id is not None
+    store.update_tool(tool_id, Tool("weather", "the weather now, anywhere", {"type": "object", "properties": {}}))
+    assert store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 1
+    n2, enc = recount()
+    assert n2 > n and enc == 1
+    store.add_tool(cid, Tool("clock", "time"))
+    n3, enc = recount()
+    assert n3 > n2 and enc == 1
+    store.delete_tool(tool_id)
+    n4, _ = recount()
+    assert n4 < n3
+    t_before = store.chat_token_totals([cid])[cid]
+    store.update_message(mid, weight=0)  # not in the text: the total stays, the trainable part drops
+    assert store.count_uncounted_chats(key.id) == 1
+    n5, enc = recount()  # the same text, other trained spans: encoded once more for the offsets
+    assert n5 == n4 and enc == 1
+    # only the last reply (and its end marker) is trained now
+    assert t_before.trainable > store.chat_token_totals([cid])[cid].trainable == _encode(
+        tok_file, "Cold: -3C.<|im_end|>")
+    for _ in range(5):  # back to the first version: every text is cached
+        store.undo()
+    assert store.count_uncounted_chats(key.id) == 1
+    n6, enc = recount()
+    assert (n6, enc) == (first, 0)
+
+
+def test_moving_a_message_recounts_the_chat(store: DatasetStore, tok_file: Path) -> None:
+    cid = store.create_chat("m", messages=[Message("user", "hello"), Message("assistant", "world")])
+    other = store.create_chat("o", messages=[Message("user", "x")])
+    c = load_counter(str(tok_file))
+    count_dataset(store, c)
+    key = store.active_token_key()
+    assert key is not None
+    store.move_messages([store.get_messages(cid)[1].id], -1)
+    assert store.uncounted_chat_ids(key.id) == [cid]  # the other chat keeps its count
+    count_dataset(store, c)
+    assert store.chat_token_totals([cid])[cid].total == _encode(
+        tok_file, "<|im_start|>assistant\nworld<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n")
+    assert store.chat_token_totals([other])[other].uncounted == 0
