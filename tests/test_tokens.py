@@ -455,7 +455,8 @@ def test_chatml_with_a_system_prompt_tools_and_text_beside_a_call() -> None:
 def test_message_text_of_text_and_calls() -> None:
     calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
              {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
-    assert tokens.message_text("Hi", calls) == 'Hi\n{"name": "f", "arguments": {"x": 1}}\n{"name": "g", "arguments": {}}'
+    assert tokens.message_text("Hi", calls) == (
+        'Hi\n{"name": "f", "arguments": {"x": 1}}\n{"name": "g", "arguments": {}}')
     assert tokens.message_text(None, json.dumps(calls)) == '{"name": "f", "arguments": {"x": 1}}\n' \
                                                             '{"name": "g", "arguments": {}}'
     assert tokens.message_text("only text", None) == "only text"
