@@ -291,3 +291,34 @@ def test_fallback_is_said(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--tokenizer", str(tmp_path / "bare"), "--json"])
     assert res.exit_code == 0, res.output
     assert "no chat template found" in json.loads(res.output)["template_note"]
+
+
+@pytest.mark.parametrize("template", list(TEMPLATES))
+def test_hf_folder_rows_render_with_each_template(folders, template: str, tmp_path: Path) -> None:
+    """Item 4 and 5: the hf folder loads with `datasets`, and every row of both configurations goes
+    through transformers' apply_chat_template with the real template (Llama-3.1 included, which
+    used to fail on every row) to exactly lima-tk's count, tool-call arguments as objects."""
+    import datasets
+
+    from lima_tk.formats import export_file
+
+    folder = folders[template, "jinja"]
+    chats = [c for c in CHATS if not expect_failure(template, c[1])]
+    with DatasetStore(tmp_path / "d.lima.db") as store:
+        for name, m, t, w in chats:
+            ch = lima_chat(m, t, w)
+            store.create_chat(name, messages=ch.messages, tools=ch.tools)
+        store.set_setting("tokenizer", str(folder))
+        tokens.ensure_counted(store)
+        counts = {store.get_chat(i).name: t.total for i, t in store.chat_token_totals(store.chat_ids()).items()}
+        export_file(store, tmp_path / "hf", "hf")
+    seen = set()
+    for config in ("default", "tools"):
+        ds = datasets.load_dataset(str(tmp_path / "hf"), config, cache_dir=str(tmp_path / "cache"))["train"]
+        for row in ds:
+            n = hf_count(folder, row["messages"], row.get("tools"))
+            assert n == counts[row["name"]], (config, row["name"])
+            seen.add(row["name"])
+    assert seen == {c[0] for c in chats}
+    args = [c["function"]["arguments"] for r in ds for m in r["messages"] for c in m["tool_calls"] or []]
+    assert args and all(isinstance(a, dict) for a in args)
