@@ -216,6 +216,8 @@ def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: s
         click.echo(f"  files: {', '.join(r.files)}")
     for w in r.warnings:
         click.echo(f"  warning: {w}", err=True)
+    if r.lossy:
+        click.echo(f"  not in this format: {'; '.join(r.lossy)}", err=True)
     if push_repo:
         from lima_tk.formats.hf import push_folder
 
