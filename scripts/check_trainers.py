@@ -153,6 +153,7 @@ def run_one(template: str, work: Path) -> list[tuple[str, str, str, str, str]]:
         tok = fresh_tokenizer()
         same = check_counts(tok, ds, counts, order)
         note = ""
+        only_assistant = True
         from trl import chat_template_utils as ctu
 
         if ctu.get_training_chat_template.__module__ and not ctu.has_generation_markers(tok.chat_template):
@@ -161,14 +162,21 @@ def run_one(template: str, work: Path) -> list[tuple[str, str, str, str, str]]:
             except ValueError:
                 # TRL knows this model's template only byte for byte (its copy ends with a newline,
                 # the one the model ships does not): hand it TRL's own training template.
-                tok.chat_template = getattr(ctu, f"{trl_name}_training_chat_template")
-                note = f"; TRL's {trl_name}_training template (TRL did not recognise the shipped one)"
+                training = getattr(ctu, f"{trl_name}_training_chat_template", None)
+                if training is not None:
+                    tok.chat_template = training
+                    note = f"; TRL's {trl_name}_training template (TRL did not recognise the shipped one)"
+                else:
+                    only_assistant = False
+                    note = (f"; TRL {__import__('trl').__version__} has no training template for {template}: "
+                            "assistant_only_loss impossible, trained on the whole sequence")
         args = SFTConfig(output_dir=str(work / f"out-{name}"), max_steps=2, per_device_train_batch_size=2,
-                         assistant_only_loss=True, report_to=[], logging_steps=1, save_strategy="no",
+                         assistant_only_loss=only_assistant, report_to=[], logging_steps=1, save_strategy="no",
                          use_cpu=True, dataset_num_proc=None, max_length=2048)
         trainer = SFTTrainer(model=tiny_model(template, len(tok)), args=args, train_dataset=ds, processing_class=tok)
         out = trainer.train()
-        return f"loss {out.training_loss:.2f}; tokens per row vs lima-tk: {same}{note}"
+        flag = "" if only_assistant else " (assistant_only_loss off)"
+        return f"loss {out.training_loss:.2f}{flag}; tokens per row vs lima-tk: {same}{note}"
 
     cache = str(work / "cache")
     openai_ds = datasets.load_dataset("json", data_files=str(work / "openai.jsonl"), cache_dir=cache)["train"]
