@@ -404,16 +404,17 @@ class CountResult:
     rendered: int = 0  # rendered chat texts encoded (the rest came from the cache)
     cancelled: bool = False
     reason: str = ""  # why the counts are estimates, when they are
+    note: str = ""  # why chats are laid out in ChatML rather than the tokenizer's template, when they are
 
 
 def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
                   cancel: threading.Event | None = None, chat_ids: Iterable[int] | None = None,
-                  chunk: int = 8192, activate: bool = True) -> CountResult:
+                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 2048) -> CountResult:
     """Count every message (or those of `chat_ids`) missing from the cache; the store must be
     this thread's own. Only texts never counted under this tokenizer are encoded, so a warm
     cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
     tok = token_key_id(store, counter)
-    result = CountResult(counter.key, counter.estimate, reason=counter.reason)
+    result = CountResult(counter.key, counter.estimate, reason=counter.reason, note=counter.template_note)
     if chat_ids is not None:
         todo_ids = store.uncounted_message_ids(tok, chat_ids)
     else:
@@ -440,7 +441,7 @@ def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | No
     if todo_ids:
         _count_ids(store, counter, tok, todo_ids, result, progress, cancel, chunk, total)
     if chat_todo and not result.cancelled:
-        _count_chats(store, counter, tok, chat_todo, result, progress, cancel, max(64, chunk // 4), total)
+        _count_chats(store, counter, tok, chat_todo, result, progress, cancel, chat_chunk, total)
     active = store.active_token_key()
     if activate and (active is None or (active.id != tok and not result.cancelled)):
         store.activate_token_key(tok)

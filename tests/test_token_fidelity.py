@@ -322,3 +322,18 @@ def test_hf_folder_rows_render_with_each_template(folders, template: str, tmp_pa
     assert seen == {c[0] for c in chats}
     args = [c["function"]["arguments"] for r in ds for m in r["messages"] for c in m["tool_calls"] or []]
     assert args and all(isinstance(a, dict) for a in args)
+
+
+def test_keys_without_a_value_are_left_out_as_transformers_does(tmp_path: Path) -> None:
+    """transformers drops None-valued keys before rendering; a template testing `'key' in message`
+    (as Llama-3.1 does with tool_calls) must see the same."""
+    probe = ("{% for m in messages %}{{ m.role }}:{{ 'tool_call_id' in m }},{{ 'tool_calls' in m }},"
+             "{{ 'name' in m }};{% endfor %}")
+    folder = model_folder("qwen2.5", tmp_path / "m", "jinja", template=probe)
+    counter = tokens.load_counter(str(folder))
+    msgs, tools, weights = CHATS[2][1], CHATS[2][2], CHATS[2][3]
+    r = tokens.render_chat(lima_chat(msgs, tools, weights), counter)
+    want = hf_tokenizer(folder).apply_chat_template(
+        [{**m, "name": None, "tool_call_id": m.get("tool_call_id")} for m in msgs], tools=tools, tokenize=False)
+    assert r.text == want == ("user:False,False,False;assistant:False,True,False;tool:True,False,False;"
+                              "assistant:False,False,False;")

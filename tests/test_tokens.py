@@ -206,7 +206,7 @@ def test_recount_after_an_edit_touches_one_message(store: DatasetStore, tok_file
     store.edit_message_text(mid, "hello hello world world")
     key = store.active_token_key()
     assert key is not None and store.count_uncounted(key.id) == 1
-    assert store.chat_token_totals([ids[0]])[ids[0]].uncounted == 1
+    assert store.chat_token_totals([ids[0]])[ids[0]].uncounted == 2  # the message, and the chat's rendering
     c.encoded = 0
     r = count_dataset(store, c)
     # one message text and one rendered chat encoded; the other chat is not touched
@@ -532,3 +532,55 @@ def test_moving_a_message_recounts_the_chat(store: DatasetStore, tok_file: Path)
     assert store.chat_token_totals([cid])[cid].total == _encode(
         tok_file, "<|im_start|>assistant\nworld<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n")
     assert store.chat_token_totals([other])[other].uncounted == 0
+
+
+def test_editing_the_template_recounts_the_chats(store: DatasetStore, tmp_path: Path) -> None:
+    """The key includes the templates: a changed chat_template.jinja (same tokenizer.json) is a new
+    key, so no count rendered with the old template is read."""
+    folder = model_folder(tmp_path / "m", make=word_tokenizer_json)
+    cid = store.create_chat("a", messages=[Message("user", "one two"), Message("assistant", "three")])
+    store.set_setting("tokenizer", str(folder))
+    tokens.ensure_counted(store)
+    first = store.chat_token_totals([cid])[cid].total
+    key1 = load_counter(str(folder)).key
+    (folder / "chat_template.jinja").write_text("{% for m in messages %}{{ m.content }} {% endfor %}")
+    c2 = load_counter(str(folder))
+    assert key1 != c2.key and key1.split("+")[0] == c2.key.split("+")[0]  # same tokenizer.json
+    r = count_dataset(store, c2)  # what `lima-tk tokens` and the window's count do after loading it
+    assert (r.chats, r.messages) == (1, 2)  # a new key: everything is counted again
+    assert store.chat_token_totals([cid])[cid].total == 3 != first
+
+
+def test_trainable_without_generation_blocks_skips_no_train_replies(store: DatasetStore, word_folder: Path) -> None:
+    """A template without {% generation %}: the trained tokens are the replies' own counts, and a
+    reply marked "no train" is not among them."""
+    cid = store.create_chat("w", messages=[
+        Message("user", "one"), Message("assistant", "two three", weight=0), Message("user", "four"),
+        Message("assistant", "five six seven"), Message("assistant", "eight", weight=1)])
+    c = load_counter(str(word_folder))
+    count_dataset(store, c)
+    t = store.chat_token_totals([cid])[cid]
+    assert (t.total, t.trainable) == (8 + 5 * 3, 3 + 1)
+    assert count_chat(store, c, cid).trainable == 4
+
+
+def test_a_chat_edited_during_the_chat_pass_is_not_given_a_stale_count(db_path: Path, tok_file: Path) -> None:
+    with DatasetStore(db_path) as s, DatasetStore(db_path) as other:
+        ids = _seed(s)
+        c = load_counter(str(tok_file))
+        mid = s.get_messages(ids[1])[1].id
+        assert mid is not None
+
+        def edit_meanwhile(done: int, total: int) -> None:
+            # One chat per chunk: chat 2 has been rendered (and is being encoded) when chat 1 is
+            # stored; another connection commits an edit of it right then.
+            if done == 5 + 1:
+                other.edit_message_text(mid, "edited meanwhile")
+
+        r = count_dataset(s, c, progress=edit_meanwhile, chat_chunk=1)
+        assert r.chats == 2
+        key = s.active_token_key()
+        assert key is not None and s.uncounted_chat_ids(key.id) == [ids[1]]
+        count_dataset(s, c)
+        assert s.chat_token_totals([ids[1]])[ids[1]].total == _encode(
+            tok_file, tokens.render_chatml(s.get_chat(ids[1])))

@@ -100,9 +100,10 @@ class TokenKey:
 
 class ChatTokens(NamedTuple):
     """Token total of one chat under the active tokenizer: the rendered count (template, tool
-    definitions, default system prompt). `uncounted` > 0: the chat is not rendered yet and `total`
-    is its message sum + the template overhead (shown with "~"). `trainable`: tokens of the
-    assistant turns with weight 1 or unset."""
+    definitions, default system prompt). `uncounted` = messages not counted + 1 when the chat is
+    not rendered yet (then `total` is its message sum + the template overhead, shown with "~";
+    more than its messages: nothing is counted). `trainable`: tokens of the replies with weight 1
+    or unset."""
 
     total: int
     uncounted: int
@@ -1330,7 +1331,7 @@ class DatasetStore:
             return {}
         rows = self.conn.execute(
             f"SELECT m.chat_id, {_CHAT_TOTAL_SQL}, "
-            "CASE WHEN ct.n IS NULL THEN max(1, count(m.id) - count(t.n)) ELSE 0 END, "
+            "count(m.id) - count(t.n) + (ct.n IS NULL), "
             f"coalesce(ct.trainable, {_TRAINABLE_SUM_SQL}) "
             "FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = :tok "
             "LEFT JOIN chat_tokens ct ON ct.chat_id = m.chat_id AND ct.tok = :tok "
