@@ -12,7 +12,7 @@ LOSSY: dict[str, list[str]] = {
     "openai": [_META, _VERSIONS],
     "lima": ["the undo history, row ids and list positions (the order is kept)"],
     "sharegpt": [
-        "name, language and tags are kept; notes, uid, timestamps and " + _VERSIONS,
+        "notes, uid, timestamps and " + _VERSIONS + " (name, language and tags are kept)",
         'weights: a reply marked "no train" is trained (option weight0)',
         "assistant text beside tool calls",
         "tool call ids, and the order of parallel tool results (one observation holding a JSON list)",
@@ -21,7 +21,7 @@ LOSSY: dict[str, list[str]] = {
     "alpaca": [
         "chats with tools or tool calls, and chats not made of user/assistant pairs (skipped)",
         'weights: a reply marked "no train" is trained (option weight0)',
-        "name, language and tags are kept; notes, uid, timestamps and " + _VERSIONS,
+        "notes, uid, timestamps and " + _VERSIONS + " (name, language and tags are kept)",
     ],
     "hf": [
         "notes, timestamps and " + _VERSIONS,

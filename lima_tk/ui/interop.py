@@ -281,6 +281,8 @@ class ExportDialog(Dialog):
         self.add_button("Export", self.start, default=True)
         self.add_button("Cancel", self.cancel)
         self._trace = self.format.trace_add("write", lambda *a: self._format_changed())
+        # the flag changes what the hf folder loses (weights) and whether "no train" replies are lost
+        self._flag_trace = self.training_flag.trace_add("write", lambda *a: self._format_changed())
         self._format_changed()
         self.show(self.format_box)
 
@@ -338,7 +340,7 @@ class ExportDialog(Dialog):
         if not self.tags:
             rb.state(["disabled"])
         ttk.Checkbutton(lf, text="Per-message “training” flag (true for assistant messages whose train flag "
-                                 "is not 0)", variable=self.training_flag, command=self._format_changed).grid(
+                                 "is not 0)", variable=self.training_flag).grid(
             row=1, column=0, columnspan=2, sticky="w", pady=PAD)
         ttk.Separator(lf).grid(row=2, column=0, columnspan=2, sticky="ew", pady=PAD)
         row = ttk.Frame(lf)
@@ -582,6 +584,13 @@ class ExportDialog(Dialog):
             self._trace = None
             try:
                 self.format.trace_remove("write", trace)
+            except tk.TclError:
+                pass
+        flag = getattr(self, "_flag_trace", None)
+        if flag is not None:
+            self._flag_trace = None
+            try:
+                self.training_flag.trace_remove("write", flag)
             except tk.TclError:
                 pass
         super().destroy()

@@ -161,9 +161,7 @@ class TokenPreview(tk.Toplevel):
         self.title(f"{chat.name or 'Untitled chat'} – tokens as the model sees it")
         self.name_label.configure(text=chat.name or "Untitled chat")
         mark = "~" if counter.estimate else ""
-        how = (f"the chat template of {counter.name} ({counter.template_source}"
-               f"{', ' + r.template if r.template not in ('', 'default') else ''})"
-               if r.how == "template" else "the generic ChatML layout")
+        how = f"the chat template of {counter.name}" if r.how == "template" else "the generic ChatML layout"
         limit = int(store.get_setting("context_limit") or 0)
         info = f"{mark}{n:,} tokens as the model sees it"
         if limit:
@@ -175,8 +173,10 @@ class TokenPreview(tk.Toplevel):
         if counter.estimate:
             notes.append(f"The count is an estimate: {counter.reason or 'no tokenizer'}.")
         if r.how == "template":
-            notes.append("Tool definitions, the template's markers and its default system prompt are counted: "
-                         "the same number as in the list, the filter, validate and the stats.")
+            named = f" (“{r.template}”)" if r.template not in ("", "default") else ""
+            notes.append(f"Template from {counter.template_source}{named}. Tool definitions, its markers and its "
+                         "default system prompt are counted: the number in the list, the filter, validate "
+                         "and the stats.")
         if r.spans is not None:
             trained = counter.count_spans([r.text], [r.spans])[0][1]
             notes.append(f"{mark}{trained:,} of them are trained (replies not marked “no train”).")
