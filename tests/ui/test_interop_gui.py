@@ -116,6 +116,9 @@ def test_hf_upload_option_and_the_message_without_huggingface_hub(make_app, db_p
     seed(db_path, 3)
     app = make_app()
     settle(app)
+    # The background token count reports in the status bar; let it finish before the export's
+    # own status line is checked (it raced it once in a random-order run).
+    wait_until(lambda: app.tokens.runs and not app.tokens.running, app.root, timeout=20)
     monkeypatch.setattr(interop, "hub_available", lambda: False)
     dlg = app.export_dialog()
     dlg.set_format("hf")
