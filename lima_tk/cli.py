@@ -235,6 +235,8 @@ def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: s
         click.echo(f"  files: {', '.join(r.files)}")
     for w in r.warnings:
         click.echo(f"  warning: {w}", err=True)
+    if r.lossy:
+        click.echo(f"  not in this format: {'; '.join(r.lossy)}", err=True)
     if push_repo:
         from lima_tk.formats.hf import push_folder
 
@@ -301,15 +303,20 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         t = dataset_stats(store)["tokens"]
     if as_json:
         click.echo(json.dumps({"tokenizer": counter.name, "estimate": counter.estimate, "reason": counter.reason,
-                               "counted": r.messages, "encoded": r.encoded, **{k: t[k] for k in (
-                                   "total", "trainable_assistant", "context_limit", "over_limit")}},
+                               "template": counter.template_source or None, "template_note": counter.template_note,
+                               "counted": r.messages, "encoded": r.encoded, "chats": r.chats,
+                               "rendered": r.rendered, **{k: t[k] for k in (
+                                   "total", "trainable", "trainable_assistant", "context_limit", "over_limit")}},
                               indent=2, ensure_ascii=False))
         return
     if counter.estimate:
         click.echo(f"estimates (~): {counter.reason}", err=True)
+    if counter.template_note:
+        click.echo(f"note: {counter.template_note}", err=True)
     mark = "~" if t["estimate"] else ""
-    click.echo(f"{counter.name}: {r.messages} messages counted now ({r.encoded} texts encoded, the rest from the "
-               f"cache); {mark}{t['total']} tokens, {t['over_limit']} chats over {t['context_limit']}")
+    click.echo(f"{counter.name}: {r.messages} messages and {r.chats} chats counted now ({r.encoded} texts and "
+               f"{r.rendered} rendered chats encoded, the rest from the cache); {mark}{t['total']} tokens "
+               f"({mark}{t['trainable']} trainable), {t['over_limit']} chats over {t['context_limit']}")
 
 
 @cli.command("validate")
@@ -422,28 +429,49 @@ def redo_cmd(ctx: click.Context, db: Path | None) -> None:
 @click.option("--tag", default=None)
 @click.option("--lang", default=None)
 @click.option("--sort", default="position", show_default=True,
-              type=click.Choice(["position", "name", "language", "messages", "updated", "created"]))
+              type=click.Choice(["position", "name", "language", "messages", "tokens", "updated", "created"]))
+@click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--over-limit", is_flag=True, help="Only chats over the context limit (as last counted: lima-tk tokens).")
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 @click.pass_context
-def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None, sort: str, limit: int,
+def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None, sort: str, desc: bool, limit: int,
              over_limit: bool, as_json: bool, db: Path | None) -> None:
-    """List chats (id, messages, language, tags, name)."""
+    """List chats (id, messages, tokens, trainable tokens, language, tags, name). Tokens are the
+    rendered counts as last counted (`lima-tk tokens`); "~" marks an estimate or a chat not
+    counted yet, and the JSON has `tokens`/`trainable_tokens` null then with `tokens_estimate`."""
     from dataclasses import asdict
 
     from lima_tk.store import ChatFilter
 
     with _open(ctx, db) as store:
         flt = ChatFilter(text=search, tag=tag, language=lang, over_limit=over_limit)
-        rows = store.list_chats(flt, sort=sort, limit=limit)
+        rows = store.list_chats(flt, sort=sort, descending=desc, limit=limit)
         total = store.count_chats(flt)
+        key = store.active_token_key()
+        counts = store.chat_token_totals([r.id for r in rows], key) if key else {}
     if as_json:
-        click.echo(json.dumps({"total": total, "chats": [asdict(r) for r in rows]}, indent=2, ensure_ascii=False))
+        chats = []
+        for r in rows:
+            t = counts.get(r.id)
+            exact = t is not None and not t.uncounted
+            chats.append({**asdict(r), "tokens": t.total if exact else None,
+                          "trainable_tokens": t.trainable if exact else None,
+                          "tokens_estimate": bool(key is None or key.estimate or t is None or t.uncounted)
+                          if r.n_messages else False})
+        click.echo(json.dumps({"total": total, "tokenizer": key.setting if key else None,
+                               "chats": chats}, indent=2, ensure_ascii=False))
         return
+    from lima_tk.tokens import format_count
+
     for r in rows:
-        click.echo(f"{r.id:>7}  {r.n_messages:>4} msgs  {(r.language or '-'):<5} {','.join(r.tags)[:24]:<24}  {r.name}")
+        t = counts.get(r.id)
+        est = bool(key is None or key.estimate or (t is not None and t.uncounted))
+        tok = format_count(t.total, est) if t else "-"
+        tr = format_count(t.trainable, est) if t else "-"
+        click.echo(f"{r.id:>7}  {r.n_messages:>4} msgs  {tok:>8} tok  {tr:>8} train  {(r.language or '-'):<5} "
+                   f"{','.join(r.tags)[:24]:<24}  {r.name}")
     click.echo(f"{len(rows)} of {total} chats")
 
 

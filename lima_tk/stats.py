@@ -44,8 +44,12 @@ def dataset_stats(store: DatasetStore, chat_filter: ChatFilter | None = None, to
         f"SELECT m.role, count(*), coalesce(sum(t.n), 0), sum({trainable_sql}), "
         f"coalesce(sum(CASE WHEN {trainable_sql} THEN t.n END), 0), count(*) - count(t.n) "
         f"{join}WHERE m.chat_id{in_sel} GROUP BY m.role ORDER BY m.role", [tok, *params]).fetchall()
-    per_chat = q(f"SELECT count(*), coalesce(sum(t.n), 0) {join}WHERE m.chat_id{in_sel} GROUP BY m.chat_id",
-                 [tok, *params]).fetchall()
+    # Per chat: messages, message sum, the rendered count and its trained tokens (NULL when the
+    # chat is not rendered yet), and the trainable messages' sum (the stand-in until it is).
+    per_chat = q(f"SELECT count(*), coalesce(sum(t.n), 0), ct.n, ct.trainable, "
+                 f"coalesce(sum(CASE WHEN {trainable_sql} THEN t.n END), 0) "
+                 f"{join}LEFT JOIN chat_tokens ct ON ct.chat_id = m.chat_id AND ct.tok = ? "
+                 f"WHERE m.chat_id{in_sel} GROUP BY m.chat_id", [tok, tok, *params]).fetchall()
     empty = chats - len(per_chat)
     lengths = [r[0] for r in per_chat] + [0] * empty
     out: dict[str, Any] = {
@@ -65,8 +69,12 @@ def dataset_stats(store: DatasetStore, chat_filter: ChatFilter | None = None, to
     }
     if tokens:
         per_msg, per_conv = (key.overhead_message, key.overhead_chat) if key else (0, 0)
-        totals = [n + per_msg * m + per_conv for m, n in per_chat] + [0] * empty
-        out["tokens"] = _token_stats(store, key, roles, totals)
+        # The rendered count of each chat (one count everywhere: list, filter, validate, card), or
+        # the message sum + overhead for a chat not rendered yet (then the stats are estimates).
+        totals = [r[2] if r[2] is not None else r[1] + per_msg * r[0] + per_conv for r in per_chat] + [0] * empty
+        trainable = sum(r[3] if r[3] is not None else r[4] for r in per_chat)
+        unrendered = sum(1 for r in per_chat if r[2] is None)
+        out["tokens"] = _token_stats(store, key, roles, totals, trainable, unrendered)
         limit = out["tokens"]["context_limit"]
         out["histograms"] = {
             "tokens_per_chat": histogram(totals, split=limit + 1 if limit else None),
@@ -75,7 +83,8 @@ def dataset_stats(store: DatasetStore, chat_filter: ChatFilter | None = None, to
     return out
 
 
-def _token_stats(store: DatasetStore, key: Any, roles: list[tuple], totals: list[int]) -> dict[str, Any]:
+def _token_stats(store: DatasetStore, key: Any, roles: list[tuple], totals: list[int], trainable: int,
+                 unrendered: int) -> dict[str, Any]:
     limit = int(store.get_setting("context_limit") or 0)
     uncounted = sum(r[5] for r in roles)
     content = sum(r[2] for r in roles)
@@ -84,9 +93,11 @@ def _token_stats(store: DatasetStore, key: Any, roles: list[tuple], totals: list
     return {
         "tokenizer": store.get_setting("tokenizer"),
         "key": key.key if key else None,
-        "estimate": bool(key is None or key.estimate or uncounted),
+        "estimate": bool(key is None or key.estimate or uncounted or unrendered),
         "uncounted_messages": uncounted,
+        "unrendered_chats": unrendered,
         "total": total,
+        "trainable": trainable,
         "content": content,
         "template_overhead": total - content,
         "by_role": {r[0]: r[2] for r in roles},
@@ -148,9 +159,9 @@ def stats_rows(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
     rows += [("messages_by_role", k, v) for k, v in s["messages_by_role"].items()]
     t = s.get("tokens")
     if t:
-        rows += [("tokens", k, t[k]) for k in ("tokenizer", "estimate", "uncounted_messages", "total", "content",
-                                                "template_overhead", "trainable_assistant", "context_limit",
-                                                "over_limit")]
+        rows += [("tokens", k, t[k]) for k in ("tokenizer", "estimate", "uncounted_messages", "unrendered_chats",
+                                                "total", "trainable", "content", "template_overhead",
+                                                "trainable_assistant", "context_limit", "over_limit")]
         rows += [("tokens_per_chat", k, v) for k, v in t["per_chat"].items()]
         rows += [("tokens_by_role", k, v) for k, v in t["by_role"].items()]
     rows += [("chats_per_tag", k, v) for k, v in s["chats_per_tag"].items()]
@@ -195,11 +206,12 @@ def format_stats(s: dict[str, Any]) -> str:
         mark = "~" if t["estimate"] else ""
         lines += ["", f"tokens ({t['tokenizer'] or 'default tokenizer'}){': estimates (~)' if t['estimate'] else ''}",
                   f"  total          {mark}{t['total']:>8}",
-                  f"  trainable      {mark}{t['trainable_assistant']:>8}",
+                  f"  trainable      {mark}{t['trainable']:>8}",
                   f"  per chat       min {t['per_chat']['min']}, median {t['per_chat']['median']}, "
                   f"mean {t['per_chat']['mean']}, max {t['per_chat']['max']}",
                   f"  over {t['context_limit']:<9} {t['over_limit']:>8}"]
         lines += [f"  {role:<14} {mark}{n:>8}" for role, n in t["by_role"].items()]
-        if t["uncounted_messages"]:
-            lines.append(f"  ({t['uncounted_messages']} messages not counted yet: run lima-tk tokens)")
+        if t["uncounted_messages"] or t["unrendered_chats"]:
+            lines.append(f"  ({t['uncounted_messages']} messages and {t['unrendered_chats']} chats not counted yet: "
+                         "run lima-tk tokens)")
     return "\n".join(lines)

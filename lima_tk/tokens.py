@@ -94,8 +94,10 @@ class Counter:
     name: str
     estimate: bool = False
     reason: str = ""  # why this is an estimate (or "")
-    template: str | None = None  # the folder's Jinja chat template, when it has one
-    special: dict[str, str] = field(default_factory=dict)  # bos_token / eos_token for the template
+    template: str | None = None  # the default Jinja chat template, when the tokenizer has one
+    special: dict[str, str] = field(default_factory=dict)  # bos_token / eos_token / ... for the template
+    templates: dict[str, str] = field(default_factory=dict)  # every named template ("default", "tool_use", ...)
+    template_source: str = ""  # where the template was found (chat_template.jinja, tokenizer_config.json, ...)
     overhead_chat: int = 0
     overhead_message: int = 0
     needs_download: bool = False  # a hub id that is not cached yet: load again with download=True
@@ -107,6 +109,37 @@ class Counter:
 
     def count(self, text: str) -> int:
         return self.count_batch([text])[0]
+
+    def count_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[tuple[int, int]]:
+        """(tokens, tokens overlapping the character spans) of each text: the trained tokens, found
+        the way transformers builds `assistant_masks` from `{% generation %}` blocks."""
+        out = []
+        for text, sp in zip(texts, spans, strict=True):
+            out.append((self.count(text), sum(self.count(text[a:b]) for a, b in sp)))
+        return out
+
+    def template_for(self, has_tools: bool) -> str | None:
+        """The template transformers' `get_chat_template` picks: "tool_use" for a chat with tools
+        when there is one, else "default" (a single template is "default")."""
+        if has_tools and "tool_use" in self.templates:
+            return self.templates["tool_use"]
+        return self.templates.get("default", self.template)
+
+    @property
+    def template_note(self) -> str:
+        """Why chats are laid out in the generic ChatML layout instead of the tokenizer's own
+        template ("" when the template is used): for the preview, `lima-tk tokens` and the status bar."""
+        if self.estimate and self.template is None:
+            return ""
+        if self.template is None and self.templates:
+            return (f"{self.name}: several chat templates and none is named \"default\" "
+                    f"({', '.join(sorted(self.templates))}); counts use the generic ChatML layout")
+        if self.template is None:
+            return (f"{self.name}: no chat template found (looked in {', '.join(TEMPLATE_PLACES)}); "
+                    "counts use the generic ChatML layout")
+        if not jinja_available():
+            return "jinja2 is not installed, so the chat template is not used; counts use the generic ChatML layout"
+        return ""
 
 
 # A rough word-piece heuristic: short Latin runs, digit triples, non-Latin letters in pairs,
@@ -134,6 +167,28 @@ class HFCounter(Counter):
         self.encoded += len(texts)
         # encode_batch_fast skips offsets; it releases the GIL and uses every core.
         return [len(e) for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def count_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[tuple[int, int]]:
+        if not texts:
+            return []
+        self.encoded += len(texts)
+        out = []
+        for enc, sp in zip(self.tokenizer.encode_batch(list(texts), add_special_tokens=False), spans, strict=True):
+            out.append((len(enc), _masked(enc.offsets, sp) if sp else 0))
+        return out
+
+
+def _masked(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> int:
+    """Tokens overlapping the spans, as transformers marks `assistant_masks` (both in order)."""
+    n = i = 0
+    for start, end in offsets:
+        while i < len(spans) and start >= spans[i][1]:
+            i += 1
+        if i == len(spans):
+            break
+        if end > spans[i][0]:
+            n += 1
+    return n
 
 
 def estimate_counter(setting: str = ESTIMATE, reason: str = "no tokenizer chosen") -> Counter:
@@ -163,15 +218,58 @@ def load_counter(setting: str | None, *, base_dir: str | Path | None = None, dow
             tj = folder / "tokenizer.json"
             if not tj.is_file():
                 raise TokenizerError(f"tokenizer folder {spec.value}: it has no tokenizer.json")
-            return _from_file(spec, tj, folder / "tokenizer_config.json")
-        return _from_file(spec, Path(spec.value), Path(spec.value).with_name("tokenizer_config.json"))
+            return _from_file(spec, tj)
+        return _from_file(spec, Path(spec.value))
     except TokenizerError as e:
         if strict:
             raise
         return estimate_counter(setting, reason=str(e))
 
 
-def _from_file(spec: TokenizerSpec, path: Path, config: Path | None, key: str | None = None) -> Counter:
+# Where transformers finds a tokenizer's chat template, in its order (PreTrainedTokenizerBase.
+# from_pretrained): raw .jinja files win over the config's "chat_template"; chat_template.json is
+# the processors' legacy file, read here last for folders whose tokenizer config has none.
+TEMPLATE_PLACES = ("chat_template.jinja", "additional_chat_templates/*.jinja", "tokenizer_config.json",
+                   "chat_template.json")
+RENDER_VERSION = "r2"  # part of the key: bump when the rendering of a template changes
+
+
+def find_chat_templates(folder: Path, config: dict[str, Any] | None = None) -> tuple[dict[str, str], str]:
+    """({name: template}, where they were found) for a model folder, in transformers' order."""
+    found: dict[str, str] = {}
+    where = []
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file():
+        found["default"] = jinja.read_text(encoding="utf-8")
+        where.append(jinja.name)
+    extra = folder / "additional_chat_templates"
+    if extra.is_dir():
+        for f in sorted(extra.glob("*.jinja")):
+            found[f.name.removesuffix(".jinja")] = f.read_text(encoding="utf-8")
+        if len(found) > (1 if jinja.is_file() else 0):
+            where.append("additional_chat_templates/")
+    if found:
+        return found, " + ".join(where)
+    tpl = (config or {}).get("chat_template")
+    if isinstance(tpl, list):  # named templates: [{"name": "default", "template": "..."}, ...]
+        found = {t["name"]: t["template"] for t in tpl
+                 if isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("template"), str)}
+    elif isinstance(tpl, str) and tpl.strip():
+        found = {"default": tpl}
+    if found:
+        return found, "tokenizer_config.json"
+    legacy = folder / "chat_template.json"
+    try:
+        data = json.loads(legacy.read_text(encoding="utf-8")) if legacy.is_file() else None
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("chat_template"), str) and data["chat_template"].strip():
+        return {"default": data["chat_template"]}, "chat_template.json"
+    return {}, ""
+
+
+def _from_file(spec: TokenizerSpec, path: Path, key: str | None = None) -> Counter:
+    """A counter for a tokenizer.json; its folder's tokenizer_config.json and chat templates too."""
     from lima_tk.store.files import is_open_dataset
 
     if is_open_dataset(path):  # reading it with open() would drop this process's SQLite locks
@@ -187,33 +285,38 @@ def _from_file(spec: TokenizerSpec, path: Path, config: Path | None, key: str | 
     except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise TokenizerError(f"tokenizer {path}: not a tokenizer.json file ({first})") from e
-    template, special = _read_config(config) if config is not None else (None, {})
+    config = _read_json(path.with_name("tokenizer_config.json"))
+    special = _special_tokens(config)
+    templates, source = find_chat_templates(path.parent, config)
     key = key or f"{spec.kind}:{hashlib.sha1(data).hexdigest()[:16]}"
+    if templates:
+        blob = json.dumps([templates, special, jinja_available()], sort_keys=True).encode("utf-8")
+        key += f"+tpl:{hashlib.sha1(blob).hexdigest()[:12]}"
+    key += f"+{RENDER_VERSION}"
     name = spec.value if spec.kind == "hub" else path.parent.name if spec.kind == "folder" else path.name
-    c = HFCounter(tok, setting=spec.setting, key=key, name=name, template=template, special=special)
+    c = HFCounter(tok, setting=spec.setting, key=key, name=name, template=templates.get("default"),
+                  special=special, templates=templates, template_source=source)
     _set_overheads(c)
     return c
 
 
-def _read_config(path: Path) -> tuple[str | None, dict[str, str]]:
-    """The chat template and bos/eos tokens of a tokenizer_config.json (missing file: none)."""
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None, {}
-    if not isinstance(cfg, dict):
-        return None, {}
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _special_tokens(cfg: dict[str, Any]) -> dict[str, str]:
+    """The named special tokens a template sees (bos_token, eos_token, ... and any other `*_token`
+    string of the config, as transformers v5 passes its `special_tokens_map`)."""
     special = {}
-    for k in ("bos_token", "eos_token", "pad_token", "unk_token"):
-        v = cfg.get(k)
+    for k, v in cfg.items():
         v = v.get("content") if isinstance(v, dict) else v
-        if isinstance(v, str):
+        if k.endswith("_token") and isinstance(v, str):
             special[k] = v
-    tpl = cfg.get("chat_template")
-    if isinstance(tpl, list):  # named templates: [{"name": "default", "template": "..."}, ...]
-        named = {t.get("name"): t.get("template") for t in tpl if isinstance(t, dict)}
-        tpl = named.get("default") or next(iter(named.values()), None)
-    return (tpl if isinstance(tpl, str) and tpl.strip() else None), special
+    return special
 
 
 def _hub_cache_dir() -> str:
@@ -245,16 +348,17 @@ def _load_hub(spec: TokenizerSpec, download: bool) -> Counter:
             from huggingface_hub import hf_hub_download
 
             path = hf_hub_download(spec.value, "tokenizer.json", cache_dir=cache)
-            try:
-                hf_hub_download(spec.value, "tokenizer_config.json", cache_dir=cache)
-            except Exception:  # noqa: BLE001 - the template is optional
-                pass
+            for extra in ("tokenizer_config.json", "chat_template.jinja", "chat_template.json"):
+                try:  # the config and the template are optional; most repos lack one of them
+                    hf_hub_download(spec.value, extra, cache_dir=cache)
+                except Exception:  # noqa: BLE001
+                    pass
         except Exception as e:  # noqa: BLE001 - offline, gated, unknown repo: all fall back
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             return estimate_counter(spec.setting, reason=f"{spec.value}: could not download ({first})")
     tj = Path(path)
     # The snapshot folder is named by the commit, which identifies the tokenizer exactly.
-    return _from_file(spec, tj, tj.with_name("tokenizer_config.json"), key=f"hub:{spec.value}@{tj.parent.name}")
+    return _from_file(spec, tj, key=f"hub:{spec.value}@{tj.parent.name}")
 
 
 # -- what is counted --------------------------------------------------------------------------
@@ -299,19 +403,22 @@ class CountResult:
     key: str
     estimate: bool
     messages: int = 0  # messages that had no count under this key
-    encoded: int = 0  # distinct texts encoded (the rest came from the cache)
+    chats: int = 0  # chats rendered (they had no rendered count under this key)
+    encoded: int = 0  # distinct message texts encoded (the rest came from the cache)
+    rendered: int = 0  # rendered chat texts encoded (the rest came from the cache)
     cancelled: bool = False
     reason: str = ""  # why the counts are estimates, when they are
+    note: str = ""  # why chats are laid out in ChatML rather than the tokenizer's template, when they are
 
 
 def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
                   cancel: threading.Event | None = None, chat_ids: Iterable[int] | None = None,
-                  chunk: int = 8192, activate: bool = True) -> CountResult:
+                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 2048) -> CountResult:
     """Count every message (or those of `chat_ids`) missing from the cache; the store must be
     this thread's own. Only texts never counted under this tokenizer are encoded, so a warm
     cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
     tok = token_key_id(store, counter)
-    result = CountResult(counter.key, counter.estimate, reason=counter.reason)
+    result = CountResult(counter.key, counter.estimate, reason=counter.reason, note=counter.template_note)
     if chat_ids is not None:
         todo_ids = store.uncounted_message_ids(tok, chat_ids)
     else:
@@ -323,11 +430,22 @@ def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | No
             todo_ids = store.uncounted_message_ids(tok, store.recently_updated_chats())
         if len(todo_ids) != missing:
             todo_ids = store.uncounted_message_ids(tok)
-    total = len(todo_ids)
+    if chat_ids is not None:
+        chat_todo = store.uncounted_chat_ids(tok, chat_ids)
+    else:
+        missing = store.count_uncounted_chats(tok)
+        chat_todo = []
+        if 0 < missing <= 100:  # as above: an edit changed the chats changed last
+            chat_todo = store.uncounted_chat_ids(tok, store.recently_updated_chats())
+        if len(chat_todo) != missing:
+            chat_todo = store.uncounted_chat_ids(tok) if missing else []
+    total = len(todo_ids) + len(chat_todo)
     if progress:
         progress(0, total)
-    if total:
-        _count_ids(store, counter, tok, todo_ids, result, progress, cancel, chunk)
+    if todo_ids:
+        _count_ids(store, counter, tok, todo_ids, result, progress, cancel, chunk, total)
+    if chat_todo and not result.cancelled:
+        _count_chats(store, counter, tok, chat_todo, result, progress, cancel, chat_chunk, total)
     active = store.active_token_key()
     if activate and (active is None or (active.id != tok and not result.cancelled)):
         store.activate_token_key(tok)
@@ -335,7 +453,7 @@ def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | No
 
 
 def _count_ids(store: DatasetStore, counter: Counter, tok: int, todo_ids: list[int], result: CountResult,
-               progress: Progress | None, cancel: threading.Event | None, chunk: int) -> None:
+               progress: Progress | None, cancel: threading.Event | None, chunk: int, total: int) -> None:
     # Many misses: read the whole cache once; a few: look their hashes up.
     known: dict[bytes, int] = store.token_counts_for(tok) if len(todo_ids) > 2000 else {}
     bulk = len(todo_ids) > 2000
@@ -364,10 +482,10 @@ def _count_ids(store: DatasetStore, counter: Counter, tok: int, todo_ids: list[i
             inflight.update(new)
             job = pool.submit(counter.count_batch, list(new.values()))
             if pending is not None:
-                _store_chunk(store, tok, known, inflight, result, progress, len(todo_ids), *pending)
+                _store_chunk(store, tok, known, inflight, result, progress, total, *pending)
             pending = (version, rows, hashes, list(new), job)
         if pending is not None:
-            _store_chunk(store, tok, known, inflight, result, progress, len(todo_ids), *pending)
+            _store_chunk(store, tok, known, inflight, result, progress, total, *pending)
 
 
 def _store_chunk(store: DatasetStore, tok: int, known: dict[bytes, int], inflight: set[bytes], result: CountResult,
@@ -390,6 +508,121 @@ def _store_chunk(store: DatasetStore, tok: int, known: dict[bytes, int], infligh
         progress(result.messages, total)
 
 
+def _count_chats(store: DatasetStore, counter: Counter, tok: int, todo: list[int], result: CountResult,
+                 progress: Progress | None, cancel: threading.Event | None, chunk: int, total: int) -> None:
+    """Render each chat with the template and count the rendered text (cached by its hash, so an
+    undo or a copy encodes nothing) and its trained tokens. Chunk i is encoded on a helper thread
+    while this thread renders chunk i+1 (tokenizers releases the GIL)."""
+    from lima_tk.store import ChatFilter
+
+    done_before = result.messages
+    with ThreadPoolExecutor(1, thread_name_prefix="lima-tk-encode") as pool:
+        pending: tuple | None = None
+        for start in range(0, len(todo), chunk):
+            if cancel is not None and cancel.is_set():
+                result.cancelled = True
+                break
+            version = store.data_version()
+            ids = todo[start:start + chunk]
+            chats = list(store.iter_chats(ChatFilter(ids=ids), batch=len(ids)))
+            work = _render_work(store, counter, tok, chats)
+            job = pool.submit(_encode_work, counter, work)
+            if pending is not None:
+                _store_chats(store, counter, tok, result, *pending)
+                if progress:
+                    progress(done_before + result.chats, total)
+            pending = (version, chats, work, job)
+        if pending is not None:
+            _store_chats(store, counter, tok, result, *pending)
+            if progress:
+                progress(done_before + result.chats, total)
+
+
+@dataclass
+class _ChatWork:
+    """What one chat's counts need: its rendered text (and trained spans), the hashes to look up."""
+
+    chat_id: int
+    text_hash: bytes
+    text: str | None  # None: the count is in the cache
+    spans: list[tuple[int, int]] | None
+    span_hash: bytes | None  # cache entry of the trained-token count (generation blocks / ChatML)
+    trained: list[bytes]  # message-text hashes of the trainable assistant messages (no spans)
+    counts: dict[bytes, int] = field(default_factory=dict)
+
+
+def _chat_signature(text: str, spans: list[tuple[int, int]]) -> bytes:
+    return text_hash(f"{text}\x00trained:{spans}")
+
+
+def _render_work(store: DatasetStore, counter: Counter, tok: int, chats: list[Chat]) -> list[_ChatWork]:
+    work = []
+    for chat in chats:
+        r = render_chat(chat, counter)
+        trained = []
+        if r.spans is None:
+            trained = [text_hash(message_text(m.content, m.tool_calls)) for m in chat.messages
+                       if m.role == "assistant" and m.weight != 0]
+        h = text_hash(r.text)
+        work.append(_ChatWork(chat.id or 0, h, r.text, r.spans,
+                              _chat_signature(r.text, r.spans) if r.spans is not None else None, trained))
+    wanted = {w.text_hash for w in work} | {w.span_hash for w in work if w.span_hash} | \
+        {h for w in work for h in w.trained}
+    known = store.token_counts_for(tok, list(wanted))
+    for w in work:
+        w.counts = known
+        if w.text_hash in known and (w.span_hash is None or w.span_hash in known):
+            w.text = None
+    return work
+
+
+def _encode_work(counter: Counter, work: list[_ChatWork]) -> dict[bytes, int]:
+    """Counts of what the cache did not have: rendered texts (with their trained spans) and the
+    texts of trainable messages. Runs on the helper thread."""
+    new: dict[bytes, int] = {}
+    todo = list({w.text_hash: w for w in work if w.text is not None}.values())  # equal texts once
+    with_spans = [w for w in todo if w.spans is not None]
+    plain = [w for w in todo if w.spans is None]
+    for w, (n, trained) in zip(with_spans, counter.count_spans([w.text or "" for w in with_spans],
+                                                               [w.spans or [] for w in with_spans]), strict=True):
+        new[w.text_hash] = n
+        new[w.span_hash or b""] = trained
+    for w, n in zip(plain, counter.count_batch([w.text or "" for w in plain]), strict=True):
+        new[w.text_hash] = n
+    return new
+
+
+def _store_chats(store: DatasetStore, counter: Counter, tok: int, result: CountResult, version: int,
+                 chats: list[Chat], work: list[_ChatWork], job: Future) -> None:
+    new = job.result()
+    known = dict(work[0].counts) if work else {}
+    known.update(new)
+    missing_msgs = {h for w in work for h in w.trained if h not in known}
+    if missing_msgs:  # trainable messages not counted by the message pass (it was cancelled)
+        texts = {text_hash(message_text(m.content, m.tool_calls)): message_text(m.content, m.tool_calls)
+                 for c in chats for m in c.messages}
+        miss = sorted(missing_msgs)
+        new.update(zip(miss, counter.count_batch([texts[h] for h in miss]), strict=True))
+        known.update(new)
+    result.rendered += len({w.text_hash for w in work if w.text is not None})
+    with store.derived_write():
+        keep = work
+        if store.data_version() != version:
+            # Another connection committed meanwhile: record only chats that render the same now.
+            from lima_tk.store import ChatFilter
+
+            now = {c.id: text_hash(render_chat(c, counter).text)
+                   for c in store.iter_chats(ChatFilter(ids=[w.chat_id for w in work]), batch=len(work))}
+            keep = [w for w in work if now.get(w.chat_id) == w.text_hash]
+        store.put_token_counts(tok, sorted(new.items()))
+        rows = []
+        for w in keep:
+            trained = known[w.span_hash] if w.span_hash is not None else sum(known[h] for h in w.trained)
+            rows.append((w.chat_id, known[w.text_hash], trained))
+        store.set_chat_tokens(tok, rows)
+    result.chats += len(work)
+
+
 def ensure_counted(store: DatasetStore, download: bool = False, progress: Progress | None = None,
                    cancel: threading.Event | None = None) -> CountResult | None:
     """Count what is missing for the dataset's tokenizer setting; None when nothing was to do.
@@ -400,7 +633,7 @@ def ensure_counted(store: DatasetStore, download: bool = False, progress: Progre
     key = store.active_token_key()
     # An estimate standing in for a real tokenizer is retried: it may be in the cache by now.
     settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == ESTIMATE)
-    if settled and key is not None and store.count_uncounted(key.id) == 0:
+    if settled and key is not None and store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 0:
         return None
     counter = load_counter(setting, base_dir=store.path.parent, download=download)
     return count_dataset(store, counter, progress, cancel)
@@ -408,7 +641,8 @@ def ensure_counted(store: DatasetStore, download: bool = False, progress: Progre
 
 @dataclass
 class ChatCount:
-    """Counts of one chat: per message, their sum, the template overhead and the total."""
+    """Counts of one chat: per message, their sum, the rendered total (template, tool definitions,
+    default system prompt) and the overhead that adds to the messages, and the trained tokens."""
 
     per_message: dict[int, int]
     content: int
@@ -416,6 +650,7 @@ class ChatCount:
     total: int
     estimate: bool
     limit: int
+    trainable: int = 0
 
     @property
     def over_limit(self) -> bool:
@@ -428,14 +663,19 @@ class ChatCount:
 
 
 def count_chat(store: DatasetStore, counter: Counter, chat_id: int) -> ChatCount:
-    """Count one chat's messages (cache first) and total them with the template overhead."""
+    """Count one chat (its messages and its rendering; cache first): what the editor shows."""
     count_dataset(store, counter, chat_ids=[chat_id], activate=store.active_token_key() is None)
     tok = token_key_id(store, counter)
     per = store.message_token_counts(chat_id, tok)
     content = sum(per.values())
-    overhead = counter.overhead_chat + counter.overhead_message * len(per) if per else 0
+    rendered = store.chat_tokens_of(chat_id, tok)
+    if rendered is not None:
+        total, trainable = rendered
+    else:  # no messages (or a read-only dataset): the message sum and the overhead
+        total = content + (counter.overhead_chat + counter.overhead_message * len(per) if per else 0)
+        trainable = 0
     limit = int(store.get_setting("context_limit") or 0)
-    return ChatCount(per, content, overhead, content + overhead, counter.estimate, limit)
+    return ChatCount(per, content, total - content, total, counter.estimate, limit, trainable)
 
 
 def format_count(n: int | None, estimate: bool = False) -> str:
@@ -451,10 +691,18 @@ class Rendered:
     text: str
     how: str  # "template" (the tokenizer's Jinja chat template) or "chatml" (the generic layout)
     note: str = ""  # why the template was not used, when it was not
+    # Character spans of the trained text: the template's `{% generation %}` blocks (or, in the
+    # ChatML layout, the assistant turns) of assistant messages with weight 1 or unset. None when
+    # the template has no generation blocks (the trained tokens are then the messages' own).
+    spans: list[tuple[int, int]] | None = None
+    template: str = ""  # the name of the template used ("default", "tool_use")
 
 
 def template_messages(chat: Chat) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-    """Messages and tools in the shape Hugging Face chat templates expect (arguments as objects)."""
+    """Messages and tools as a trainer hands them to `apply_chat_template` (the hf export's rows):
+    keys without a value left out (transformers drops None values too), tool-call arguments as
+    objects, tools as OpenAI function objects without `strict` (no template reads it, and the hf
+    export does not carry it)."""
     msgs = []
     for m in chat.messages:
         d: dict[str, Any] = {"role": m.role, "content": m.content or ""}
@@ -463,24 +711,44 @@ def template_messages(chat: Chat) -> tuple[list[dict[str, Any]], list[dict[str, 
         if m.tool_call_id:
             d["tool_call_id"] = m.tool_call_id
         if m.tool_calls:
-            calls = []
-            for c in m.tool_calls:
-                fn = dict(c.get("function", {}))
-                try:
-                    args = json.loads(fn.get("arguments") or "{}")
-                    fn["arguments"] = args if isinstance(args, dict) else fn.get("arguments")
-                except ValueError:
-                    pass
-                calls.append({"id": c.get("id"), "type": "function", "function": fn})
-            d["tool_calls"] = calls
+            d["tool_calls"] = [_template_call(c) for c in m.tool_calls]
         msgs.append(d)
-    tools = [t.to_openai() for t in chat.tools] or None
+    tools = [_template_tool(t.to_openai()) for t in chat.tools] or None
     return msgs, tools
+
+
+def _template_call(c: dict[str, Any]) -> dict[str, Any]:
+    fn = dict(c.get("function", {}))
+    fn["arguments"] = arguments_object(fn.get("arguments"))
+    return {"id": c.get("id"), "type": "function", "function": fn}
+
+
+def _template_tool(t: dict[str, Any]) -> dict[str, Any]:
+    fn = {k: v for k, v in t["function"].items() if k != "strict"}
+    return {"type": "function", "function": fn}
+
+
+def arguments_object(args: Any) -> Any:
+    """Tool-call arguments as the object templates expect; a string that is not a JSON object is
+    kept as it is (a template then shows it as a string)."""
+    if not isinstance(args, str):
+        return args
+    try:
+        obj = json.loads(args or "{}")
+    except ValueError:
+        return args
+    return obj if isinstance(obj, dict) else args
 
 
 def render_chatml(chat: Chat) -> str:
     """The generic ChatML layout (used when there is no template, or jinja2 is missing)."""
+    return _chatml(chat)[0]
+
+
+def _chatml(chat: Chat) -> tuple[str, list[tuple[int, int]]]:
+    """ChatML text and the spans of the trainable assistant turns (content, calls and <|im_end|>)."""
     msgs, tools = template_messages(chat)
+    weights = [m.weight for m in chat.messages]
     if tools:
         listing = "\n".join(json.dumps(t, ensure_ascii=False) for t in tools)
         block = f"# Tools\n\n<tools>\n{listing}\n</tools>"
@@ -488,14 +756,23 @@ def render_chatml(chat: Chat) -> str:
             msgs = [{**msgs[0], "content": f"{msgs[0]['content']}\n\n{block}"}, *msgs[1:]]
         else:
             msgs = [{"role": "system", "content": block}, *msgs]
-    out = []
-    for m in msgs:
+            weights = [None, *weights]
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m, w in zip(msgs, weights, strict=True):
         parts = [m["content"]] if m["content"] else []
         for c in m.get("tool_calls") or ():
             call = {"name": c["function"].get("name"), "arguments": c["function"].get("arguments")}
             parts.append(f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>")
-        out.append(f"<|im_start|>{m['role']}\n" + "\n".join(parts) + "<|im_end|>\n")
-    return "".join(out)
+        head = f"<|im_start|>{m['role']}\n"
+        body = "\n".join(parts) + "<|im_end|>"
+        if m["role"] == "assistant" and w != 0:
+            spans.append((pos + len(head), pos + len(head) + len(body)))
+        piece = head + body + "\n"
+        out.append(piece)
+        pos += len(piece)
+    return "".join(out), spans
 
 
 def jinja_available() -> bool:
@@ -508,44 +785,107 @@ def jinja_available() -> bool:
 
 def render_chat(chat: Chat, counter: Counter) -> Rendered:
     """The chat as the model sees it: the tokenizer's chat template when it has one and jinja2 is
-    importable (a dependency, but a broken install should still count), otherwise ChatML."""
-    if counter.template is None:
-        return Rendered(render_chatml(chat), "chatml", "the tokenizer has no chat template")
-    if not jinja_available():
-        return Rendered(render_chatml(chat), "chatml", "jinja2 is not installed, so the chat template is not used")
+    importable (a dependency, but a broken install should still count), otherwise ChatML; with
+    the spans of the trained text (see `Rendered.spans`)."""
+    source = counter.template_for(bool(chat.tools))
+    if source is None or not jinja_available():
+        text, spans = _chatml(chat)
+        return Rendered(text, "chatml", counter.template_note or "the tokenizer has no chat template", spans)
+    name = "tool_use" if source is counter.templates.get("tool_use") and chat.tools else "default"
     try:
-        return Rendered(_render_jinja(counter.template, chat, counter.special), "template")
+        text, blocks = _render_jinja(source, chat, counter.special)
     except Exception as e:  # noqa: BLE001 - a template may raise anything (raise_exception)
-        return Rendered(render_chatml(chat), "chatml", f"the chat template failed: {e}")
+        text, spans = _chatml(chat)
+        return Rendered(text, "chatml", f"the chat template failed: {e}", spans)
+    return Rendered(text, "template", spans=_trained_blocks(chat, blocks), template=name)
 
 
+def _trained_blocks(chat: Chat, blocks: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+    """The generation blocks of assistant messages with weight 1 or unset. Templates write one
+    block per assistant message, in order; when the numbers differ, every block counts."""
+    if blocks is None:
+        return None
+    weights = [m.weight for m in chat.messages if m.role == "assistant"]
+    if len(weights) != len(blocks):
+        return blocks
+    return [b for b, w in zip(blocks, weights, strict=True) if w != 0]
+
+
+_GENERATION_RE = re.compile(r"\{%-?\s*generation\s*-?%\}")
 _TEMPLATES: dict[str, Any] = {}
+_TRACK: Any = None  # contextvars.ContextVar of the (blocks, spans) of the rendering under way
 
 
-def _render_jinja(source: str, chat: Chat, special: dict[str, str]) -> str:
-    # As transformers does: a sandbox, trim/lstrip blocks, loop controls, tojson, raise_exception.
+def _compile(source: str) -> Any:
+    """A template compiled as transformers compiles chat templates: a sandbox with trim/lstrip
+    blocks, loop controls, `{% generation %}` blocks (their body is rendered and its span noted),
+    `tojson` without HTML escaping, `raise_exception`, `strftime_now`, `dict`, `namespace`."""
+    global _TRACK
     tpl = _TEMPLATES.get(source)
-    if tpl is None:
-        from datetime import datetime
+    if tpl is not None:
+        return tpl
+    from contextvars import ContextVar
+    from datetime import datetime
 
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    import jinja2
+    from jinja2 import nodes
+    from jinja2.ext import Extension
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        def raise_exception(message: str) -> None:
-            raise ValueError(message)
+    if _TRACK is None:
+        _TRACK = ContextVar("lima_tk_generation", default=None)
+    track = _TRACK
 
-        def tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
-                   sort_keys: bool = False) -> str:
-            return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                              sort_keys=sort_keys)
+    class Generation(Extension):
+        tags = {"generation"}
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=["jinja2.ext.loopcontrols"])
-        env.filters["tojson"] = tojson
-        env.globals["raise_exception"] = raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        tpl = _TEMPLATES[source] = env.from_string(source)
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.CallBlock(self.call_method("_block"), [], [], body).set_lineno(lineno)
+
+        def _block(self, caller: Any) -> str:
+            rv = caller()
+            state = track.get()
+            if state is not None:
+                done, spans = state
+                start = sum(len(b) for b in done)
+                spans.append((start, start + len(rv)))
+            return rv
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
+               sort_keys: bool = False) -> str:
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[Generation, "jinja2.ext.loopcontrols"])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["dict"] = dict
+    tpl = _TEMPLATES[source] = env.from_string(source)
+    return tpl
+
+
+def _render_jinja(source: str, chat: Chat, special: dict[str, str]) -> tuple[str, list[tuple[int, int]] | None]:
+    """(text, generation spans or None when the template has no generation blocks)."""
+    tpl = _compile(source)
     msgs, tools = template_messages(chat)
-    return tpl.render(messages=msgs, tools=tools, add_generation_prompt=False, **special)
+    args = {**special, "messages": msgs, "tools": tools, "documents": None, "add_generation_prompt": False}
+    if not _GENERATION_RE.search(source):
+        return tpl.render(**args), None
+    done: list[str] = []
+    spans: list[tuple[int, int]] = []
+    token = _TRACK.set((done, spans))
+    try:
+        for block in tpl.generate(**args):
+            done.append(block)
+    finally:
+        _TRACK.reset(token)
+    return "".join(done), spans
 
 
 _CUT = "\ue000lima-continue\ue001"  # private-use characters no template or text contains
@@ -565,7 +905,7 @@ def continuation_template(counter: Counter | None) -> Callable[[list[dict[str, A
     def render(history: list[dict[str, Any]], partial: str) -> str:
         msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
                 for m in history]
-        text = _render_jinja(template, Chat(messages=[*msgs, Message("assistant", partial + _CUT)]), special)
+        text, _ = _render_jinja(template, Chat(messages=[*msgs, Message("assistant", partial + _CUT)]), special)
         cut = text.rfind(_CUT)
         if cut < 0:
             raise LimaError("the chat template leaves out the reply being continued; use the chat method")

@@ -6,7 +6,8 @@
 Writes interop_export_hf.png (the export dialog on a Hugging Face folder, test split by ratio),
 interop_export_pref.png (preference pairs, a JSONL format), interop_export_openai.png (a format
 without options), interop_import_options.png (a ChatGPT .zip's options), interop_import_report.png
-(what was skipped and why after that import) and interop_versions_menu.png (the chat editor's
+(what was skipped and why after that import), interop_export_sharegpt.png (replies marked "no train"
+that ShareGPT cannot mark, and what the format loses) and interop_versions_menu.png (the chat editor's
 list of versions with a version marked rejected). Needs Xvfb and ImageMagick's `import` (a private
 Xvfb is started when $DISPLAY is unset); the user config goes to a temp dir.
 """
@@ -115,6 +116,17 @@ def shoot(tmp: Path, out: Path) -> None:
     dlg = app.export_dialog()
     grab(dlg, out / "interop_export_openai.png")
     dlg.destroy()
+
+    # Issue 11: replies marked "no train" that ShareGPT cannot mark, and what the format loses.
+    marked = [m.id for c in app.store.iter_chats() for m in c.messages if m.role == "assistant"][:3]
+    for mid in marked:
+        app.store.update_message(mid, weight=0)
+    dlg = app.export_dialog()
+    dlg.set_format("sharegpt")
+    grab(dlg, out / "interop_export_sharegpt.png")
+    dlg.destroy()
+    for _ in marked:
+        app.store.undo()
 
     src = chatgpt_zip(tmp / "chatgpt-export.zip")
     dlg = app.start_import(src)

@@ -41,26 +41,30 @@ def build(store: DatasetStore) -> None:
 
 
 def expected_row(chat, training: bool) -> dict:
-    """What a loaded row holds, written out by hand (not with the exporter's own code)."""
+    """What a loaded row holds, written out by hand (not with the exporter's own code): plain chats
+    have role and content only; tool chats the full message shape, arguments and parameters as
+    objects."""
+    plain = not chat.tools and not any(m.tool_calls or m.role == "tool" or m.name for m in chat.messages)
     msgs = []
     for m in chat.messages:
-        row = {"role": m.role, "content": m.content if m.content is not None else "", "name": m.name,
-               "tool_calls": [{"id": c["id"], "type": "function",
-                               "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-                              for c in (m.tool_calls or [])],
-               "tool_call_id": m.tool_call_id}
+        row = {"role": m.role, "content": m.content if m.content is not None else ""}
+        if not plain:
+            row.update({"name": m.name, "tool_calls": [
+                {"id": c["id"], "type": "function",
+                 "function": {"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}}
+                for c in m.tool_calls] if m.tool_calls else None, "tool_call_id": m.tool_call_id})
         if training:
             row["training"] = m.role == "assistant" and m.weight != 0
         msgs.append(row)
-    tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                               "parameters": json.dumps(t.parameters) if t.parameters else None}}
-             for t in chat.tools]
-    return {"id": chat.uid, "name": chat.name, "language": chat.language, "tags": chat.tags, "messages": msgs,
-            "tools": tools}
+    out = {"id": chat.uid, "name": chat.name, "language": chat.language, "tags": chat.tags, "messages": msgs}
+    if not plain:
+        out["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                          "parameters": t.parameters}} for t in chat.tools]
+    return out
 
 
-def load(folder: Path, tmp: Path, **kw) -> datasets.DatasetDict:
-    return datasets.load_dataset(str(folder), cache_dir=str(tmp / "hf-cache"), **kw)
+def load(folder: Path, tmp: Path, *args, **kw) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(folder), *args, cache_dir=str(tmp / "hf-cache"), **kw)
 
 
 def test_hf_folder_loads_row_by_row(tmp_path: Path, store: DatasetStore):
@@ -70,42 +74,55 @@ def test_hf_folder_loads_row_by_row(tmp_path: Path, store: DatasetStore):
     rep = export_file(store, out, "hf", options={"test_tag": "held-out", "training_flag": True},
                       progress=lambda d, t: calls.append((d, t)))
     assert (rep.format, rep.chats, rep.rows, rep.messages) == ("hf", 10, 10, 26)
-    assert rep.files == ["README.md", "data/train.jsonl", "data/test.jsonl"]
+    assert rep.files == ["README.md", "data/train.jsonl", "data/test.jsonl", "data/tools-train.jsonl"]
     assert calls[-1] == (10, 10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my-dataset", "test.lima.db", "test.lima.db-shm",
                                                           "test.lima.db-wal"]  # no temp folder left
     card = (out / "README.md").read_text()
     assert card.startswith("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n")
     assert 'path: "data/test.jsonl"' in card and "num_examples: 1" in card
+    assert '- config_name: tools\n  data_files:\n  - split: train\n    path: "data/tools-train.jsonl"' in card
     assert 'language:\n- "de"\n- "en"\n' in card
     assert "| en | 8 |" in card and "| a | 2 |" in card and "not counted yet" in card
+    assert any("strict" in w for w in rep.warnings)  # WEATHER is strict: listed as lossy
     ds = load(out, tmp_path)
     assert set(ds) == {"train", "test"}
-    assert (ds["train"].num_rows, ds["test"].num_rows) == (9, 1)
+    assert (ds["train"].num_rows, ds["test"].num_rows) == (8, 1)
+    tools = load(out, tmp_path, "tools")
+    assert set(tools) == {"train"} and tools["train"].num_rows == 1
     by_name = {c.name: c for c in store.iter_chats()}
-    for split in ("train", "test"):
-        for row in ds[split]:
-            assert row == expected_row(by_name[row["name"]], True), row["name"]
+    for d in (ds, tools):
+        for split in d:
+            for row in d[split]:
+                assert row == expected_row(by_name[row["name"]], True), row["name"]
     assert ds["test"][0]["name"] == "no language"
-    tools_row = next(r for r in ds["train"] if r["name"] == "tools")
-    assert json.loads(tools_row["tools"][0]["function"]["parameters"])["required"] == ["city"]
-    assert json.loads(tools_row["messages"][1]["tool_calls"][1]["function"]["arguments"]) == {"city": "Bonn"}
+    # plain rows have no tool keys at all: Llama-3.1's `'tool_calls' in message` stays false
+    assert set(ds["train"][0]["messages"][0]) == {"role", "content", "training"}
+    tools_row = tools["train"][0]
+    assert tools_row["tools"][0]["function"]["parameters"]["required"] == ["city"]
+    assert tools_row["messages"][1]["tool_calls"][1]["function"]["arguments"] == {"city": "Bonn"}
 
 
 def test_hf_rows_keep_one_schema_across_batches(tmp_path: Path, store: DatasetStore):
-    """Many plain chats before the first tool call: read in small batches, every batch must still
-    cast to the declared features (an inferred list<null> would not take the later structs)."""
+    """Many tool chats without calls before the first call, read in small batches: every batch
+    must cast to the declared features (an inferred list<null> would not take the later structs)."""
     for i in range(300):
-        store.create_chat(f"c{i}", messages=[Message("user", f"q{i} " + "x" * 50), Message("assistant", f"a{i}")])
+        store.create_chat(f"c{i}", messages=[Message("user", f"q{i} " + "x" * 50), Message("assistant", f"a{i}")],
+                          tools=[Tool("noop")])
     store.create_chat("late tools", messages=[
         Message("user", "w?"), Message("assistant", None, tool_calls=[call("c1", '{"city": "Rome"}')]),
         Message("tool", "20C", tool_call_id="c1"), Message("assistant", "20C")], tools=[WEATHER])
     out = tmp_path / "ds"
     export_file(store, out, "hf")
-    ds = load(out, tmp_path, chunksize=2048)
+    ds = load(out, tmp_path, "tools", chunksize=2048)
     assert ds["train"].num_rows == 301
-    assert ds["train"][300]["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"city": "Rome"}'
+    assert ds["train"][300]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Rome"}
+    assert ds["train"][0]["messages"][0]["tool_calls"] is None
     assert "training" not in ds["train"][0]["messages"][0]
+    # the string form for older datasets versions
+    export_file(store, tmp_path / "s", "hf", options={"tool_args": "string"})
+    ds = load(tmp_path / "s", tmp_path, "tools")
+    assert ds["train"][300]["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"city": "Rome"}'
 
 
 def test_hf_test_split_by_ratio_is_seeded(tmp_path: Path, store: DatasetStore):
@@ -114,10 +131,11 @@ def test_hf_test_split_by_ratio_is_seeded(tmp_path: Path, store: DatasetStore):
     for i, seed in enumerate((7, 7, 8)):
         out = tmp_path / f"r{i}"
         rep = export_file(store, out, "hf", options={"test_ratio": 0.3, "seed": seed})
-        assert rep.files[-1] == "data/test.jsonl"
+        assert rep.files[-2:] == ["data/test.jsonl", "data/tools-train.jsonl"]
         test = [json.loads(x)["name"] for x in (out / "data" / "test.jsonl").read_text().splitlines()]
         train = [json.loads(x)["name"] for x in (out / "data" / "train.jsonl").read_text().splitlines()]
-        assert len(test) == 3 and len(train) == 7 and not set(test) & set(train)
+        tools = [json.loads(x)["name"] for x in (out / "data" / "tools-train.jsonl").read_text().splitlines()]
+        assert len(test) == 3 and len(train) + len(tools) == 7 and not set(test) & set(train)
         names.append(test)
     assert names[0] == names[1] and names[0] != names[2]
     with pytest.raises(ValidationError, match="not both"):
@@ -131,7 +149,7 @@ def test_hf_filters_and_no_problems(tmp_path: Path, store: DatasetStore):
     store.create_chat("broken", "en", ["a"], messages=[Message("user", "q"), Message("assistant", "")])
     rep = export_file(store, tmp_path / "f", "hf", chat_filter=ChatFilter(tag="a"), skip_problems=True)
     assert (rep.chats, rep.skipped, rep.skipped_reasons) == (2, 1, {"has linter errors": 1})
-    assert rep.files == ["README.md", "data/train.jsonl"]
+    assert rep.files == ["README.md", "data/train.jsonl", "data/tools-train.jsonl"]
     assert "1 chats were left out: has linter errors (1)." in (tmp_path / "f" / "README.md").read_text()
 
 
@@ -141,7 +159,7 @@ def test_hf_replaces_only_its_own_folder(tmp_path: Path, store: DatasetStore):
     export_file(store, out, "hf", options={"test_tag": "held-out"})
     assert (out / "data" / "test.jsonl").exists()
     export_file(store, out, "hf")  # again, without a test split: the old test file is gone
-    assert sorted(p.name for p in (out / "data").iterdir()) == ["train.jsonl"]
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["tools-train.jsonl", "train.jsonl"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     foreign = tmp_path / "photos"
     foreign.mkdir()

@@ -464,11 +464,14 @@ def test_preference_exports(tmp_path: Path, store: DatasetStore):
     assert (rep.chats, rep.rows, rep.skipped, rep.skipped_reasons) == (1, 2, 1, {"no rejected alternative": 1})
     prompt = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
               {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Tell me a joke"}]
+    # the chat's tools come along: TRL's DPOTrainer renders the prompt with them (issue 11)
+    tools = [{"type": "function", "function": {"name": "f", "description": "a function",
+                                                "parameters": {"type": "object"}}}]
     assert [json.loads(x) for x in out.read_text().splitlines()] == [
         {"prompt": prompt, "chosen": [{"role": "assistant", "content": "B"}],
-         "rejected": [{"role": "assistant", "content": "A"}]},
+         "rejected": [{"role": "assistant", "content": "A"}], "tools": tools},
         {"prompt": prompt, "chosen": [{"role": "assistant", "content": "B"}],
-         "rejected": [{"role": "assistant", "content": "C"}]},
+         "rejected": [{"role": "assistant", "content": "C"}], "tools": tools},
     ]
     export_file(store, out, "pref-openai")
     tool = {"type": "function",

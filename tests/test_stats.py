@@ -47,15 +47,17 @@ def test_token_numbers_on_a_known_dataset(store: DatasetStore, words: Path) -> N
     s = dataset_stats(store)
     assert (s["chats"], s["messages"]) == (4, 8)
     t = s["tokens"]
-    assert t["estimate"] is False and t["uncounted_messages"] == 0
-    assert (t["total"], t["content"], t["template_overhead"]) == (17, 17, 0)
+    assert t["estimate"] is False and t["uncounted_messages"] == 0 and t["unrendered_chats"] == 0
+    # No chat template in a bare tokenizer.json: chats are counted in the ChatML layout, 3 tokens
+    # per message (<|im_start|>, the role word, <|im_end|>) on top of the 17 words.
+    assert (t["total"], t["content"], t["template_overhead"]) == (41, 17, 24)
     assert t["by_role"] == {"assistant": 6, "system": 2, "user": 9}
     assert t["trainable_assistant"] == 4  # "six" (unset) + "h i j" (1); "e f" has weight 0
-    assert t["per_chat"] == {"min": 0, "max": 10, "mean": 4.25, "median": 6}
-    assert (t["context_limit"], t["over_limit"]) == (5, 2)
+    assert t["trainable"] == 6  # the same turns with their <|im_end|>, as rendered
+    assert t["per_chat"] == {"min": 0, "max": 22, "mean": 10.25, "median": 15}
+    assert (t["context_limit"], t["over_limit"]) == (5, 2)  # A 15, B 22 (C renders to 4)
     h = s["histograms"]
-    assert [(b["lo"], b["count"]) for b in h["tokens_per_chat"] if b["count"]] == [(0, 1), (1, 1), (6, 1), (10, 1)]
-    assert len(h["tokens_per_chat"]) == 11 and all(b["hi"] - b["lo"] == 1 for b in h["tokens_per_chat"])
+    assert [(b["lo"], b["count"]) for b in h["tokens_per_chat"] if b["count"]] == [(0, 1), (4, 1), (14, 1), (22, 1)]
     assert [b["count"] for b in h["messages_per_chat"]] == [1, 1, 0, 1, 1]
     # the old keys are unchanged
     assert s["messages_by_role"] == {"assistant": 3, "system": 1, "user": 4}
@@ -85,7 +87,10 @@ def test_uncounted_is_an_estimate(store: DatasetStore, words: Path) -> None:
     count_dataset(store, load_counter(str(words)))
     store.add_message(1, "user", "seven eight")
     t = dataset_stats(store)["tokens"]
-    assert t["estimate"] is True and t["uncounted_messages"] == 1 and t["total"] == 17
+    # chat A changed: not rendered again yet, so its message sum stands in (6 words, no overhead
+    # measured for a bare tokenizer.json); B and C keep their rendered counts (22 + 4)
+    assert t["estimate"] is True and t["uncounted_messages"] == 1 and t["unrendered_chats"] == 1
+    assert t["total"] == 6 + 22 + 4
     s = dataset_stats(store, tokens=False)
     assert "tokens" not in s and s["messages"] == 9
 
@@ -111,10 +116,10 @@ def test_csv_export(store: DatasetStore, words: Path, tmp_path: Path) -> None:
         rows = list(csv.reader(f))
     assert rows[0] == ["section", "name", "value"]
     d = {(r[0], r[1]): r[2] for r in rows[1:]}
-    assert d[("summary", "chats")] == "4" and d[("tokens", "total")] == "17"
+    assert d[("summary", "chats")] == "4" and d[("tokens", "total")] == "41" and d[("tokens", "trainable")] == "6"
     assert d[("tokens", "estimate")] == "false" and d[("tokens", "over_limit")] == "2"
     assert d[("tokens_by_role", "user")] == "9" and d[("chats_per_language", "en")] == "3"
-    assert d[("histogram_tokens_per_chat", "10")] == "1" and d[("chats_per_tag", "a")] == "2"
+    assert d[("histogram_tokens_per_chat", "22-23")] == "1" and d[("chats_per_tag", "a")] == "2"
     assert not list(tmp_path.glob(".stats-*"))  # the temp file was renamed
 
 
@@ -134,7 +139,7 @@ def test_cli_stats_json_and_csv(tmp_path: Path, words: Path) -> None:
     r = CliRunner().invoke(cli, ["--db", str(db), "stats", "--json", "--csv", str(out)])
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)  # counted first (from the local file), then reported
-    assert s["tokens"]["total"] == 17 and s["tokens"]["estimate"] is False
+    assert s["tokens"]["total"] == 41 and s["tokens"]["estimate"] is False
     assert "histograms" in s and out.read_text(encoding="utf-8").startswith("section,name,value")
     r = CliRunner().invoke(cli, ["--db", str(db), "stats", "--tag", "b", "--json", "--no-count"])
-    assert json.loads(r.output)["tokens"]["total"] == 10
+    assert json.loads(r.output)["tokens"]["total"] == 22  # B (4 messages, 10 words, ChatML) + D (empty)

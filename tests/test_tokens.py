@@ -159,7 +159,7 @@ def test_hub_id_from_the_local_cache(tmp_path: Path, tok_file: Path) -> None:
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     c = load_counter("acme/tiny-chat")
-    assert not c.estimate and c.key == "hub:acme/tiny-chat@0123abcd" and c.template == CHATML_TEMPLATE
+    assert not c.estimate and c.key.startswith("hub:acme/tiny-chat@0123abcd+") and c.template == CHATML_TEMPLATE
 
 
 def test_estimate_counter() -> None:
@@ -179,15 +179,17 @@ def test_count_dataset_then_warm_reopen_encodes_nothing(db_path: Path, tok_file:
         c = load_counter(str(tok_file))
         seen: list[tuple[int, int]] = []
         r = count_dataset(s, c, progress=lambda d, t: seen.append((d, t)))
-        assert (r.messages, r.encoded, r.estimate) == (5, 5, False)
-        assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+        assert (r.messages, r.encoded, r.chats, r.rendered, r.estimate) == (5, 5, 2, 2, False)
+        assert seen[0] == (0, 7) and seen[-1] == (7, 7)  # 5 messages, then 2 chats
         totals = s.chat_token_totals(ids)
-        assert totals[ids[0]].total == sum(_encode(tok_file, m.content or "") for m in s.get_messages(ids[0]))
+        # a bare tokenizer.json has no template: the chat is counted in the ChatML layout
+        assert totals[ids[0]].total == _encode(tok_file, tokens.render_chatml(s.get_chat(ids[0])))
+        assert totals[ids[0]].total > sum(_encode(tok_file, m.content or "") for m in s.get_messages(ids[0]))
         assert totals[ids[1]].uncounted == 0
     with DatasetStore(db_path) as s:
         c2 = load_counter(str(tok_file))
         r = count_dataset(s, c2)
-        assert (r.messages, r.encoded, c2.encoded) == (0, 0, 0)
+        assert (r.messages, r.encoded, r.chats, c2.encoded) == (0, 0, 0, 0)
         assert ensure_counted(s) is None  # nothing to do: not even a tokenizer load
         # the per-message index lost (e.g. rebuilt): the content cache answers, still no encoding
         s.conn.execute("DELETE FROM message_tokens")
@@ -204,15 +206,20 @@ def test_recount_after_an_edit_touches_one_message(store: DatasetStore, tok_file
     store.edit_message_text(mid, "hello hello world world")
     key = store.active_token_key()
     assert key is not None and store.count_uncounted(key.id) == 1
-    assert store.chat_token_totals([ids[0]])[ids[0]].uncounted == 1
+    assert store.chat_token_totals([ids[0]])[ids[0]].uncounted == 2  # the message, and the chat's rendering
     c.encoded = 0
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded, c.encoded) == (1, 1, 1)
+    # one message text and one rendered chat encoded; the other chat is not touched
+    assert (r.messages, r.encoded, r.chats, r.rendered, c.encoded) == (1, 1, 1, 1, 2)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello hello world world")
+    assert store.chat_token_totals([ids[0]])[ids[0]] == (
+        _encode(tok_file, tokens.render_chatml(store.get_chat(ids[0]))), 0,
+        _encode(tok_file, "the model answers the question<|im_end|>"))
     # undo brings the old text back: its count is still cached, nothing is encoded
     store.undo()
+    c.encoded = 0
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded) == (1, 0)
+    assert (r.messages, r.encoded, r.chats, r.rendered, c.encoded) == (1, 0, 1, 0, 0)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello world")
     # an update that does not change the text keeps the count
     store.update_message(mid, weight=None, role="user")
@@ -228,8 +235,10 @@ def test_a_change_outside_the_recent_chats_is_still_found(store: DatasetStore, t
     store.conn.execute("UPDATE messages SET content = 'hello world world' WHERE id = ?", (mid,))
     assert ids[0] not in store.recently_updated_chats()
     r = count_dataset(store, c)
-    assert (r.messages, r.encoded) == (1, 1)
+    assert (r.messages, r.encoded, r.chats, r.rendered) == (1, 1, 1, 1)
     assert store.message_token_counts(ids[0])[mid] == _encode(tok_file, "hello world world")
+    assert store.chat_token_totals([ids[0]])[ids[0]].total == _encode(
+        tok_file, "<|im_start|>user\nhello world world<|im_end|>\n")
 
 
 def test_deleted_messages_and_chats_drop_their_counts(store: DatasetStore, tok_file: Path) -> None:
@@ -251,7 +260,10 @@ def test_tool_calls_are_counted(store: DatasetStore, tok_file: Path) -> None:
     c = load_counter(str(tok_file))
     count_dataset(store, c)
     expected = _encode(tok_file, '{"name": "weather", "arguments": {"city": "Oslo"}}')
-    assert store.chat_token_totals([cid])[cid].total == expected
+    assert store.message_token_counts(cid) == {store.get_messages(cid)[0].id: expected}
+    chatml = ('<|im_start|>assistant\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n'
+              '</tool_call><|im_end|>\n')
+    assert store.chat_token_totals([cid])[cid].total == _encode(tok_file, chatml)
 
 
 def test_tokenizer_change_recounts_everything(store: DatasetStore, tok_file: Path, folder: Path) -> None:
@@ -286,14 +298,15 @@ def test_over_limit_marking_and_filter(store: DatasetStore, word_folder: Path) -
     assert (c.overhead_chat, c.overhead_message) == (0, 3)  # <|im_start|> role ... <|im_end|>
     count_dataset(store, c)
     totals = store.chat_token_totals([a, b, empty])
-    assert totals == {a: (4 + 2 * 3, 0), b: (1 + 3, 0)}
+    # (rendered total, uncounted, trainable: the assistant's word; no generation blocks)
+    assert totals == {a: (4 + 2 * 3, 0, 1), b: (1 + 3, 0, 0)}
     store.set_setting("context_limit", 5)
     assert store.chat_ids(ChatFilter(over_limit=True)) == [a]
     assert [r.id for r in store.list_chats(ChatFilter(over_limit=True, tag="x"))] == [a]
     assert store.count_chats(ChatFilter(over_limit=True, tag="y")) == 0
     assert not ChatFilter(over_limit=True).is_empty()
     cc = count_chat(store, c, a)
-    assert (cc.content, cc.overhead, cc.total, cc.over_limit, cc.label()) == (4, 6, 10, True, "10 / 5")
+    assert (cc.content, cc.overhead, cc.total, cc.over_limit, cc.label(), cc.trainable) == (4, 6, 10, True, "10 / 5", 1)
     store.set_setting("context_limit", 0)  # 0 = no limit
     assert store.count_chats(ChatFilter(over_limit=True)) == 0
 
@@ -363,6 +376,7 @@ def test_cli_tokens_command(tmp_path: Path, tok_file: Path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["counted"] == 5 and out["encoded"] == 5 and out["estimate"] is False and out["total"] > 0
+    assert out["chats"] == 2
     r = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--json"])
     assert json.loads(r.output)["encoded"] == 0
     r = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--tokenizer", str(tmp_path / "nope.json")])
@@ -396,3 +410,177 @@ def test_continuation_prompt_uses_the_tokenizers_own_template(folder: Path, tmp_
     bad = tokens.continuation_template(load_counter(str(tmp_path / "drop")))
     with pytest.raises(LimaError, match="leaves out the reply"):
         continue_request(chat, 2, "completions", template=bad)
+
+
+# -- issue 17: ChatML with a system prompt and tools, text beside calls, edits of calls and tools --
+
+
+def _weather_chat() -> Chat:
+    call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    return Chat(messages=[Message("system", "Be brief."), Message("user", "Weather?"),
+                          Message("assistant", "Checking.", tool_calls=[call]),
+                          Message("tool", "-3C", tool_call_id="c1"), Message("assistant", "Cold: -3C.")],
+                tools=[Tool("weather", "now", {"type": "object", "properties": {}}, strict=True)])
+
+
+def test_chatml_with_a_system_prompt_tools_and_text_beside_a_call() -> None:
+    """The tools block goes into the chat's own system message (not a second one), `strict` is left
+    out, and a message with text and a call keeps both, text first."""
+    text, spans = tokens._chatml(_weather_chat())
+    tool = '{"type": "function", "function": {"name": "weather", "description": "now", "parameters": ' \
+           '{"type": "object", "properties": {}}}}'
+    assert text == (
+        f"<|im_start|>system\nBe brief.\n\n# Tools\n\n<tools>\n{tool}\n</tools><|im_end|>\n"
+        "<|im_start|>user\nWeather?<|im_end|>\n"
+        '<|im_start|>assistant\nChecking.\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n'
+        "</tool_call><|im_end|>\n"
+        "<|im_start|>tool\n-3C<|im_end|>\n"
+        "<|im_start|>assistant\nCold: -3C.<|im_end|>\n")
+    assert [text[a:b] for a, b in spans] == [
+        'Checking.\n<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>',
+        "Cold: -3C.<|im_end|>"]
+    assert tokens.render_chatml(_weather_chat()) == text
+    # no system message: the tools block is one of its own, first
+    chat = _weather_chat()
+    chat.messages = chat.messages[1:]
+    assert tokens.render_chatml(chat).startswith(f"<|im_start|>system\n# Tools\n\n<tools>\n{tool}\n</tools><|im_end|>\n"
+                                                 "<|im_start|>user\nWeather?")
+    # weight 0 on the first reply: only the second is trained
+    chat = _weather_chat()
+    chat.messages[2].weight = 0
+    text, spans = tokens._chatml(chat)
+    assert [text[a:b] for a, b in spans] == ["Cold: -3C.<|im_end|>"]
+
+
+def test_message_text_of_text_and_calls() -> None:
+    calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
+             {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    assert tokens.message_text("Hi", calls) == (
+        'Hi\n{"name": "f", "arguments": {"x": 1}}\n{"name": "g", "arguments": {}}')
+    assert tokens.message_text(None, json.dumps(calls)) == '{"name": "f", "arguments": {"x": 1}}\n' \
+                                                            '{"name": "g", "arguments": {}}'
+    assert tokens.message_text("only text", None) == "only text"
+
+
+def test_counts_follow_edits_of_tool_calls_and_tool_definitions(store: DatasetStore, tok_file: Path) -> None:
+    """The cache is dropped by what a template reads besides content: tool calls, tool definitions
+    (add, edit, delete), weights and order; each recount equals a fresh count, and undo encodes nothing."""
+    chat = _weather_chat()
+    cid = store.create_chat("w", messages=chat.messages, tools=chat.tools)
+    c = load_counter(str(tok_file))
+    count_dataset(store, c)
+    key = store.active_token_key()
+    assert key is not None
+
+    def fresh() -> int:
+        return _encode(tok_file, tokens.render_chatml(store.get_chat(cid)))
+
+    def recount() -> tuple[int, int]:
+        before = c.encoded
+        count_dataset(store, c)
+        t = store.chat_token_totals([cid])[cid]
+        assert t.uncounted == 0 and t.total == fresh()
+        return t.total, c.encoded - before
+
+    first = store.chat_token_totals([cid])[cid].total
+    assert first == fresh()
+    mid = store.get_messages(cid)[2].id
+    new_call = [{"id": "c1", "type": "function",
+                 "function": {"name": "weather", "arguments": '{"city": "Oslo", "unit": "celsius"}'}}]
+    store.update_message(mid, tool_calls=new_call)
+    assert store.count_uncounted(key.id) == 1 and store.count_uncounted_chats(key.id) == 1
+    n, enc = recount()
+    assert n > first and enc == 2  # the message text and the rendered chat
+    assert store.message_token_counts(cid)[mid] == _encode(tok_file, tokens.message_text("Checking.", new_call))
+    tool_id = store.get_tools(cid)[0].id
+    assert tool_id is not None
+    store.update_tool(tool_id, Tool("weather", "the weather now, anywhere", {"type": "object", "properties": {}}))
+    assert store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 1
+    n2, enc = recount()
+    assert n2 > n and enc == 1
+    store.add_tool(cid, Tool("clock", "time"))
+    n3, enc = recount()
+    assert n3 > n2 and enc == 1
+    store.delete_tool(tool_id)
+    n4, _ = recount()
+    assert n4 < n3
+    t_before = store.chat_token_totals([cid])[cid]
+    store.update_message(mid, weight=0)  # not in the text: the total stays, the trainable part drops
+    assert store.count_uncounted_chats(key.id) == 1
+    n5, enc = recount()  # the same text, other trained spans: encoded once more for the offsets
+    assert n5 == n4 and enc == 1
+    # only the last reply (and its end marker) is trained now
+    assert t_before.trainable > store.chat_token_totals([cid])[cid].trainable == _encode(
+        tok_file, "Cold: -3C.<|im_end|>")
+    for _ in range(5):  # back to the first version: every text is cached
+        store.undo()
+    assert store.count_uncounted_chats(key.id) == 1
+    n6, enc = recount()
+    assert (n6, enc) == (first, 0)
+
+
+def test_moving_a_message_recounts_the_chat(store: DatasetStore, tok_file: Path) -> None:
+    cid = store.create_chat("m", messages=[Message("user", "hello"), Message("assistant", "world")])
+    other = store.create_chat("o", messages=[Message("user", "x")])
+    c = load_counter(str(tok_file))
+    count_dataset(store, c)
+    key = store.active_token_key()
+    assert key is not None
+    store.move_messages([store.get_messages(cid)[1].id], -1)
+    assert store.uncounted_chat_ids(key.id) == [cid]  # the other chat keeps its count
+    count_dataset(store, c)
+    assert store.chat_token_totals([cid])[cid].total == _encode(
+        tok_file, "<|im_start|>assistant\nworld<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n")
+    assert store.chat_token_totals([other])[other].uncounted == 0
+
+
+def test_editing_the_template_recounts_the_chats(store: DatasetStore, tmp_path: Path) -> None:
+    """The key includes the templates: a changed chat_template.jinja (same tokenizer.json) is a new
+    key, so no count rendered with the old template is read."""
+    folder = model_folder(tmp_path / "m", make=word_tokenizer_json)
+    cid = store.create_chat("a", messages=[Message("user", "one two"), Message("assistant", "three")])
+    store.set_setting("tokenizer", str(folder))
+    tokens.ensure_counted(store)
+    first = store.chat_token_totals([cid])[cid].total
+    key1 = load_counter(str(folder)).key
+    (folder / "chat_template.jinja").write_text("{% for m in messages %}{{ m.content }} {% endfor %}")
+    c2 = load_counter(str(folder))
+    assert key1 != c2.key and key1.split("+")[0] == c2.key.split("+")[0]  # same tokenizer.json
+    r = count_dataset(store, c2)  # what `lima-tk tokens` and the window's count do after loading it
+    assert (r.chats, r.messages) == (1, 2)  # a new key: everything is counted again
+    assert store.chat_token_totals([cid])[cid].total == 3 != first
+
+
+def test_trainable_without_generation_blocks_skips_no_train_replies(store: DatasetStore, word_folder: Path) -> None:
+    """A template without {% generation %}: the trained tokens are the replies' own counts, and a
+    reply marked "no train" is not among them."""
+    cid = store.create_chat("w", messages=[
+        Message("user", "one"), Message("assistant", "two three", weight=0), Message("user", "four"),
+        Message("assistant", "five six seven"), Message("assistant", "eight", weight=1)])
+    c = load_counter(str(word_folder))
+    count_dataset(store, c)
+    t = store.chat_token_totals([cid])[cid]
+    assert (t.total, t.trainable) == (8 + 5 * 3, 3 + 1)
+    assert count_chat(store, c, cid).trainable == 4
+
+
+def test_a_chat_edited_during_the_chat_pass_is_not_given_a_stale_count(db_path: Path, tok_file: Path) -> None:
+    with DatasetStore(db_path) as s, DatasetStore(db_path) as other:
+        ids = _seed(s)
+        c = load_counter(str(tok_file))
+        mid = s.get_messages(ids[1])[1].id
+        assert mid is not None
+
+        def edit_meanwhile(done: int, total: int) -> None:
+            # One chat per chunk: chat 2 has been rendered (and is being encoded) when chat 1 is
+            # stored; another connection commits an edit of it right then.
+            if done == 5 + 1:
+                other.edit_message_text(mid, "edited meanwhile")
+
+        r = count_dataset(s, c, progress=edit_meanwhile, chat_chunk=1)
+        assert r.chats == 2
+        key = s.active_token_key()
+        assert key is not None and s.uncounted_chat_ids(key.id) == [ids[1]]
+        count_dataset(s, c)
+        assert s.chat_token_totals([ids[1]])[ids[1]].total == _encode(
+            tok_file, tokens.render_chatml(s.get_chat(ids[1])))

@@ -367,14 +367,18 @@ def export_file(
     spec = REGISTRY.get(fmt)
     if spec is None or (spec.write is None and spec.folder is None):
         raise ValidationError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    from lima_tk.formats.lossy import lossy_fields
+
     if spec.folder is not None:
-        return spec.folder(store, out_path, chat_filter, progress, cancel, options, skip_problems)
+        folder_report = spec.folder(store, out_path, chat_filter, progress, cancel, options, skip_problems)
+        folder_report.lossy = lossy_fields(spec.name, options)
+        return folder_report
     assert spec.write is not None
     out = Path(out_path)
     if out.is_dir():
         raise LimaError(f"{out}: is a folder; give a file name")
     check_target(out, store.path)  # never over the dataset (or its -wal/-shm)
-    report = ExportReport(str(out), spec.name)
+    report = ExportReport(str(out), spec.name, lossy=lossy_fields(spec.name, options))
     ctx = WriteContext(report, options)
     total = store.count_chats(chat_filter)
     if cancel is not None and cancel.is_set():
@@ -382,7 +386,10 @@ def export_file(
     array = spec.container == "array"
     try:
         with atomic_write(out, newline="\n", dataset=store.path) as f:
-            dumps = json.JSONEncoder(ensure_ascii=False).encode
+            # One JSON style per file: a format whose plain lines SQLite builds (compact, as
+            # json_object writes them) writes its other lines compact too (issue 11).
+            compact = (",", ":") if spec.fast_lines is not None else None
+            dumps = json.JSONEncoder(ensure_ascii=False, separators=compact).encode
             if spec.header is not None:
                 f.write(dumps(spec.header(store)) + "\n")
             if array:

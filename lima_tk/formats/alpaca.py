@@ -22,6 +22,7 @@ from lima_tk.formats.base import ReadContext, WriteContext
 from lima_tk.formats.jsonlines import Head
 from lima_tk.formats.jsonstream import read_values
 from lima_tk.formats.openai import derive_name, kind
+from lima_tk.formats.weights import apply_weight0
 from lima_tk.model import Chat, Message
 
 KEYS = {"instruction", "input", "output", "system", "history"}
@@ -90,7 +91,10 @@ def write(chat: Chat, ctx: WriteContext) -> dict[str, Any] | None:
     mode = ctx.options.get("multi_turn", "history")
     if mode not in ("history", "skip"):
         raise ValidationError(f"multi_turn must be 'history' or 'skip', got {mode!r}")
-    msgs = list(chat.messages)
+    weighted = apply_weight0(chat, ctx, "alpaca")
+    if weighted is None:
+        return None
+    msgs = list(weighted.messages)
     system = None
     if msgs and msgs[0].role == "system":
         system = msgs.pop(0).content or ""

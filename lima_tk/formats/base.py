@@ -54,6 +54,7 @@ class ImportReport(_Report):
 class ExportReport(_Report):
     rows: int = 0  # lines/items written (a preference export writes one row per pair)
     files: list[str] = field(default_factory=list)  # a folder export: the files written, relative
+    lossy: list[str] = field(default_factory=list)  # what the format cannot hold (formats/lossy.py)
 
 
 @dataclass(frozen=True)

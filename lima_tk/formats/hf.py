@@ -2,15 +2,21 @@
 and a `README.md` dataset card whose YAML names the files (`configs:`) and declares the features,
 so `datasets.load_dataset(OUT_DIR)` (or the Hub, after `--push`) loads it without casting errors.
 
-Every row has the same keys and types (see ROW in docs/formats.md): `id`, `name`, `language`,
-`tags`, `messages` (role, content, name, tool_calls, tool_call_id [, training]) and `tools`
-(function name, description, parameters). Tool-call `arguments` and tool `parameters` are JSON
-*strings* (their shapes differ from call to call, which one Arrow schema cannot hold); absent
-strings are null, an absent content is "".
+Two configurations, each file with one schema (issue 11): `default` holds the plain chats
+(`data/train.jsonl`: `id`, `name`, `language`, `tags`, `messages` of `role` and `content` only), and
+`tools` the chats with tools, tool calls or message names (`data/tools-train.jsonl`: messages also
+have `name`, `tool_calls`, `tool_call_id`, null when not set, and the row has `tools`). So
+Llama-3.1's `'tool_calls' in message` test sees no empty `tool_calls` on plain chats.
+
+Tool-call `arguments` and tool `parameters` are JSON objects (option `tool_args=object`, the
+default: what transformers' chat templates expect, declared as the `Json` feature, datasets >= 5)
+or JSON strings (`tool_args=string`: loads with older datasets, but a template then shows the
+escaped string). A tool's `strict` flag is not written (no template reads it; listed as lossy).
 
 Options: `test_ratio` (0..1) with `seed` (default 0), or `test_tag` (chats with that tag form the
 test split); `training_flag` adds a per-message `training` boolean (assistant messages with weight
-unset or 1: true; the rest false).
+unset or 1: true; the rest false); without it, replies marked "no train" follow `weight0` (see
+formats/weights.py).
 
 The folder is written to a temporary folder beside the target and renamed into place; an
 existing target is replaced only when it is empty or an earlier export of this kind.
@@ -32,8 +38,10 @@ from lima_tk import __version__
 from lima_tk.errors import LimaError, ValidationError
 from lima_tk.fileio import check_target, fsync_dir, lock_temp, real_target, sweep_stale, temp_path
 from lima_tk.formats.base import Cancelled, ExportReport, Progress, WriteContext, chats_to_write
+from lima_tk.formats.weights import apply_weight0
 from lima_tk.model import Chat, Message
 from lima_tk.store.files import contains_dataset
+from lima_tk.tokens import arguments_object
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
@@ -42,39 +50,56 @@ MARKER = "<!-- written by lima-tk (hf export) -->"
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
-def message_row(m: Message, training_flag: bool) -> dict[str, Any]:
-    calls = []
-    for tc in m.tool_calls or ():
-        fn = tc.get("function") or {}
-        args = fn.get("arguments", "")
-        if not isinstance(args, str):
-            args = json.dumps(args, ensure_ascii=False)
-        calls.append({"id": tc.get("id"), "type": "function", "function": {"name": fn.get("name"), "arguments": args}})
-    row: dict[str, Any] = {"role": m.role, "content": m.content or "", "name": m.name, "tool_calls": calls,
-                           "tool_call_id": m.tool_call_id}
+def is_plain(chat: Chat) -> bool:
+    """A chat that the plain schema holds: no tools, tool calls, tool messages or message names."""
+    return not chat.tools and not any(m.tool_calls or m.role == "tool" or m.name or m.tool_call_id
+                                      for m in chat.messages)
+
+
+def _json_value(value: Any, as_object: bool) -> Any:
+    if value is None:
+        return None
+    if as_object:
+        return arguments_object(value) if isinstance(value, str) else value
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def message_row(m: Message, training_flag: bool, plain: bool = False, as_object: bool = True) -> dict[str, Any]:
+    row: dict[str, Any] = {"role": m.role, "content": m.content or ""}
+    if not plain:
+        calls = None
+        if m.tool_calls:
+            calls = []
+            for tc in m.tool_calls:
+                fn = tc.get("function") or {}
+                calls.append({"id": tc.get("id"), "type": "function", "function": {
+                    "name": fn.get("name"), "arguments": _json_value(fn.get("arguments") or "{}", as_object)}})
+        row.update({"name": m.name, "tool_calls": calls, "tool_call_id": m.tool_call_id})
     if training_flag:
         row["training"] = m.role == "assistant" and m.weight != 0
     return row
 
 
-def chat_row(chat: Chat, training_flag: bool = False) -> dict[str, Any]:
-    return {
+def chat_row(chat: Chat, training_flag: bool = False, as_object: bool = True) -> dict[str, Any]:
+    plain = is_plain(chat)
+    row = {
         "id": chat.uid,
         "name": chat.name,
         "language": chat.language,
         "tags": list(chat.tags),
-        "messages": [message_row(m, training_flag) for m in chat.messages],
-        "tools": [{"type": "function", "function": {
-            "name": t.name, "description": t.description,
-            "parameters": json.dumps(t.parameters, ensure_ascii=False) if t.parameters is not None else None}}
-            for t in chat.tools],
+        "messages": [message_row(m, training_flag, plain, as_object) for m in chat.messages],
     }
+    if not plain:
+        row["tools"] = [{"type": "function", "function": {
+            "name": t.name, "description": t.description, "parameters": _json_value(t.parameters, as_object)}}
+            for t in chat.tools]
+    return row
 
 
-def features_yaml(training_flag: bool) -> str:
-    """The `dataset_info.features` block of the card, matching `chat_row` exactly."""
+def features_yaml(training_flag: bool, plain: bool = False, as_object: bool = True) -> str:
+    """The `dataset_info.features` block of one configuration, matching `chat_row` exactly."""
     training = "\n    - name: training\n      dtype: bool" if training_flag else ""
-    return f"""  features:
+    head = """  features:
   - name: id
     dtype: string
   - name: name
@@ -88,7 +113,11 @@ def features_yaml(training_flag: bool) -> str:
     - name: role
       dtype: string
     - name: content
-      dtype: string
+      dtype: string"""
+    if plain:
+        return head + training
+    jtype = "json" if as_object else "string"
+    return head + f"""
     - name: name
       dtype: string
     - name: tool_calls
@@ -102,7 +131,7 @@ def features_yaml(training_flag: bool) -> str:
         - name: name
           dtype: string
         - name: arguments
-          dtype: string
+          dtype: {jtype}
     - name: tool_call_id
       dtype: string{training}
   - name: tools
@@ -116,7 +145,7 @@ def features_yaml(training_flag: bool) -> str:
       - name: description
         dtype: string
       - name: parameters
-        dtype: string"""
+        dtype: {jtype}"""
 
 
 def _q(s: str) -> str:
@@ -146,6 +175,8 @@ def _options(ctx: WriteContext) -> tuple[float, int, str | None, bool]:
     flag = o.get("training_flag", False)
     if isinstance(flag, str):
         flag = flag.lower() in ("1", "true", "yes", "on")
+    if str(o.get("tool_args") or "object") not in ("object", "string"):
+        raise ValidationError(f"tool_args must be 'object' or 'string', got {o.get('tool_args')!r}")
     return ratio, seed, tag, bool(flag)
 
 
@@ -197,23 +228,34 @@ def export_folder(
     except OSError as e:
         raise LimaError(f"{out}: cannot write ({e.strerror or e})") from None
     lock_temp(lock_fd)  # a live export: another export's sweep leaves this folder alone
-    stats: dict[str, dict[str, Any]] = {
-        s: {"chats": 0, "messages": 0, "ids": [], "languages": {}, "tags": {}} for s in ("train", "test")}
+    as_object = str(ctx.options.get("tool_args") or "object") == "object"
+    # (config, split) -> file stem: data/train.jsonl, data/tools-train.jsonl, ...
+    parts = [(c, sp) for c in ("default", "tools") for sp in ("train", "test")]
+    stem = {(c, sp): sp if c == "default" else f"tools-{sp}" for c, sp in parts}
+    stats: dict[tuple[str, str], dict[str, Any]] = {
+        p: {"chats": 0, "messages": 0, "ids": [], "languages": {}, "tags": {}} for p in parts}
     try:
-        files = {s: open(tmp / "data" / f"{s}.jsonl", "w", encoding="utf-8", newline="\n") for s in ("train", "test")}
+        files = {p: open(tmp / "data" / f"{stem[p]}.jsonl", "w", encoding="utf-8", newline="\n") for p in parts}
         try:
             dumps = json.JSONEncoder(ensure_ascii=False).encode
             if progress is not None:
                 progress(0, total)
+            strict = 0
             for chat in chats_to_write(store, chat_filter, ctx, total, progress, cancel, skip_problems):
+                if not training_flag:
+                    chat = apply_weight0(chat, ctx, "hf")
+                    if chat is None:
+                        continue
                 split = "test" if (chat.id in test_ids or (test_tag and test_tag in chat.tags)) else "train"
+                part = ("default" if is_plain(chat) else "tools", split)
                 try:
-                    files[split].write(dumps(chat_row(chat, training_flag)) + "\n")
+                    files[part].write(dumps(chat_row(chat, training_flag, as_object)) + "\n")
                 except (ValueError, TypeError, UnicodeError) as e:  # name the chat, never die silently
                     ctx.skip(chat, "cannot be written (a lone UTF-16 surrogate in its text)"
                              if isinstance(e, UnicodeEncodeError) else f"cannot be written ({str(e)[:200]})")
                     continue
-                s = stats[split]
+                strict += sum(1 for t in chat.tools if t.strict is not None)
+                s = stats[part]
                 s["chats"] += 1
                 s["messages"] += len(chat.messages)
                 s["ids"].append(chat.id)
@@ -221,18 +263,25 @@ def export_folder(
                 s["languages"][lang] = s["languages"].get(lang, 0) + 1
                 for t in chat.tags:
                     s["tags"][t] = s["tags"].get(t, 0) + 1
+            if strict:
+                ctx.warn(f"the `strict` flag of {strict} tool definitions is not written (no chat template reads it; "
+                         "the openai export keeps it)")
             for f in files.values():
                 f.flush()
                 os.fsync(f.fileno())
         finally:
             for f in files.values():
                 f.close()
-        splits = [s for s in ("train", "test") if stats[s]["chats"] or s == "train"]
-        for s in splits:
-            stats[s]["bytes"] = (tmp / "data" / f"{s}.jsonl").stat().st_size
-        if not stats["test"]["chats"]:
-            (tmp / "data" / "test.jsonl").unlink()
-        card = dataset_card(store, out.name, splits, stats, training_flag, ctx)
+        # Every config with rows lists its train split (even when empty) and a test split with rows.
+        configs = [c for c in ("default", "tools") if stats[c, "train"]["chats"] or stats[c, "test"]["chats"]]
+        configs = configs or ["default"]
+        written = [(c, sp) for c in configs for sp in ("train", "test") if sp == "train" or stats[c, sp]["chats"]]
+        for p in parts:
+            if p in written:
+                stats[p]["bytes"] = (tmp / "data" / f"{stem[p]}.jsonl").stat().st_size
+            else:
+                (tmp / "data" / f"{stem[p]}.jsonl").unlink()
+        card = dataset_card(store, out.name, written, stats, training_flag, ctx, stem, as_object)
         with open(tmp / "README.md", "w", encoding="utf-8", newline="\n") as f:
             f.write(card)
             f.flush()
@@ -246,10 +295,11 @@ def export_folder(
     finally:
         os.close(lock_fd)
     fsync_dir(out.parent)
+    splits = written
     report.chats = sum(stats[s]["chats"] for s in splits)
     report.messages = sum(stats[s]["messages"] for s in splits)
     report.rows = report.chats
-    report.files = ["README.md", *(f"data/{s}.jsonl" for s in splits)]
+    report.files = ["README.md", *(f"data/{stem[p]}.jsonl" for p in splits)]
     report.warnings += ctx.warnings.lines()
     if progress is not None:
         progress(total, total)
@@ -292,14 +342,16 @@ def _token_section(store: DatasetStore, ids: list[int]) -> list[str]:
         return ["Token counts: not counted yet (run `lima-tk tokens`)."]
     totals = store.chat_token_totals(ids, key)
     values = [t.total for t in totals.values()]
-    uncounted = sum(t.uncounted for t in totals.values())
+    trainable = sum(t.trainable for t in totals.values())
+    uncounted = sum(1 for t in totals.values() if t.uncounted)
     if not values:
         return ["Token counts: none."]
     limit = int(store.get_setting("context_limit") or 0)
     mark = "~" if key.estimate else ""
     name = key.setting or "the default tokenizer"
     lines = [
-        f"Tokens ({'estimates, ' if key.estimate else ''}tokenizer `{name}`, chat template overhead included):",
+        f"Tokens ({'estimates, ' if key.estimate else ''}tokenizer `{name}`; each chat rendered with the chat "
+        "template, tool definitions included):",
         "",
         "| total | min | median | mean | max | over the limit |",
         "|---:|---:|---:|---:|---:|---:|",
@@ -307,52 +359,69 @@ def _token_section(store: DatasetStore, ids: list[int]) -> list[str]:
         f"{mark}{round(statistics.fmean(values)):,} | {mark}{max(values):,} | "
         f"{sum(v > limit for v in values) if limit else '-'}{f' (limit {limit:,})' if limit else ''} |",
     ]
+    lines += ["", f"Trainable tokens (replies not marked \"no train\"): {mark}{trainable:,}."]
     if uncounted:
-        lines += ["", f"{uncounted:,} messages were not counted yet; their chats are counted low."]
+        lines += ["", f"{uncounted:,} chats were not counted since their last change; their numbers are estimates."]
     return lines
 
 
-def dataset_card(store: DatasetStore, title: str, splits: list[str], stats: dict[str, dict[str, Any]],
-                 training_flag: bool, ctx: WriteContext) -> str:
-    n = sum(stats[s]["chats"] for s in splits)
+def dataset_card(store: DatasetStore, title: str, parts: list[tuple[str, str]], stats: dict[tuple[str, str], Any],
+                 training_flag: bool, ctx: WriteContext, stem: dict[tuple[str, str], str],
+                 as_object: bool = True) -> str:
+    n = sum(stats[p]["chats"] for p in parts)
     langs: dict[str, int] = {}
     tags: dict[str, int] = {}
-    for s in splits:
-        for k, v in stats[s]["languages"].items():
+    for p in parts:
+        for k, v in stats[p]["languages"].items():
             langs[k] = langs.get(k, 0) + v
-        for k, v in stats[s]["tags"].items():
+        for k, v in stats[p]["tags"].items():
             tags[k] = tags.get(k, 0) + v
-    y = ["---", "configs:", "- config_name: default", "  data_files:"]
-    for s in splits:
-        y += [f"  - split: {s}", f"    path: {_q(f'data/{s}.jsonl')}"]
-    y += ["dataset_info:", features_yaml(training_flag), "  splits:"]
-    for s in splits:
-        y += [f"  - name: {s}", f"    num_bytes: {stats[s]['bytes']}", f"    num_examples: {stats[s]['chats']}"]
+    configs = list(dict.fromkeys(c for c, _ in parts))
+    y = ["---", "configs:"]
+    for c in configs:
+        y += [f"- config_name: {c}", "  data_files:"]
+        for cc, sp in parts:
+            if cc == c:
+                y += [f"  - split: {sp}", f"    path: {_q(f'data/{stem[cc, sp]}.jsonl')}"]
+    y += ["dataset_info:"]
+    for c in configs:
+        y += [f"- config_name: {c}", features_yaml(training_flag, c == "default", as_object), "  splits:"]
+        for cc, sp in parts:
+            if cc == c:
+                y += [f"  - name: {sp}", f"    num_bytes: {stats[cc, sp]['bytes']}",
+                      f"    num_examples: {stats[cc, sp]['chats']}"]
     codes = sorted(k for k in langs if _LANG_CODE.match(k))
     if codes:
         y += ["language:", *(f"- {_q(c)}" for c in codes)]
     y += ["task_categories:", "- text-generation", "tags:", "- lima-tk", "- conversational",
           f"size_categories:\n- {_size_category(n)}", "---", ""]
+    loads = [f"ds = load_dataset({_q('path/to/' + title)})  # this folder, or \"user/name\" once uploaded"]
+    if "tools" in configs and "default" in configs:
+        loads.append(f"tool_chats = load_dataset({_q('path/to/' + title)}, \"tools\")  # chats with tools")
+    args = ("JSON objects (the `Json` feature: datasets >= 5)" if as_object
+            else "JSON strings (`json.loads` them)")
     body = [
         f"# {title}",
         "",
         MARKER,
         f"Chat dataset exported by lima-tk {__version__}: {n:,} chats, "
-        f"{sum(stats[s]['messages'] for s in splits):,} messages.",
+        f"{sum(stats[p]['messages'] for p in parts):,} messages.",
         "",
         "```python",
         "from datasets import load_dataset",
         "",
-        f"ds = load_dataset({_q('path/to/' + title)})  # this folder, or \"user/name\" once uploaded",
+        *loads,
         "```",
         "",
-        "| split | file | chats | messages |",
-        "|---|---|---:|---:|",
-        *(f"| {s} | data/{s}.jsonl | {stats[s]['chats']:,} | {stats[s]['messages']:,} |" for s in splits),
+        "| config | split | file | chats | messages |",
+        "|---|---|---|---:|---:|",
+        *(f"| {c} | {sp} | data/{stem[c, sp]}.jsonl | {stats[c, sp]['chats']:,} | {stats[c, sp]['messages']:,} |"
+          for c, sp in parts),
         "",
-        "Rows: `id`, `name`, `language`, `tags`, `messages` (`role`, `content`, `name`, `tool_calls`, "
-        "`tool_call_id`" + (", `training`" if training_flag else "") + "), `tools`. Tool-call `arguments` and "
-        "tool `parameters` are JSON strings (`json.loads` them).",
+        "Rows: `id`, `name`, `language`, `tags`, `messages`. In `default` (chats without tools) a message is "
+        "`role` and `content`" + (" and `training`" if training_flag else "") + "; in `tools` it also has `name`, "
+        "`tool_calls` and `tool_call_id` (null when not set) and the row has `tools`. Tool-call `arguments` and "
+        f"tool `parameters` are {args}.",
     ]
     if training_flag:
         body += ["", "`training` marks the messages to train on (assistant messages whose weight is not 0)."]
@@ -361,7 +430,7 @@ def dataset_card(store: DatasetStore, title: str, splits: list[str], stats: dict
     if tags:
         body += ["", "## Tags", "", "| tag | chats |", "|---|---:|"]
         body += [f"| {k} | {v:,} |" for k, v in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))]
-    body += ["", "## Tokens", "", *_token_section(store, [i for s in splits for i in stats[s]["ids"]])]
+    body += ["", "## Tokens", "", *_token_section(store, [i for p in parts for i in stats[p]["ids"]])]
     if ctx.report.skipped:
         body += ["", f"{ctx.report.skipped:,} chats were left out: "
                  + ", ".join(f"{k} ({v:,})" for k, v in ctx.report.skipped_reasons.items()) + "."]

@@ -28,6 +28,7 @@ from lima_tk.formats.base import ReadContext, WriteContext
 from lima_tk.formats.jsonlines import Head
 from lima_tk.formats.jsonstream import read_values
 from lima_tk.formats.openai import convert_tools, derive_name, kind
+from lima_tk.formats.weights import apply_weight0
 from lima_tk.model import Chat, Message
 
 TAGS = {"messages": "conversations", "role": "from", "content": "value", "user": "human", "assistant": "gpt",
@@ -218,6 +219,9 @@ def write(chat: Chat, ctx: WriteContext) -> dict[str, Any] | None:
     if not any(m.role == "assistant" for m in chat.messages):
         ctx.skip(chat, "no assistant message")
         return None
+    chat = apply_weight0(chat, ctx, "sharegpt")
+    if chat is None:
+        return None
     role_key, content_key = tags["role"], tags["content"]
     turns: list[dict[str, Any]] = []
     system: str | None = None
@@ -237,6 +241,9 @@ def write(chat: Chat, ctx: WriteContext) -> dict[str, Any] | None:
             while i + 1 < len(msgs) and msgs[i + 1].role == "tool":
                 i += 1
                 answers.append(msgs[i].content or "")
+            if len(answers) > 1:
+                ctx.warn("parallel tool results written as one observation holding a JSON list (LLaMA-Factory "
+                         "trains it as one <tool_response>; see docs/formats.md)")
             if answers:
                 value = answers[0] if len(answers) == 1 else json.dumps(answers, ensure_ascii=False)
                 turns.append({role_key: tags["observation"], content_key: value})

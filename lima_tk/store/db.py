@@ -26,10 +26,12 @@ from lima_tk.store.sqlerrors import Connection, plain_error
 
 # The names of the steps in lima_tk/store/migrations.py, in order (a test keeps them equal): an
 # up-to-date file opens without importing sqlite_utils at all.
-SCHEMA_STEPS = ("m001_initial", "m002_chat_overview_view", "m003_token_cache", "m004_alternatives_provenance")
+SCHEMA_STEPS = ("m001_initial", "m002_chat_overview_view", "m003_token_cache", "m004_alternatives_provenance",
+                "m005_chat_tokens")
 
-# AFTER INSERT triggers that add_chats replaces with one bulk index fill.
-BULK_TRIGGERS = ("chats_tags_ai", "chats_fts_ai", "messages_fts_ai")
+# AFTER INSERT triggers that add_chats replaces with one bulk index fill (the chat_tokens ones have
+# nothing to drop for chats that are new).
+BULK_TRIGGERS = ("chats_tags_ai", "chats_fts_ai", "messages_fts_ai", "chat_tokens_mi", "chat_tokens_ti")
 
 SORTS = {
     "position": "c.position",
@@ -39,12 +41,14 @@ SORTS = {
     "messages": "n_messages",
     "updated": "c.updated_at",
     "created": "c.created_at",
-    # Token total under the active tokenizer (the chat overhead is the same for every chat that has
-    # messages, so it is left out). A scan of every chat's counts: ~0.2 s for 100,000 chats, so
-    # the chat list sorts by it once and pages by the ids.
-    "tokens": "(SELECT coalesce(sum(t.n), 0) + count(m.id) * coalesce((SELECT overhead_message FROM token_keys "
-              "WHERE active = 1), 0) FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id "
-              "AND t.tok = (SELECT id FROM token_keys WHERE active = 1) WHERE m.chat_id = c.id)",
+    # Token total under the active tokenizer: the rendered count of the chat (issue 11), or, for a
+    # chat not rendered yet, its message sum + the template overhead. A scan of every chat:
+    # ~0.2 s for 100,000 chats, so the chat list sorts by it once and pages by the ids.
+    "tokens": "coalesce((SELECT ct.n FROM chat_tokens ct WHERE ct.chat_id = c.id AND ct.tok = "
+              "(SELECT id FROM token_keys WHERE active = 1)), (SELECT coalesce(sum(t.n), 0) + count(m.id) * "
+              "coalesce((SELECT overhead_message FROM token_keys WHERE active = 1), 0) FROM messages m "
+              "LEFT JOIN message_tokens t ON t.message_id = m.id "
+              "AND t.tok = (SELECT id FROM token_keys WHERE active = 1) WHERE m.chat_id = c.id))",
 }
 
 # Message columns in the order `_message_from_row` reads them; a query adds chat_id after them.
@@ -98,10 +102,15 @@ class TokenKey:
 
 
 class ChatTokens(NamedTuple):
-    """Token total of one chat under the active tokenizer; `uncounted` messages are not in it yet."""
+    """Token total of one chat under the active tokenizer: the rendered count (template, tool
+    definitions, default system prompt). `uncounted` = messages not counted + 1 when the chat is
+    not rendered yet (then `total` is its message sum + the template overhead, shown with "~";
+    more than its messages: nothing is counted). `trainable`: tokens of the replies with weight 1
+    or unset."""
 
     total: int
     uncounted: int
+    trainable: int = 0
 
 
 @dataclass
@@ -620,7 +629,8 @@ class DatasetStore:
             # Row-by-row FTS5 inserts cost ~3x a bulk fill: the insert triggers stand aside for
             # the bulk insert and come back before commit (DDL is transactional in SQLite).
             triggers = self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)", BULK_TRIGGERS
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                f"({','.join('?' * len(BULK_TRIGGERS))})", BULK_TRIGGERS
             ).fetchall()
             for name, _ in triggers:
                 self.conn.execute(f"DROP TRIGGER {name}")
@@ -1394,36 +1404,81 @@ class DatasetStore:
             "WHERE m.chat_id = ?", (tok, chat_id)))
 
     def chat_token_totals(self, chat_ids: Iterable[int], key: TokenKey | None = None) -> dict[int, ChatTokens]:
-        """Per-chat totals (messages + template overhead) under the active key, for the list column.
-        Chats without messages are left out; an empty dict when nothing was ever counted."""
+        """Per-chat totals under the active key, for the list column, the linter and the card: the
+        rendered count when the chat is rendered, else the message sum + template overhead with
+        `uncounted` > 0. Chats without messages are left out; {} when nothing was ever counted."""
         key = key or self.active_token_key()
         if key is None:
             return {}
         rows = self.conn.execute(
-            "SELECT m.chat_id, coalesce(sum(t.n), 0) + ? * count(m.id) + ?, count(m.id) - count(t.n) "
-            "FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = ? "
-            "WHERE m.chat_id IN (SELECT value FROM json_each(?)) GROUP BY m.chat_id",
-            (key.overhead_message, key.overhead_chat, key.id, json.dumps(_ids(chat_ids))))
-        return {r[0]: ChatTokens(r[1], r[2]) for r in rows}
+            f"SELECT m.chat_id, {_CHAT_TOTAL_SQL}, "
+            "count(m.id) - count(t.n) + (ct.n IS NULL), "
+            f"coalesce(ct.trainable, {_TRAINABLE_SUM_SQL}) "
+            "FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = :tok "
+            "LEFT JOIN chat_tokens ct ON ct.chat_id = m.chat_id AND ct.tok = :tok "
+            "WHERE m.chat_id IN (SELECT value FROM json_each(:ids)) GROUP BY m.chat_id",
+            {"om": key.overhead_message, "oc": key.overhead_chat, "tok": key.id, "ids": json.dumps(_ids(chat_ids))})
+        return {r[0]: ChatTokens(r[1], r[2], r[3]) for r in rows}
 
     def _over_limit_sql(self, params: list[Any]) -> str:
         key = self.active_token_key()
         limit = int(self.get_setting("context_limit") or 0)
         if key is None or limit <= 0:
             return "0"
-        params += [key.id, key.overhead_message, key.overhead_chat, limit]
+        params += [key.id, key.id, key.overhead_message, key.overhead_chat, limit]
         return ("c.id IN (SELECT m.chat_id FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id "
-                "AND t.tok = ? GROUP BY m.chat_id HAVING coalesce(sum(t.n), 0) + ? * count(m.id) + ? > ?)")
+                "AND t.tok = ? LEFT JOIN chat_tokens ct ON ct.chat_id = m.chat_id AND ct.tok = ? "
+                "GROUP BY m.chat_id HAVING coalesce(ct.n, coalesce(sum(t.n), 0) + ? * count(m.id) + ?) > ?)")
+
+    # Rendered counts of whole chats (issue 11): chat_tokens, kept honest by triggers (m005).
+
+    def uncounted_chat_ids(self, tok: int, chat_ids: Iterable[int] | None = None) -> list[int]:
+        """Ids (ascending) of chats with messages and no rendered count under `tok`."""
+        sql = ("SELECT c.id FROM chats c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id) "
+               "AND NOT EXISTS (SELECT 1 FROM chat_tokens ct WHERE ct.chat_id = c.id AND ct.tok = ?)")
+        params: list[Any] = [tok]
+        if chat_ids is not None:
+            sql += " AND c.id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(_ids(chat_ids)))
+        return sorted(r[0] for r in self.conn.execute(sql, params))
+
+    def count_uncounted_chats(self, tok: int) -> int:
+        """How many chats with messages have no rendered count under `tok` (two counts, no scan
+        of the messages: the triggers keep chat_tokens to chats whose rows did not change)."""
+        return int(self.conn.execute(
+            "SELECT (SELECT count(DISTINCT chat_id) FROM messages) - (SELECT count(*) FROM chat_tokens WHERE tok = ?)",
+            (tok,)).fetchone()[0])
+
+    def set_chat_tokens(self, tok: int, rows: Iterable[tuple[int, int, int]]) -> None:
+        """Record (chat id, rendered tokens, trainable tokens) under `tok` (inside derived_write,
+        after checking that the chats did not change meanwhile)."""
+        with self.derived_write():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO chat_tokens (chat_id, tok, n, trainable) VALUES (?, ?, ?, ?)",
+                ((cid, tok, n, tr) for cid, n, tr in rows))
+
+    def chat_tokens_of(self, chat_id: int, tok: int) -> tuple[int, int] | None:
+        """(rendered tokens, trainable tokens) of one chat under `tok`, or None when not counted."""
+        row = self.conn.execute("SELECT n, trainable FROM chat_tokens WHERE chat_id = ? AND tok = ?",
+                                (chat_id, tok)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def clear_token_cache(self) -> None:
         """Forget every count (they are recomputed on demand)."""
         with self.derived_write():
             self.conn.execute("DELETE FROM message_tokens")
+            self.conn.execute("DELETE FROM chat_tokens")
             self.conn.execute("DELETE FROM token_cache")
             self.conn.execute("DELETE FROM token_keys")
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+# A chat's total over `messages m LEFT JOIN message_tokens t LEFT JOIN chat_tokens ct`, grouped by
+# chat: the rendered count, else the message sum + overhead (:om per message, :oc per chat).
+_CHAT_TOTAL_SQL = "coalesce(ct.n, coalesce(sum(t.n), 0) + :om * count(m.id) + :oc)"
+# Trainable tokens of a chat not rendered yet: its assistant messages with weight 1 or unset.
+_TRAINABLE_SUM_SQL = "coalesce(sum(CASE WHEN m.role = 'assistant' AND coalesce(m.weight, 1) = 1 THEN t.n END), 0)"
 
 
 class _NothingDone(Exception):

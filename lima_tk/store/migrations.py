@@ -232,3 +232,47 @@ def m004_alternatives_provenance(db: Database) -> None:
         db.execute(f"ALTER TABLE messages ADD COLUMN {name} {decl}")
         # The shadow table mirrors the columns without constraints (see _shadow).
         db.execute(f"ALTER TABLE journal_messages ADD COLUMN {name} {decl.split()[0]}")
+
+
+@MIGRATIONS()
+def m005_chat_tokens(db: Database) -> None:
+    # The rendered count of a whole chat (chat template + tool definitions + the template's own
+    # default system prompt), per tokenizer key (issue 11). Derived data like m003's tables: any
+    # change to what a template reads (a message's role, text, calls, weight, order; a tool) drops
+    # the chat's rows, so a stale count is never read and only changed chats are rendered again.
+    db.executescript(
+        """
+CREATE TABLE chat_tokens (
+    chat_id INTEGER NOT NULL,
+    tok INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    trainable INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, tok)
+) WITHOUT ROWID;
+CREATE INDEX chat_tokens_tok ON chat_tokens(tok, n);
+CREATE TRIGGER chat_tokens_mi AFTER INSERT ON messages BEGIN
+    DELETE FROM chat_tokens WHERE chat_id = new.chat_id;
+END;
+CREATE TRIGGER chat_tokens_md AFTER DELETE ON messages BEGIN
+    DELETE FROM chat_tokens WHERE chat_id = old.chat_id;
+END;
+CREATE TRIGGER chat_tokens_mu AFTER UPDATE ON messages
+WHEN old.chat_id IS NOT new.chat_id OR old.position IS NOT new.position OR old.role IS NOT new.role
+  OR old.content IS NOT new.content OR old.name IS NOT new.name OR old.tool_calls IS NOT new.tool_calls
+  OR old.tool_call_id IS NOT new.tool_call_id OR old.weight IS NOT new.weight BEGIN
+    DELETE FROM chat_tokens WHERE chat_id IN (old.chat_id, new.chat_id);
+END;
+CREATE TRIGGER chat_tokens_ti AFTER INSERT ON tools BEGIN
+    DELETE FROM chat_tokens WHERE chat_id = new.chat_id;
+END;
+CREATE TRIGGER chat_tokens_td AFTER DELETE ON tools BEGIN
+    DELETE FROM chat_tokens WHERE chat_id = old.chat_id;
+END;
+CREATE TRIGGER chat_tokens_tu AFTER UPDATE ON tools BEGIN
+    DELETE FROM chat_tokens WHERE chat_id IN (old.chat_id, new.chat_id);
+END;
+CREATE TRIGGER chat_tokens_cd AFTER DELETE ON chats BEGIN
+    DELETE FROM chat_tokens WHERE chat_id = old.id;
+END;
+"""
+    )

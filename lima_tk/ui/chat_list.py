@@ -32,6 +32,7 @@ COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
     ("tags", "Tags", 220, "w", False, "tags"),
     ("messages", "Messages", 120, "e", False, "messages"),
     ("tokens", "Tokens", 96, "e", False, "tokens"),
+    ("trainable", "Trainable", 88, "e", False, None),
     ("updated", "Updated", 170, "w", False, "updated"),
 )
 COLUMN_IDS = tuple(c[0] for c in COLUMNS)
@@ -61,7 +62,7 @@ def token_cell(t: ChatTokens | None, n_messages: int, key: TokenKey | None, limi
     runs ("" when none runs); "⚠ 5,120" over the limit."""
     if n_messages == 0:
         return ("0" if key is not None else ""), False
-    if key is None or t is None or t.uncounted >= n_messages:
+    if key is None or t is None or t.uncounted > n_messages:  # nothing of it counted yet
         return ("…" if counting else ""), False
     approx = key.estimate or t.uncounted > 0
     text = f"{'~' if approx else ''}{t.total:,}"
@@ -69,13 +70,21 @@ def token_cell(t: ChatTokens | None, n_messages: int, key: TokenKey | None, limi
     return (f"{OVER_MARK} {text}" if over else text), over
 
 
-def row_values(row: ChatSummary, tokens: str = "") -> tuple[str, ...]:
+def trainable_cell(t: ChatTokens | None, n_messages: int, key: TokenKey | None) -> str:
+    """The Trainable cell: tokens of the replies that are trained (not marked "no train")."""
+    if n_messages == 0 or key is None or t is None or t.uncounted > n_messages:
+        return ""
+    return f"{'~' if key.estimate or t.uncounted else ''}{t.trainable:,}"
+
+
+def row_values(row: ChatSummary, tokens: str = "", trainable: str = "") -> tuple[str, ...]:
     return (
         row.name or "(unnamed)",
         row.language or "",
         ", ".join(row.tags),
         str(row.n_messages),
         tokens,
+        trainable,
         format_time(row.updated_at),
     )
 
@@ -565,7 +574,7 @@ class ChatList(ttk.Frame):
         selected = []
         for i, (iid, row) in enumerate(zip(self._slots, rows, strict=False)):
             cell, over = token_cell(totals.get(row.id), row.n_messages, key, limit, counting)
-            values = row_values(row, cell)
+            values = row_values(row, cell, trainable_cell(totals.get(row.id), row.n_messages, key))
             tags = ("alt",) if (self.top + i) % 2 else ()
             if over:
                 tags += ("over",)
@@ -747,4 +756,4 @@ class ChatList(ttk.Frame):
         return {cid: int(self.tree.column(cid, "width")) for cid in COLUMN_IDS}
 
 
-__all__ = ["COLUMNS", "ChatList", "PAD", "format_time", "row_values", "token_cell"]
+__all__ = ["COLUMNS", "ChatList", "PAD", "format_time", "row_values", "token_cell", "trainable_cell"]

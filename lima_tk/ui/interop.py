@@ -42,10 +42,10 @@ EXPORT_NOTES = {
     "sharegpt": "{\"conversations\": [{\"from\", \"value\"}]} records for FastChat and LLaMA-Factory.",
     "alpaca": "instruction / input / output records. Chats with tools, or not made of user and assistant "
               "turns, are skipped.",
-    "hf": "A folder with data/train.jsonl (and data/test.jsonl) and a README.md card: "
-          "datasets.load_dataset(folder) loads it.",
-    "pref-trl": "One prompt / chosen / rejected row per reply version marked rejected; the shown version is "
-                "the chosen one.",
+    "hf": "A folder with data/train.jsonl (plain chats) and data/tools-train.jsonl (chats with tools), "
+          "each with its own schema, and a README.md card: datasets.load_dataset(folder) loads it.",
+    "pref-trl": "One prompt / chosen / rejected (+ tools) row per reply version marked rejected; the shown "
+                "version is the chosen one.",
     "pref-openai": "One input / preferred_output / non_preferred_output row per reply version marked rejected; "
                    "the shown version is the preferred one.",
 }
@@ -148,6 +148,12 @@ def report_lines(report: Any, *, imported: bool) -> list[str]:
             lines.append("")
         lines.append(f"{_plural(len(report.warnings), 'warning')}:")
         lines += [f"    {w}" for w in report.warnings]
+    lossy = getattr(report, "lossy", None)
+    if lossy and lines:  # the dialog listed them before; here beside the warnings
+        if lines:
+            lines.append("")
+        lines.append("Not in this format:")
+        lines += [f"    • {x}" for x in lossy]
     return lines
 
 
@@ -202,6 +208,23 @@ class ExportDialog(Dialog):
         r += 1
         self.note = ttk.Label(f, text="", style="Muted.TLabel", wraplength=480, justify="left")
         self.note.grid(row=r, column=1, sticky="w", pady=(0, PAD))
+        r += 1
+        # What the chosen format cannot hold (issue 11), and the replies marked "no train" it would train.
+        self.lossy_note = ttk.Label(f, text="", style="Muted.TLabel", wraplength=480, justify="left")
+        self.lossy_note.grid(row=r, column=1, sticky="w", pady=(0, PAD))
+        r += 1
+        self.weight0_count = store.conn.execute(
+            "SELECT count(*) FROM messages WHERE role = 'assistant' AND weight = 0").fetchone()[0]
+        self.weight0 = tk.StringVar(self, value="keep")
+        self.weight0_frame = ttk.Frame(f)
+        self.weight0_frame.grid(row=r, column=1, sticky="w", pady=(0, PAD))
+        self.weight0_note = ttk.Label(self.weight0_frame, text="", foreground=DANGER, wraplength=480,
+                                      justify="left")
+        self.weight0_note.pack(anchor="w")
+        for value, text in (("keep", "Export them anyway (they are trained)"),
+                            ("drop", "Leave out the chats that have one"),
+                            ("cut", "End each such chat before that reply")):
+            ttk.Radiobutton(self.weight0_frame, text=text, value=value, variable=self.weight0).pack(anchor="w")
         r += 1
         ttk.Label(f, text="Chats").grid(row=r, column=0, sticky="nw", padx=(0, 3 * PAD), pady=PAD)
         cl = app.chat_list
@@ -258,6 +281,8 @@ class ExportDialog(Dialog):
         self.add_button("Export", self.start, default=True)
         self.add_button("Cancel", self.cancel)
         self._trace = self.format.trace_add("write", lambda *a: self._format_changed())
+        # the flag changes what the hf folder loses (weights) and whether "no train" replies are lost
+        self._flag_trace = self.training_flag.trace_add("write", lambda *a: self._format_changed())
         self._format_changed()
         self.show(self.format_box)
 
@@ -414,7 +439,27 @@ class ExportDialog(Dialog):
             out["system"] = self.system.get()
         elif fmt == "alpaca" and self.multi_turn.get() != "history":
             out["multi_turn"] = self.multi_turn.get()
+        if self._weight0_lost(fmt) and self.weight0.get() != "keep":
+            out["weight0"] = self.weight0.get()
         return out
+
+    def _weight0_lost(self, fmt: str) -> bool:
+        """Whether the format would train replies marked "no train" (it has no place for the flag)."""
+        if not self.weight0_count:
+            return False
+        return fmt in ("sharegpt", "alpaca") or (fmt in FOLDER_FORMATS and not self.training_flag.get())
+
+    def _weight0_state(self) -> None:
+        fmt = self.format.get()
+        if self._weight0_lost(fmt):
+            n = self.weight0_count
+            self.weight0_note.configure(
+                text=f"{n:,} {'reply' if n == 1 else 'replies'} marked “no train” in this dataset: this format "
+                     "cannot mark them, so they would be trained" + (" (or tick the per-message training flag below)."
+                                                         if fmt in FOLDER_FORMATS else "."))
+            self.weight0_frame.grid()
+        else:
+            self.weight0_frame.grid_remove()
 
     def push_target(self) -> tuple[str, bool] | None:
         """(repo id, private) when the folder is to be uploaded. ValueError with a readable message."""
@@ -441,6 +486,11 @@ class ExportDialog(Dialog):
         old, self._shown_format = self._shown_format, fmt
         self.format_label.set(EXPORT_LABELS.get(fmt, fmt))
         self.note.configure(text=EXPORT_NOTES.get(fmt, ""))
+        from lima_tk.formats.lossy import lossy_fields
+
+        lossy = lossy_fields(fmt, {"training_flag": self.training_flag.get()})
+        self.lossy_note.configure(text=("Not in this format: " + "; ".join(lossy) + ".") if lossy else "")
+        self._weight0_state()
         for other, frame in self.option_frames.items():
             if other != fmt:
                 frame.grid_remove()
@@ -544,6 +594,13 @@ class ExportDialog(Dialog):
             self._trace = None
             try:
                 self.format.trace_remove("write", trace)
+            except tk.TclError:
+                pass
+        flag = getattr(self, "_flag_trace", None)
+        if flag is not None:
+            self._flag_trace = None
+            try:
+                self.training_flag.trace_remove("write", flag)
             except tk.TclError:
                 pass
         super().destroy()

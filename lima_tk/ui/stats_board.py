@@ -281,7 +281,7 @@ class StatsBoard(tk.Toplevel):
             ("chats", "Chats", f"{s['chats']:,}", ""),
             ("messages", "Messages", f"{s['messages']:,}", f"{s['messages_per_chat']['mean']} per chat"),
             ("tokens", "Tokens", f"{mark}{t['total']:,}", f"{mark}{round(t['per_chat']['mean']):,} per chat"),
-            ("trainable", "Trainable tokens", f"{mark}{t['trainable_assistant']:,}", "assistant, weight 1/unset"),
+            ("trainable", "Trainable tokens", f"{mark}{t['trainable']:,}", "replies not marked no-train"),
             ("over_limit", "Over the limit", f"{t['over_limit']:,}" if limit else "–",
              f"chats over {limit:,} tokens" if limit else "no context limit"),
         ]

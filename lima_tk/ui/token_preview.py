@@ -173,8 +173,24 @@ class TokenPreview(tk.Toplevel):
         if counter.estimate:
             notes.append(f"The count is an estimate: {counter.reason or 'no tokenizer'}.")
         if r.how == "template":
-            notes.append("Tool definitions and the template's markers are counted here; the list total "
-                         "adds a measured overhead per message instead.")
+            named = f" (“{r.template}”)" if r.template not in ("", "default") else ""
+            notes.append(f"Template from {counter.template_source}{named}. Tool definitions, its markers and its "
+                         "default system prompt are counted: the number in the list, the filter, validate "
+                         "and the stats.")
+        if r.spans is not None:
+            trained = counter.count_spans([r.text], [r.spans])[0][1]
+            notes.append(f"{mark}{trained:,} of them are trained (replies not marked “no train”).")
+        parallel = sum(1 for m in chat.messages if m.tool_calls and len(m.tool_calls) > 1)
+        if parallel:
+            # Item 8: the ShareGPT export cannot keep parallel results apart.
+            notes.append(f"{parallel} {'reply calls' if parallel == 1 else 'replies call'} several tools at once: "
+                         "a ShareGPT export puts their results in one observation (a JSON list), which "
+                         "LLaMA-Factory trains as one tool response, not as shown here.")
+        weight0 = sum(1 for m in chat.messages if m.role == "assistant" and m.weight == 0)
+        if weight0:
+            notes.append(f"{weight0} {'reply is' if weight0 == 1 else 'replies are'} marked “no train”: "
+                         "ShareGPT, Alpaca and the hf export without the training flag would train "
+                         f"{'it' if weight0 == 1 else 'them'}.")
         self.note_label.configure(text=" ".join(notes), style="Warn.TLabel" if r.note or counter.estimate
                                   else "Muted.TLabel")
         self._set_text(r.text)

@@ -68,7 +68,7 @@ def message_label(n: int | None, estimate: bool) -> str:
 
 @dataclass(frozen=True)
 class TokenTotal:
-    """The whole dataset under the active tokenizer (messages + template overhead)."""
+    """The whole dataset under the active tokenizer: the sum of the chats' rendered counts."""
 
     total: int
     uncounted: int
@@ -83,10 +83,15 @@ def dataset_total(store: DatasetStore) -> TokenTotal | None:
     if key is None:
         return None
     q = store.conn.execute
-    n_msgs, n_chats = q("SELECT count(*), count(DISTINCT chat_id) FROM messages").fetchone()
-    s, counted = q("SELECT coalesce(sum(n), 0), count(*) FROM message_tokens WHERE tok = ?", (key.id,)).fetchone()
-    total = s + key.overhead_message * n_msgs + key.overhead_chat * n_chats
-    return TokenTotal(int(total), max(0, n_msgs - counted), n_msgs, key.estimate, key.setting)
+    n_msgs = q("SELECT count(*) FROM messages").fetchone()[0]
+    counted = q("SELECT count(*) FROM message_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
+    # The rendered counts (issue 11); chats changed since: their message sum + the overhead.
+    rendered = q("SELECT coalesce(sum(n), 0) FROM chat_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
+    s, m, c = q("SELECT coalesce(sum(t.n), 0), count(m.id), count(DISTINCT m.chat_id) FROM messages m "
+                "LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = ? "
+                "WHERE m.chat_id NOT IN (SELECT chat_id FROM chat_tokens WHERE tok = ?)", (key.id, key.id)).fetchone()
+    total = rendered + s + key.overhead_message * m + key.overhead_chat * c
+    return TokenTotal(int(total), max(0, n_msgs - counted) + c, n_msgs, key.estimate, key.setting)
 
 
 def needs_count(store: DatasetStore) -> bool:
@@ -97,7 +102,8 @@ def needs_count(store: DatasetStore) -> bool:
     setting = str(store.get_setting("tokenizer") or "")
     key = store.active_token_key()
     settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == "estimate")
-    return not (settled and key is not None and store.count_uncounted(key.id) == 0)
+    return not (settled and key is not None and store.count_uncounted(key.id) == 0
+                and store.count_uncounted_chats(key.id) == 0)
 
 
 # -- worker threads (no Tk here) ---------------------------------------------------------------
@@ -468,12 +474,16 @@ class TokenCounting:
             done, total = self.progress or (0, 0)
             pct = f" at {100 * done // total}%" if total else ""
             text = f"Token counting stopped{pct}; View > Count tokens now goes on"
-        elif result.messages:
-            text = f"Counted the tokens of {result.messages:,} messages ({name})"
+        elif result.messages or result.chats:
+            text = f"Counted the tokens of {result.messages:,} messages and {result.chats:,} chats ({name})"
         elif self._asked:
             text = f"Token counts are up to date ({name})"
         if result is not None and result.estimate and self.note:
             text = f"{text} - {self.note}" if text else self.note
+        note = getattr(result, "note", "") if result is not None else ""
+        if note and (result.messages or result.chats or self._asked):  # type: ignore[union-attr]
+            # no chat template (or it is not used): say that chats are counted in ChatML (issue 11)
+            text = f"{text} - {note}" if text else note
         if text:
             self.app.status(text)
 
@@ -749,7 +759,7 @@ class EditorTokens:
         t = store.chat_token_totals([ed.chat_id], key).get(ed.chat_id)
         n = len(ed.order)
         self.estimate = key.estimate or bool(t and t.uncounted)
-        self.total = 0 if n == 0 else (t.total if t is not None and t.uncounted < n else None)
+        self.total = 0 if n == 0 else (t.total if t is not None and t.uncounted <= n else None)
 
     def apply(self) -> None:
         ed = self.editor

@@ -116,6 +116,9 @@ def test_hf_upload_option_and_the_message_without_huggingface_hub(make_app, db_p
     seed(db_path, 3)
     app = make_app()
     settle(app)
+    # The background token count reports in the status bar; let it finish before the export's
+    # own status line is checked (it raced it once in a random-order run).
+    wait_until(lambda: app.tokens.runs and not app.tokens.running, app.root, timeout=20)
     monkeypatch.setattr(interop, "hub_available", lambda: False)
     dlg = app.export_dialog()
     dlg.set_format("hf")
@@ -526,3 +529,41 @@ def test_undo_in_the_main_window_stops_a_streaming_reply_first(make_app, openai_
     fire(app, "<<Redo>>")  # and redo brings the stopped reply back, as it was
     m = app.store.get_chat(cid).messages[2]
     assert m.finish == "cancelled" and 0 < len(m.content) < 300
+
+
+def test_export_dialog_warns_about_no_train_replies_and_lists_what_is_lost(make_app, db_path: Path,
+                                                                           tmp_path: Path) -> None:
+    """Issue 11: the dialog says how many replies marked "no train" the chosen format would train,
+    offers the way out (its choice reaches the writer), and lists what the format cannot hold."""
+    seed(db_path, 2)
+    with DatasetStore(db_path) as s:
+        s.create_chat("bad reply", messages=[Message("user", "2+2?"), Message("assistant", "5", weight=0),
+                                             Message("user", "again"), Message("assistant", "4")])
+    app = make_app()
+    settle(app)
+    dlg = app.export_dialog()
+    dlg.set_format("openai")
+    dlg.update()
+    assert not dlg.weight0_frame.winfo_ismapped()  # OpenAI keeps "weight": 0
+    assert "chat name, language, tags" in dlg.lossy_note.cget("text")
+    dlg.set_format("sharegpt")
+    dlg.update()
+    assert dlg.weight0_frame.winfo_ismapped()
+    assert dlg.weight0_note.cget("text").startswith("1 reply marked “no train”")
+    assert "parallel tool results" in dlg.lossy_note.cget("text")
+    dlg.set_format("hf")
+    dlg.update()
+    assert dlg.weight0_frame.winfo_ismapped() and "weights" in dlg.lossy_note.cget("text")
+    dlg.training_flag.set(True)  # the flag marks them: nothing to warn about
+    dlg.update()
+    assert not dlg.weight0_frame.winfo_ismapped() and "weights" not in dlg.lossy_note.cget("text")
+    dlg.set_format("sharegpt")
+    dlg.weight0.set("cut")
+    assert dlg.options()["weight0"] == "cut"
+    dlg.path.set(str(tmp_path / "s.json"))
+    finished(app, dlg.start())
+    records = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert len(records) == 2  # "bad reply" has no reply left before "5": left out
+    assert app.last_report is not None  # skipped: the report window, with what the format loses
+    lines = app.last_report.lines
+    assert any("weight0=cut" in x for x in lines) and "Not in this format:" in lines

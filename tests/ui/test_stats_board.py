@@ -81,11 +81,12 @@ def test_board_draws_the_numbers(app: StandIn) -> None:
     board = open_stats_board(app)
     board.geometry("1000x800")
     s = shown(board)
-    assert s["tokens"]["total"] == 17 and not s["tokens"]["estimate"]  # counted by the board's worker
-    assert (card(board, "chats"), card(board, "messages"), card(board, "tokens")) == ("4", "8", "17")
-    assert (card(board, "trainable"), card(board, "over_limit")) == ("4", "2")
+    # counted by the board's worker; a bare tokenizer.json: chats rendered as ChatML (3 tokens a message)
+    assert s["tokens"]["total"] == 41 and not s["tokens"]["estimate"]
+    assert (card(board, "chats"), card(board, "messages"), card(board, "tokens")) == ("4", "8", "41")
+    assert (card(board, "trainable"), card(board, "over_limit")) == ("6", "2")
     c = board.canvas
-    assert len(c.find_withtag("hist:tokens")) == 4  # buckets 0, 1, 6 and 10 tokens
+    assert len(c.find_withtag("hist:tokens")) == 4  # buckets 0-1, 4-5, 14-15 and 22-23 tokens
     assert len(c.find_withtag("hist:messages")) == 4
     assert c.find_withtag("hist:tokens:limit")  # the context limit is marked
     for tag in ("bars:tags:a", "bars:tags:b", "bars:tags:(untagged)", "bars:langs:en", "bars:langs:de"):
@@ -107,7 +108,7 @@ def test_filter_by_tag_and_language(app: StandIn) -> None:
     board.tag_box.event_generate("<<ComboboxSelected>>")
     wait_until(lambda: board.state == "done" and board.stats is not None and board.stats["chats"] == 2, board)
     board.update()
-    assert (card(board, "chats"), card(board, "tokens"), card(board, "over_limit")) == ("2", "10", "1")
+    assert (card(board, "chats"), card(board, "tokens"), card(board, "over_limit")) == ("2", "22", "1")
     board.lang_box.set("en")
     board.refresh()
     wait_until(lambda: board.state == "done" and board.stats is not None and board.stats["chats"] == 1, board)
@@ -131,7 +132,7 @@ def test_export_csv(app: StandIn, tmp_path: Path) -> None:
     assert out is not None
     with open(out, encoding="utf-8", newline="") as f:
         rows = {(r[0], r[1]): r[2] for r in csv.reader(f)}
-    assert rows[("tokens", "total")] == "17" and rows[("summary", "chats")] == "4"
+    assert rows[("tokens", "total")] == "41" and rows[("summary", "chats")] == "4"
     assert app.messages[-1].startswith("Stats saved to")
     board.close()
 
@@ -143,7 +144,7 @@ def test_refreshes_when_the_data_changes(app: StandIn) -> None:
     wait_until(lambda: board.stats is not None and board.stats["chats"] == 5 and board.state == "done", board,
                timeout=20)
     board.update()
-    assert card(board, "chats") == "5" and card(board, "tokens") == "20"  # the new message was counted
+    assert card(board, "chats") == "5" and card(board, "tokens") == "47"  # the new chat was counted: 3 words + 3
     assert "new" in board.tag_box.cget("values") and "fr" in board.lang_box.cget("values")
     board.close()
 

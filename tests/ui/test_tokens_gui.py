@@ -33,9 +33,14 @@ def make_app(db_path: Path):
     yield from app_factory(db_path)
 
 
+# A template that writes the contents only: a chat's rendered count is its word count, so the
+# numbers below stay easy to predict (a bare tokenizer.json would be counted in ChatML).
+CONTENT_ONLY = "{% for m in messages %}{{ m.content }} {% endfor %}"
+
+
 @pytest.fixture
 def words(tmp_path: Path) -> Path:
-    return word_tokenizer_json(tmp_path / "words" / "tokenizer.json")
+    return model_folder(tmp_path / "words", make=word_tokenizer_json, template=CONTENT_ONLY) / "tokenizer.json"
 
 
 def seed(db_path: Path, tokenizer: str, limit: int = 0, chats=CHATS) -> list[int]:
@@ -153,7 +158,7 @@ def test_editor_counts_follow_typing_and_the_budget_bar(make_app, db_path: Path,
     encoded_before = app.tokens.counter().encoded
     type_text(text, " six seven nine")
     wait_until(lambda: labels() == ["3 tok", "5 tok", "2 tok"], ed)
-    assert app.tokens.counter().encoded - encoded_before == 1  # that message only
+    assert app.tokens.counter().encoded - encoded_before == 2  # that message, and its chat rendered
     assert props.info["tokens"].cget("text") == "10 / 11" and props.budget.state == "near"
     wait_until(lambda: app.chat_list.token_text(ids[1]) == "10", app.root)  # the list row follows
     type_text(text, " ten ten ten")
@@ -260,7 +265,7 @@ def test_tokenizer_change_in_settings_recounts_with_progress(make_app, db_path: 
     assert dlg.save()
     assert app.tokens.runs == runs + 1 and app.tokens.working  # at once, in the background
     counted(app)
-    assert app.tokens.progress == (7, 7)  # every message of the new tokenizer, in one chunk
+    assert app.tokens.progress == (10, 10)  # the 7 messages, then the 3 chats rendered
     assert any(t.startswith("Counting tokens") and t.endswith("%…") for t in shown), shown
     assert [cl.token_text(i) for i in ids] == ["3", "7", "10"]
     assert app.tokens.total_label.cget("text") == "20 tokens"
