@@ -175,6 +175,15 @@ def say(text: str) -> None:
             pass
 
 
+def fatal(text: str) -> None:
+    """A reason not to start, also where nobody sees stderr: a message box under pythonw."""
+    say(text)
+    if os.name == "nt" and sys.stderr is None:
+        import ctypes
+
+        ctypes.windll.user32.MessageBoxW(None, text, "lima-tk", 0x10)  # MB_ICONERROR
+
+
 # -- installing (worker thread) --------------------------------------------------------------
 
 
@@ -342,6 +351,7 @@ class Window:
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
         self.root.title("lima-tk")
+        self.root.minsize(560, 1)  # every state about as wide: the window does not jump around
         style = ttk.Style(self.root)
         if sys.platform.startswith("linux") and "clam" in style.theme_names():
             style.theme_use("clam")
@@ -413,6 +423,9 @@ class Window:
         self.bar = ttk.Progressbar(f, mode="indeterminate", length=620)
         self.bar.pack(fill="x")
         self.bar.start(15)
+        self.detail = ttk.Label(f, text="", foreground="#666666")
+        self.detail.pack(anchor="w", pady=(4, 0))
+        self._collected = 0
         self._tail_box([], 10)
         ttk.Label(f, text=f"Log: {job.log_path}", foreground="#666666").pack(anchor="w", pady=(6, 0))
         self._button_row([("cancel", "Cancel")], "")
@@ -451,10 +464,23 @@ class Window:
             self.text.configure(state="normal")
             self._append(lines)
             self.text.configure(state="disabled")
+            self._count(lines)
         if ended:
             self.answer.set("job-end")
         else:
             self.root.after(50, self._drain)
+
+    def _count(self, lines: list[str]) -> None:
+        """pip gives no total, so say how far it got: packages found, then installing N."""
+        for line in lines:
+            if line.startswith("Collecting "):
+                self._collected += 1
+                self.detail.configure(text=f"{self._collected} packages found so far")
+            elif line.startswith("Installing collected packages:"):
+                n = line.count(",") + 1
+                self.detail.configure(text=f"Installing {n} packages (the longest part; nothing to download now)")
+            elif line.startswith("Successfully installed"):
+                self.detail.configure(text="Installed")
 
     def failure(self, heading: str, hint: str, tail: list[str], log_path: Path | None,
                 buttons: list[tuple[str, str]], default: str) -> str:
@@ -494,7 +520,8 @@ class Window:
 
     def installed(self, names: str) -> str:
         f = self._clear("lima-tk: installed", f"Installed {names}")
-        ttk.Label(f, text="lima-tk will now start with every feature.", wraplength=620).pack(anchor="w", pady=(8, 0))
+        ttk.Label(f, text=f"{names} is ready in lima-tk's environment." if "," not in names else
+                  f"{names} are ready in lima-tk's environment.", wraplength=620).pack(anchor="w", pady=(8, 0))
         self._button_row([("start", "Start lima-tk")], "start")
         return self._ask("installed", heading=names)
 
@@ -550,6 +577,26 @@ class Window:
             self.root.destroy()
         except tk.TclError:
             pass
+
+
+class Screen:
+    """The launcher window, made only when there is something to show: a start with nothing to
+    set up opens none (and costs no Tk start-up)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._win: Window | None = None
+
+    def get(self) -> Window | None:
+        if self.enabled and self._win is None:
+            self._win = open_window()
+            self.enabled = self._win is not None
+        return self._win
+
+    def close(self) -> None:
+        if self._win is not None:
+            self._win.close()
+            self._win = None
 
 
 def open_window() -> Window | None:
@@ -760,6 +807,9 @@ def install_desktop_entry(remove: bool = False) -> int:
     if shutil.which("update-desktop-database"):
         subprocess.run(["update-desktop-database", str(target.parent)], capture_output=True)
     say(f"lima-tk: wrote {target}; lima-tk is now in your applications menu")
+    why = load_tk()
+    if why is not None:  # started from the menu, nobody would see this message
+        say(no_tk_message(why))
     return 0
 
 
@@ -769,26 +819,26 @@ def install_desktop_entry(remove: bool = False) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if sys.version_info < (3, 10):  # noqa: UP036 - an old stock Python gets this far: tell it plainly
-        say(f"lima-tk needs Python 3.10 or newer; this is {sys.version.split()[0]} ({sys.executable}). "
+        fatal(f"lima-tk needs Python 3.10 or newer; this is {sys.version.split()[0]} ({sys.executable}). "
             "Get one from https://www.python.org/downloads/")
         return EXIT_FAILED
     if args[:1] in (["--install-desktop-entry"], ["--remove-desktop-entry"]):
         return install_desktop_entry(remove=args[0] == "--remove-desktop-entry")
     gui = wants_gui(args)
-    why = load_tk()
-    if gui and why is not None:
-        say(no_tk_message(why))
+    why = load_tk() if gui else None  # the command line needs no Tk
+    if why is not None:
+        fatal(no_tk_message(why))
         return EXIT_NO_TK
-    win = open_window() if gui else None
+    screen = Screen(gui)
     try:
         if is_checkout():
             venv = venv_dir()
             python = str(venv_python(venv))
-            if needs_install(venv, ROOT) and not ensure_installed(win, venv, ROOT):
+            if needs_install(venv, ROOT) and not ensure_installed(screen.get(), venv, ROOT):
                 return EXIT_FAILED
             report = check_packages(python)
             if report is None:  # the environment is broken (moved checkout, new Python): rebuild it
-                if not ensure_installed(win, venv, ROOT, fresh=True):
+                if not ensure_installed(screen.get(), venv, ROOT, fresh=True):
                     return EXIT_FAILED
                 report = check_packages(python)
             command = [str(venv_python(venv, gui=gui)), "-m", "lima_tk"]
@@ -796,17 +846,16 @@ def main(argv: list[str] | None = None) -> int:
             venv = None
             found = installed_python()
             if found is None:
-                say("lima-tk is not installed and this is not a lima-tk checkout: run this launcher from the "
+                fatal("lima-tk is not installed and this is not a lima-tk checkout: run this launcher from the "
                     "lima-tk folder, or install it with pipx install lima-tk")
                 return EXIT_FAILED
             command, python = found
             report = check_packages(python) if python else None
         if report is not None and report["missing"] and python:
-            if not offer_packages(win, python, report, gui, venv):
+            if not offer_packages(screen.get(), python, report, gui, venv):
                 return EXIT_FAILED
     finally:
-        if win is not None:
-            win.close()
+        screen.close()
     return start_app(command, args)
 
 
