@@ -503,7 +503,7 @@ class Window:
         f = self._clear("lima-tk: missing package" + ("" if one else "s"),
                         f"lima-tk's environment lacks {'a package' if one else 'some packages'}: {names}")
         for d in deps:
-            what = "lima-tk cannot start without it" if d["required"] else f"without it: {d['without']}"
+            what = "lima-tk cannot start without it" if d["required"] else d["without"]
             ttk.Label(f, text=f"•  {d['package']}: {what}", wraplength=600, justify="left").pack(
                 anchor="w", pady=(6, 0), padx=(8, 0))
         ttk.Label(f, text=f"Install {'it' if one else 'them'} into lima-tk's own environment ({where})"
