@@ -79,7 +79,8 @@ def launcher_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LIMA_TK_", "PIP_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(XDG_STATE_HOME=str(tmp / "state"), XDG_DATA_HOME=str(tmp / "data"),
-               XDG_CONFIG_HOME=str(tmp / "config"), HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp / "hub"))
+               XDG_CONFIG_HOME=str(tmp / "config"), HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp / "hub"),
+               PIP_CONFIG_FILE=os.devnull)  # the machine's pip.conf (an index, find-links) stays out
     env.update(extra)
     return env
 

@@ -118,6 +118,7 @@ def press_when(win, state: str, button: str, before=None) -> None:
 def window(monkeypatch: pytest.MonkeyPatch):
     launch = load_launcher()
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))  # lima_tk.deps in the env
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # the machine's pip.conf (an index, find-links) stays out
     win = launch.open_window()
     assert win is not None
     win.root.report_callback_exception = handle_callback_error  # a callback error fails the test
