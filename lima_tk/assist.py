@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from lima_tk.assist_errors import AssistError, explain, interrupted, safe_url
+from lima_tk.assist_errors import AssistError, explain, interrupted, require_openai, safe_url
 from lima_tk.errors import LimaError
 from lima_tk.model import Chat
 
@@ -362,8 +362,8 @@ class Job:
             _shutdown(sock)
 
     def _client(self) -> Any:
+        openai = require_openai()
         import httpx2
-        import openai
 
         def hook(request: Any) -> None:
             request.extensions["trace"] = self._on_connect
@@ -521,7 +521,7 @@ def stream_reply(config: AssistConfig, request: AssistRequest, cancel: threading
 
 def list_models(config: AssistConfig) -> list[str]:
     """Any thread (blocking). The model ids the server lists at /models, sorted."""
-    import openai
+    openai = require_openai()
 
     client = openai.OpenAI(api_key=config.key(), base_url=config.base_url, timeout=min(config.timeout, 15.0),
                            max_retries=0, http_client=_plain_http())

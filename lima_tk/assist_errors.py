@@ -37,12 +37,23 @@ _CONTEXT_RE = re.compile(r"context.?length|context (size|window)|maximum context
                          r"prompt is too long|exceeds? the (available )?context", re.I)
 
 
+def require_openai() -> Any:
+    """The `openai` module, or an AssistError ("client": every request would fail) saying how to
+    install it: lima-tk runs without it, with AI assist off."""
+    try:
+        import openai
+    except ImportError:
+        from lima_tk.deps import needs_message
+
+        raise AssistError(needs_message("openai", "AI assist"), "client") from None
+    return openai
+
+
 def explain(exc: BaseException, config: AssistConfig, partial: Reply | None = None, kind: str = "chat") -> AssistError:
     """Turn any failure of a request into an AssistError with one plain sentence."""
-    import openai
-
     if isinstance(exc, AssistError):
         return exc
+    openai = require_openai()
     url = safe_url(config.base_url)
     endpoint = {"chat": "/chat/completions", "completion": "/completions", "models": "/models"}.get(kind, "")
     got = partial is not None and (partial.chunks > 0 or bool(partial.text))

@@ -7,6 +7,7 @@ print data take `--json`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -20,6 +21,8 @@ import click
 from lima_tk import __version__
 from lima_tk.errors import FormatError, LimaError
 from lima_tk.paths import default_dataset_path
+
+log = logging.getLogger("lima_tk.cli")
 
 DB_HELP = "Dataset file (default: $LIMA_TK_DB or dataset.lima.db in the user data directory)."
 
@@ -36,6 +39,7 @@ class LimaGroup(click.Group):
             click.echo("lima-tk: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the whole point is a one-line message
+            log.error("%s failed: %s", ctx.invoked_subcommand or "lima-tk", e, exc_info=True)
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
             click.echo(f"lima-tk: error: {_one_line(ctx, e)}", err=True)
@@ -87,16 +91,30 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     ctx.obj["debug"] = debug
+    from lima_tk.logs import setup_logging
+
+    setup_logging(debug)
+    log.info("lima-tk %s: %s", __version__, ctx.invoked_subcommand or "gui")
+    log.debug("python %s at %s on %s", sys.version.split()[0], sys.executable, sys.platform)
     if ctx.invoked_subcommand is None:
         # No --db: the window picks $LIMA_TK_DB, else the last dataset, else the default one.
         _run_gui(db)
 
 
 def _run_gui(db: Path | None) -> None:
+    from lima_tk.deps import missing
+
     try:
         from lima_tk.ui.app import main as gui_main
     except ImportError as e:
         raise LimaError(f"the GUI is not available ({e}); use the subcommands, see lima-tk --help") from e
+    for dep in missing():
+        log.warning("reduced features: %s is not installed: %s", dep.package, dep.without)
+    if db is None:
+        from lima_tk.first_run import prepare_start
+        from lima_tk.settings import load_user_settings
+
+        prepare_start(load_user_settings())  # first run: the default dataset with an example chat
     gui_main(db)
 
 
@@ -473,6 +491,19 @@ def list_cmd(ctx: click.Context, search: str, tag: str | None, lang: str | None,
         click.echo(f"{r.id:>7}  {r.n_messages:>4} msgs  {tok:>8} tok  {tr:>8} train  {(r.language or '-'):<5} "
                    f"{','.join(r.tags)[:24]:<24}  {r.name}")
     click.echo(f"{len(rows)} of {total} chats")
+
+
+@cli.command("about")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def about_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Version, paths and installed packages, for a bug report (never the API key)."""
+    from lima_tk.diagnostics import format_report, gather
+    from lima_tk.first_run import start_dataset
+    from lima_tk.settings import load_user_settings
+
+    info = gather(ctx.obj.get("db") or start_dataset(load_user_settings()))
+    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else format_report(info))
 
 
 from lima_tk.cli_generate import generate_cmd  # noqa: E402 - a command in its own module (AI assist)

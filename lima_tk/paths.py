@@ -32,6 +32,17 @@ def user_config_dir() -> Path:
     return base / APP
 
 
+def user_log_dir() -> Path:
+    """Where the rotating log (and the launcher's install log) go: $XDG_STATE_HOME/lima-tk,
+    ~/Library/Logs/lima-tk, or %LOCALAPPDATA%\\lima-tk\\Logs."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / APP / "Logs"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Logs" / APP
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / APP
+
+
 def default_dataset_path() -> Path:
     """`LIMA_TK_DB` if set, else `dataset.lima.db` in the user data directory."""
     env = os.environ.get("LIMA_TK_DB")

@@ -211,6 +211,8 @@ def load_counter(setting: str | None, *, base_dir: str | Path | None = None, dow
         spec = parse_spec(setting, base_dir)
         if spec.kind == "estimate":
             return estimate_counter(setting)
+        if not tokenizers_available():
+            return estimate_counter(setting, reason=_NO_TOKENIZERS)
         if spec.kind == "hub":
             return _load_hub(spec, download)
         if spec.kind == "folder":
@@ -268,6 +270,16 @@ def find_chat_templates(folder: Path, config: dict[str, Any] | None = None) -> t
     return {}, ""
 
 
+def tokenizers_available() -> bool:
+    """Is the `tokenizers` package installed? lima-tk runs without it, with estimated counts."""
+    from lima_tk.deps import available
+
+    return available("tokenizers")
+
+
+_NO_TOKENIZERS = "the tokenizers package is not installed (pip install tokenizers in lima-tk's environment)"
+
+
 def _from_file(spec: TokenizerSpec, path: Path, key: str | None = None) -> Counter:
     """A counter for a tokenizer.json; its folder's tokenizer_config.json and chat templates too."""
     from lima_tk.store.files import is_open_dataset
@@ -278,8 +290,10 @@ def _from_file(spec: TokenizerSpec, path: Path, key: str | None = None) -> Count
         data = path.read_bytes()
     except OSError as e:
         raise TokenizerError(f"tokenizer {path}: cannot read it ({e.strerror or e})") from e
-    from tokenizers import Tokenizer
-
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as e:  # found but broken (a wheel for another Python, say)
+        raise TokenizerError(f"{_NO_TOKENIZERS} ({e})") from None
     try:
         tok = Tokenizer.from_str(data.decode("utf-8"))
     except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception
@@ -333,7 +347,11 @@ def hub_offline() -> bool:
 
 
 def _load_hub(spec: TokenizerSpec, download: bool) -> Counter:
-    from huggingface_hub import try_to_load_from_cache
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # it comes with tokenizers; without it no hub tokenizer can be found
+        raise TokenizerError(f"{spec.value}: the huggingface_hub package is not installed, so counts are "
+                             "estimates (set a local tokenizer.json, or install tokenizers)") from None
 
     cache = _hub_cache_dir()
     path = try_to_load_from_cache(spec.value, "tokenizer.json", cache_dir=cache)

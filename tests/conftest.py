@@ -55,6 +55,7 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     """Never touch the real user config or data dirs from a test."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the log file
     monkeypatch.setenv("LIMA_TK_CONFIG", str(tmp_path / "config" / "lima-tk" / "config.json"))
     monkeypatch.delenv("LIMA_TK_DB", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
