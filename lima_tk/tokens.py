@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import re
@@ -346,6 +347,47 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+log = logging.getLogger(__name__)
+
+# Downloads tried in this process that failed: {repo: reason}. A failed download is not tried
+# again until lima-tk restarts, so an offline laptop pays for it once, not at every recount.
+_failed_downloads: dict[str, str] = {}
+PROBE_TIMEOUT = 2.0  # seconds to reach the hub's host before a download is even tried
+
+
+def hub_reachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """None when a TCP connection to the hub's host opens within `timeout`, else the reason.
+
+    huggingface_hub retries an unreachable host five times with back-off (~25 s, and a warning
+    on the terminal each time); one quick connect first makes "offline" cost two seconds at most.
+    Name resolution has no timeout of its own, so the probe runs on a daemon thread."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    result: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(None)
+        except OSError as e:
+            result.append(f"cannot reach {host} ({e.strerror or e})")
+
+    t = threading.Thread(target=probe, name="lima-tk hub probe", daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return result[0] if result else f"cannot reach {host} (no answer within {timeout:g} s)"
+
+
+def _quiet_hub() -> None:
+    """huggingface_hub prints its retries and warnings on stderr; lima-tk logs one line instead."""
+    hub_log = logging.getLogger("huggingface_hub")
+    hub_log.setLevel(logging.ERROR)
+    hub_log.propagate = False
+
+
 def _load_hub(spec: TokenizerSpec, download: bool) -> Counter:
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -361,19 +403,31 @@ def _load_hub(spec: TokenizerSpec, download: bool) -> Counter:
             c = estimate_counter(spec.setting, reason=f"{spec.value}: {why}")
             c.needs_download = not hub_offline()
             return c
-        try:
-            # What Tokenizer.from_pretrained does, with the cache folder read at call time.
-            from huggingface_hub import hf_hub_download
+        failed = _failed_downloads.get(spec.value)
+        if failed is None:
+            failed = hub_reachable()
+        if failed is None:
+            try:
+                # What Tokenizer.from_pretrained does, with the cache folder read at call time.
+                from huggingface_hub import hf_hub_download
 
-            path = hf_hub_download(spec.value, "tokenizer.json", cache_dir=cache)
-            for extra in ("tokenizer_config.json", "chat_template.jinja", "chat_template.json"):
-                try:  # the config and the template are optional; most repos lack one of them
-                    hf_hub_download(spec.value, extra, cache_dir=cache)
-                except Exception:  # noqa: BLE001
-                    pass
-        except Exception as e:  # noqa: BLE001 - offline, gated, unknown repo: all fall back
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            return estimate_counter(spec.setting, reason=f"{spec.value}: could not download ({first})")
+                _quiet_hub()
+                path = hf_hub_download(spec.value, "tokenizer.json", cache_dir=cache)
+                for extra in ("tokenizer_config.json", "chat_template.jinja", "chat_template.json"):
+                    try:  # the config and the template are optional; most repos lack one of them
+                        hf_hub_download(spec.value, extra, cache_dir=cache)
+                    except Exception:  # noqa: BLE001
+                        pass
+                log.info("tokenizer %s: downloaded to %s", spec.value, cache)
+            except Exception as e:  # noqa: BLE001 - offline, gated, unknown repo: all fall back
+                failed = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if failed is not None:
+            if spec.value not in _failed_downloads:
+                _failed_downloads[spec.value] = failed
+                log.info("tokenizer %s: could not download (%s); counts are estimates", spec.value, failed)
+            return estimate_counter(spec.setting, reason=f"{spec.value}: could not download ({failed}); "
+                                    "counts are estimates: set a local tokenizer.json or model folder in "
+                                    "Settings > Dataset to count exactly offline")
     tj = Path(path)
     # The snapshot folder is named by the commit, which identifies the tokenizer exactly.
     return _from_file(spec, tj, key=f"hub:{spec.value}@{tj.parent.name}")
