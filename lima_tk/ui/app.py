@@ -38,7 +38,7 @@ from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS, resolve_unsaved
 from lima_tk.ui.chat_list import ChatList
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_query import FilterQuery, FilterResult
-from lima_tk.ui.progress import Job, raise_if_cancelled, run_with_progress
+from lima_tk.ui.progress import Job, run_with_progress
 from lima_tk.ui.theme import PAD
 from lima_tk.ui.token_view import TokenCounting, open_stats
 
@@ -801,7 +801,7 @@ class App:
             new = DatasetStore(path, readonly=readonly)
             # Opening may wait for a lock (a migration); from now on the Tk thread's writes wait at
             # most GUI_BUSY_TIMEOUT_MS and a failed one is retried (lima_tk/ui/autosave.py).
-            new.conn.execute(f"PRAGMA busy_timeout = {GUI_BUSY_TIMEOUT_MS}")
+            new.set_busy_timeout(GUI_BUSY_TIMEOUT_MS)
         except (DatasetError, sqlite3.Error, OSError) as e:
             msg = str(e) if isinstance(e, DatasetError) else f"{path}: cannot open ({e})"
             if quiet or self.store is None:
@@ -1152,29 +1152,8 @@ class App:
         src_path, ro = self.store.path, self.store.readonly
 
         def work(progress, cancel: threading.Event):
-            tmp = dest.with_name(f".{dest.name}.part")
-            if ro:
-                src = sqlite3.connect(f"{src_path.resolve().as_uri()}?mode=ro", uri=True)
-            else:
-                src = sqlite3.connect(str(src_path))
-            try:
-                dst = sqlite3.connect(str(tmp))
-                try:
-                    def step(status, remaining, total):
-                        progress(total - remaining, total)
-                        raise_if_cancelled(cancel)
-
-                    src.backup(dst, pages=512, progress=step)
-                    dst.execute("PRAGMA journal_mode = DELETE")
-                finally:
-                    dst.close()
-                os.replace(tmp, dest)
-            except BaseException:
-                _remove_dataset(tmp)
-                raise
-            finally:
-                src.close()
-            return dest
+            with DatasetStore(src_path, readonly=ro) as src:
+                return src.save_copy(dest, progress, cancel)
 
         return self._run_job("Saving a copy", f"Saving a copy as {dest.name}…", work,
                              lambda d: self.status(f"Saved a copy as {d}"),
@@ -1250,19 +1229,9 @@ class App:
         self._poll_after = self.root.after(self.poll_ms, self._poll)
 
     def _content_signature(self) -> tuple:
-        """What changes when the data does, but not when only token counts are written. Every
-        change is journaled (coalesced typing keeps its journal row but touches the chat's
-        updated_at); indexed lookups only, ~1 ms on 100,000 chats. Read only when data_version
-        moved while a count ran."""
-        if self.store is None:
-            return ()
-        q = self.store.conn.execute
-        return (
-            q("SELECT max(id), count(*), sum(undone) FROM journal").fetchone(),
-            q("SELECT max(updated_at) FROM chats").fetchone(),
-            q("SELECT max(id) FROM messages").fetchone(),
-            tuple(q("SELECT key, value FROM settings ORDER BY key").fetchall()),
-        )
+        """What changes when the data does, but not when only token counts are written (read only
+        when data_version moved while a count ran; ~1 ms on 100,000 chats)."""
+        return self.store.content_signature() if self.store is not None else ()
 
     def remember_content(self) -> None:
         """A token count pass starts on another connection: what the data is now, so that the poll

@@ -44,7 +44,7 @@ class FilterQuery:
         self._waiting_for: int | None = None  # the seq whose result the window wants
         self._requests: queue.Queue = queue.Queue()
         self._results: queue.Queue[FilterResult] = queue.Queue()
-        self._conn: sqlite3.Connection | None = None
+        self._store: DatasetStore | None = None  # the worker's (interrupt() is thread-safe)
         self._busy: int | None = None  # seq of the query running now (worker writes, Tk reads)
         self._after: str | None = None
         self._thread = threading.Thread(target=self._run, name="lima-tk filter", daemon=True)
@@ -58,25 +58,25 @@ class FilterQuery:
         """Forget the request on its way (the window showed something else). Tk thread only."""
         self._waiting_for = None
         self.latest += 1
-        if self._busy is not None and self._conn is not None:
-            self._conn.interrupt()
+        if self._busy is not None and self._store is not None:
+            self._store.interrupt()
 
     def submit(self, f: ChatFilter, sort: str, descending: bool, limit: int, selected: list[int]) -> int:
         """Ask for a filter; returns its sequence number. Tk thread only."""
         self.latest += 1
         seq = self._waiting_for = self.latest
         self._requests.put((seq, f, sort, descending, limit, selected))
-        busy, conn = self._busy, self._conn
-        if busy is not None and busy < seq and conn is not None:
-            conn.interrupt()  # thread-safe: makes the stale query fail with "interrupted"
+        busy, store = self._busy, self._store
+        if busy is not None and busy < seq and store is not None:
+            store.interrupt()  # thread-safe: makes the stale query fail with "interrupted"
         if self._after is None:
             self._after = self.widget.after(self.poll_ms, self._drain)
         return seq
 
     def close(self) -> None:
         self._requests.put(None)
-        if self._conn is not None:
-            self._conn.interrupt()
+        if self._store is not None:
+            self._store.interrupt()
         if self._after is not None:
             try:
                 self.widget.after_cancel(self._after)
@@ -116,7 +116,7 @@ class FilterQuery:
             store, open_error = None, e
         else:
             open_error = None
-            self._conn = store.conn
+            self._store = store
         try:
             while True:
                 req = self._requests.get()
@@ -148,5 +148,5 @@ class FilterQuery:
                     self._busy = None
         finally:
             if store is not None:
-                self._conn = None
+                self._store = None
                 store.close()

@@ -213,8 +213,7 @@ class ExportDialog(Dialog):
         self.lossy_note = ttk.Label(f, text="", style="Muted.TLabel", wraplength=480, justify="left")
         self.lossy_note.grid(row=r, column=1, sticky="w", pady=(0, PAD))
         r += 1
-        self.weight0_count = store.conn.execute(
-            "SELECT count(*) FROM messages WHERE role = 'assistant' AND weight = 0").fetchone()[0]
+        self.weight0_count = store.no_train_reply_count()
         self.weight0 = tk.StringVar(self, value="keep")
         self.weight0_frame = ttk.Frame(f)
         self.weight0_frame.grid(row=r, column=1, sticky="w", pady=(0, PAD))
@@ -395,9 +394,7 @@ class ExportDialog(Dialog):
         if self._rejected_count is None:
             store = self.app.store
             assert store is not None
-            self._rejected_count = int(store.conn.execute(
-                "SELECT count(*) FROM messages WHERE alternatives IS NOT NULL "
-                "AND instr(alternatives, '\"rejected\"') > 0").fetchone()[0])
+            self._rejected_count = store.rejected_version_count()
         return self._rejected_count
 
     def _sharegpt_options(self, lf: ttk.Labelframe) -> None:

@@ -203,15 +203,7 @@ class StatsBoard(tk.Toplevel):
         self.note.configure(text=" · ".join(parts))
 
     def _current_signature(self) -> tuple:
-        """Cheap on 100,000 chats (indexed lookups): changes whenever the data does."""
-        q = self.app.store.conn.execute
-        return (
-            q("SELECT max(updated_at) FROM chats").fetchone(),  # the index, not a scan
-            q("SELECT count(*) FROM chats").fetchone(),
-            q("SELECT max(id), sum(undone) FROM journal").fetchone(),
-            q("SELECT id FROM token_keys WHERE active = 1").fetchone(),
-            q("SELECT value FROM settings WHERE key IN ('tokenizer', 'context_limit')").fetchall(),
-        )
+        return self.app.store.stats_signature()
 
     def _poll(self) -> None:
         self._after.pop("poll", None)

@@ -25,13 +25,12 @@ import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import LimaError, NotFound
-from lima_tk.store import DatasetStore
+from lima_tk.store import DatasetStore, TokenTotal
 from lima_tk.ui.theme import PAD, PALETTE
 
 if TYPE_CHECKING:
@@ -66,44 +65,9 @@ def message_label(n: int | None, estimate: bool) -> str:
     return "" if n is None else f"{'~' if estimate else ''}{n:,} tok"
 
 
-@dataclass(frozen=True)
-class TokenTotal:
-    """The whole dataset under the active tokenizer: the sum of the chats' rendered counts."""
-
-    total: int
-    uncounted: int
-    messages: int
-    estimate: bool
-    setting: str
-
-
 def dataset_total(store: DatasetStore) -> TokenTotal | None:
     """Any thread (with that thread's store). ~45 ms on 440,000 messages: run it on a worker."""
-    key = store.active_token_key()
-    if key is None:
-        return None
-    q = store.conn.execute
-    n_msgs = q("SELECT count(*) FROM messages").fetchone()[0]
-    counted = q("SELECT count(*) FROM message_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
-    # The rendered counts (issue 11); chats changed since: their message sum + the overhead.
-    rendered = q("SELECT coalesce(sum(n), 0) FROM chat_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
-    s, m, c = q("SELECT coalesce(sum(t.n), 0), count(m.id), count(DISTINCT m.chat_id) FROM messages m "
-                "LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = ? "
-                "WHERE m.chat_id NOT IN (SELECT chat_id FROM chat_tokens WHERE tok = ?)", (key.id, key.id)).fetchone()
-    total = rendered + s + key.overhead_message * m + key.overhead_chat * c
-    return TokenTotal(int(total), max(0, n_msgs - counted) + c, n_msgs, key.estimate, key.setting)
-
-
-def needs_count(store: DatasetStore) -> bool:
-    """Whether a count pass has anything to do (what `tokens.ensure_counted` checks): not when every
-    message is counted under a key made from the current setting. No tokenizer is loaded."""
-    if store.readonly or store.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
-        return False
-    setting = str(store.get_setting("tokenizer") or "")
-    key = store.active_token_key()
-    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == "estimate")
-    return not (settled and key is not None and store.count_uncounted(key.id) == 0
-                and store.count_uncounted_chats(key.id) == 0)
+    return store.token_total()
 
 
 # -- worker threads (no Tk here) ---------------------------------------------------------------
@@ -112,12 +76,13 @@ def needs_count(store: DatasetStore) -> bool:
 def _work_count(path: Path, events: queue.Queue, cancel: threading.Event, download: bool, force: bool) -> None:
     """Worker: skip the tokenizer load when everything is counted, else run the count job."""
     try:
+        from lima_tk import tokens
+
         if not force:
             with DatasetStore(path) as store:
-                if not needs_count(store):
+                if not tokens.counting_needed(store):
                     events.put(("done", None))
                     return
-        from lima_tk import tokens
 
         tokens.start_count_job(path, events, cancel, download=download).join()
     except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
