@@ -1030,23 +1030,13 @@ class App:
                              unit="bytes", writes=True)
 
     def _import_done(self, report: Any, src: Path) -> None:
+        from lima_tk.formats import summary
         from lima_tk.ui import interop
 
-        text = f"Imported {_n(report.chats, 'chat')} ({report.messages:,} messages) from {src.name}"
-        if report.skipped:
-            text += f", skipped {report.skipped:,}"
-            dups = sum(n for why, n in report.skipped_reasons.items() if "duplicate" in why)
-            if dups:
-                text += f" ({_n(dups, 'duplicate')})"
-        if report.settings_changed:
-            text += f"; settings: {', '.join(report.settings_changed)}"
-        if report.warnings:
-            text += f" - {_n(len(report.warnings), 'warning')}"
         what = interop.IMPORT_LABELS.get(report.format, report.format)
-        self.last_report = interop.show_report(
-            self, report, f"{src.name} ({what}): imported {_n(report.chats, 'chat')} "
-                          f"({report.messages:,} messages).", imported=True)
-        self.status(text + " - Ctrl+Z to undo" if report.chats else text)
+        self.last_report = interop.show_report(self, report, summary.import_heading(report, src.name, what),
+                                               imported=True)
+        self.status(summary.import_status(report, src.name))
 
     @action
     def export_dialog(self) -> Any:
@@ -1086,30 +1076,15 @@ class App:
             return report, uploaded
 
         def done(result):
+            from lima_tk.formats import summary
             from lima_tk.ui import interop
 
             r, uploaded = result
-            folder = bool(r.files)
-            where = f"folder {out.name}" if folder else out.name
-            if fmt in interop.PREFERENCE_FORMATS:
-                text = f"Exported {_n(r.rows, 'preference pair')} from {_n(r.chats, 'chat')} to {where}"
-            else:
-                text = f"Exported {_n(r.chats, 'chat')} ({r.messages:,} messages) to {where}"
-            if folder:
-                text += f" ({', '.join(r.files)})"
-            if r.skipped:
-                text += f"; skipped {r.skipped:,}"
-                if r.skipped_reasons:
-                    text += " (" + ", ".join(f"{n:,} {why}" for why, n in r.skipped_reasons.items()) + ")"
-            if r.warnings:
-                text += f" - {_n(len(r.warnings), 'warning')}"
-            if isinstance(uploaded, str):
-                text += f"; uploaded to {uploaded}"
-            if fmt in interop.PREFERENCE_FORMATS:
-                heading = f"{where}: {_n(r.rows, 'preference pair')} from {_n(r.chats, 'chat')}."
-            else:
-                heading = f"{where}: exported {_n(r.chats, 'chat')} ({r.messages:,} messages)."
-            self.last_report = interop.show_report(self, r, heading, imported=False)
+            pref = fmt in interop.PREFERENCE_FORMATS
+            text = summary.export_status(r, out.name, preference=pref,
+                                         uploaded=uploaded if isinstance(uploaded, str) else None)
+            self.last_report = interop.show_report(self, r, summary.export_heading(r, out.name, preference=pref),
+                                                   imported=False)
             if isinstance(uploaded, Exception):
                 self.status(f"{text}; the upload failed: {uploaded}", error=True)
                 dialogs.show_error(self.root, "Upload failed", f"{out.name} was written, but the upload failed:"

@@ -123,42 +123,10 @@ def _radio_row(lf: ttk.Labelframe, row: int, label: str, variable: tk.Variable,
         ttk.Radiobutton(box, text=text, value=value, variable=variable).pack(anchor="w")
 
 
-def report_lines(report: Any, *, imported: bool) -> list[str]:
-    """What was skipped and why, then the warnings: the text of the report window."""
-    lines: list[str] = []
-    if report.skipped:
-        lines.append(f"Skipped {_plural(report.skipped, 'chat')}:")
-        reasons = dict(report.skipped_reasons)
-        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            lines.append(f"    • {n:,} × {why}")
-        rest = report.skipped - sum(reasons.values())
-        if rest > 0:
-            lines.append(f"    • {rest:,} × other reasons (see the warnings)")
-        if imported and any("duplicate" in why for why in reasons):
-            lines.append("    Duplicates are chats whose messages equal a chat's already in the dataset (or "
-                         "earlier in the file). To import them anyway: File > Import with options… > "
-                         "Import duplicates too.")
-        if not imported and any("linter" in why for why in reasons):
-            lines.append("    View > Problems (F8) lists the problems of those chats.")
-        if not imported and any("rejected" in why for why in reasons):
-            lines.append("    Mark a reply version as rejected in the chat editor: click its “2/3” and tick "
-                         "“Version N rejected”.")
-    if report.warnings:
-        if lines:
-            lines.append("")
-        lines.append(f"{_plural(len(report.warnings), 'warning')}:")
-        lines += [f"    {w}" for w in report.warnings]
-    lossy = getattr(report, "lossy", None)
-    if lossy and lines:  # the dialog listed them before; here beside the warnings
-        if lines:
-            lines.append("")
-        lines.append("Not in this format:")
-        lines += [f"    • {x}" for x in lossy]
-    return lines
-
-
 def show_report(app: App, report: Any, heading: str, *, imported: bool) -> dialogs.TextReport | None:
     """The report window, when something was skipped or there are warnings."""
+    from lima_tk.formats.summary import report_lines
+
     lines = report_lines(report, imported=imported)
     if not lines:
         return None
