@@ -979,6 +979,20 @@ def _set_overheads(c: Counter) -> None:
 # -- a worker for the GUI ---------------------------------------------------------------------
 
 
+def count_missing(db_path: str | Path, status: Callable[[str], None], progress: Progress | None = None,
+                  cancel: threading.Event | None = None, download: bool = True) -> CountResult:
+    """Load the dataset's tokenizer and count what is missing, with a store of its own; `status`
+    gets "Loading tokenizer …" (and why counts are estimates, when they are). Any thread
+    (blocking: the windows run it on a worker)."""
+    with DatasetStore(db_path) as store:
+        setting = store.get_setting("tokenizer")
+        status(f"Loading tokenizer {setting or DEFAULT_TOKENIZER}…")
+        counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
+        if counter.estimate:
+            status(f"Token counts are estimates: {counter.reason}")
+        return count_dataset(store, counter, progress, cancel)
+
+
 def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.Event | None = None,
                     download: bool = True) -> threading.Thread:
     """Load the dataset's tokenizer and count what is missing on a daemon thread, with its own
@@ -987,13 +1001,8 @@ def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.
 
     def run() -> None:
         try:
-            with DatasetStore(db_path) as store:
-                setting = store.get_setting("tokenizer")
-                events.put(("status", f"Loading tokenizer {setting or DEFAULT_TOKENIZER}…"))
-                counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
-                if counter.estimate:
-                    events.put(("status", f"Token counts are estimates: {counter.reason}"))
-                result = count_dataset(store, counter, lambda d, t: events.put(("progress", (d, t))), cancel)
+            result = count_missing(db_path, lambda text: events.put(("status", text)),
+                                   lambda d, t: events.put(("progress", (d, t))), cancel, download)
             events.put(("done", result))
         except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
             events.put(("error", str(e) or type(e).__name__))

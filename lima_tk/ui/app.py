@@ -14,11 +14,9 @@ thread with a store of their own.
 
 from __future__ import annotations
 
-import gc
 import os
 import sqlite3
 import sys
-import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -38,9 +36,10 @@ from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS, resolve_unsaved
 from lima_tk.ui.chat_list import ChatList
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_query import FilterQuery, FilterResult
-from lima_tk.ui.progress import Job, run_with_progress
+from lima_tk.ui.progress import run_with_progress
 from lima_tk.ui.theme import PAD
-from lima_tk.ui.token_view import TokenCounting, open_stats
+from lima_tk.ui.token_counting import TokenCounting
+from lima_tk.ui.worker import Job
 
 MAX_RECENT = 10
 ALL_TAGS = "All tags"
@@ -105,6 +104,10 @@ class App:
         self._signature: tuple = ()
         self._status_text = ""
         self.last_report: Any = None  # the report window of the last import or export, if one opened
+        # The windows of which the main window has one at most (raised when asked for again).
+        self.stats_board: Any = None
+        self.problems_panel: Any = None
+        self.token_previews: dict[int, Any] = {}
 
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
@@ -149,11 +152,11 @@ class App:
         """Something in the dataset changed: refresh the list and every open editor but `source`."""
         if self.store is None:
             self.chat_list.refresh()
-            self._update_count()
+            self.update_count()
             return
         self.tokens.data_changed()  # a new tokenizer setting starts a recount
         self.chat_list.refresh()
-        self._update_count()
+        self.update_count()
         self._close_vanished_editors()
         for ed in list(self.editors.values()):
             if ed is not source and hasattr(ed, "reload"):
@@ -268,7 +271,7 @@ class App:
         widths = self.user_settings.get("column_widths") or {}
         self.chat_list = ChatList(
             root, lambda: self.store, on_open=self.open_chat, on_rename=self.rename_chat,
-            on_selection=self._update_count, on_context=self._context_menu,
+            on_selection=self.update_count, on_context=self._context_menu,
             widths=widths if isinstance(widths, dict) else {},
         )
         self.chat_list.empty_content = self._empty_content
@@ -346,13 +349,13 @@ class App:
             "<<MoveUp>>": lambda: self.move_chats(-1),
             "<<MoveDown>>": lambda: self.move_chats(1),
             "<<PreviewTokens>>": self.preview_tokens,
-            "<<StatsBoard>>": lambda: open_stats(self),
-            "<<Problems>>": self.problems_panel,
+            "<<StatsBoard>>": self.open_stats_board,
+            "<<Problems>>": self.open_problems_panel,
             "<<OverLimitFilter>>": lambda: (self.over_var.set(not self.over_var.get()), self._over_limit_toggled()),
             "<<CountTokens>>": self.count_tokens_now,
             "<<StopCounting>>": self.tokens.cancel,
             "<<Shortcuts>>": self.shortcuts_dialog,
-            "<<About>>": lambda: dialogs.about(self),
+            "<<About>>": self.about,
         }
         self.handlers = handlers
         for a in ACTIONS:
@@ -500,14 +503,14 @@ class App:
         if fq is not None and pending:
             fq.cancel()  # a result still on its way is stale now
         cl.set_filter(f)
-        self._update_count()
+        self.update_count()
 
     def _filter_result(self, r: FilterResult) -> None:
         if r.error is not None:
             self.status(f"Search failed: {r.error}", error=True)
             return
         self.chat_list.show_filtered(r.filter, r.ids, r.rows, r.selected)
-        self._update_count()
+        self.update_count()
 
     def clear_filter(self) -> None:
         self.filter_var.set("")
@@ -543,7 +546,7 @@ class App:
             langs += [x for x in self.store.languages_in_use() if x and x not in langs]
         self.lang_combo.configure(values=[ALL_LANGS, *langs])
 
-    def _update_count(self) -> None:
+    def update_count(self) -> None:
         cl = self.chat_list
         if self.store is None:
             self.count_label.configure(text="")
@@ -753,7 +756,16 @@ class App:
         self.flush_pending(strict=False)
         return self.tokens.start(download=True, force=True, asked=True)
 
-    def problems_panel(self) -> Any:
+    def open_stats_board(self) -> Any:
+        """View > Stats board (one per window: an open one is raised and refreshed)."""
+        if self.store is None:
+            self.status("Open a dataset first", error=True)
+            return None
+        from lima_tk.ui.stats_board import open_stats_board
+
+        return open_stats_board(self)
+
+    def open_problems_panel(self) -> Any:
         if self.store is None:
             self.status("Open a dataset first", error=True)
             return None
@@ -766,17 +778,21 @@ class App:
             return None
         return open_problems_panel(self)
 
-    def language_dialog(self) -> dialogs.LanguageDialog | None:
+    def language_dialog(self) -> Any:
         if not self._writable():
             return None
         ids = self._selection("set the language of")
-        return dialogs.LanguageDialog(self, ids) if ids else None
+        from lima_tk.ui.language_dialog import LanguageDialog
 
-    def tags_dialog(self) -> dialogs.TagsDialog | None:
+        return LanguageDialog(self, ids) if ids else None
+
+    def tags_dialog(self) -> Any:
         if not self._writable():
             return None
         ids = self._selection("tag")
-        return dialogs.TagsDialog(self, ids) if ids else None
+        from lima_tk.ui.tags_dialog import TagsDialog
+
+        return TagsDialog(self, ids) if ids else None
 
     # -- dataset files -------------------------------------------------------------------------
 
@@ -829,7 +845,7 @@ class App:
             self._filter_after = None
         self.chat_list.filter = ChatFilter()
         self.chat_list.refresh()
-        self._update_count()
+        self.update_count()
         self._update_title()
         self._remember(path)
         n = self.chat_list.total
@@ -962,11 +978,11 @@ class App:
 
     def _import_new(self, src: Path, dest: Path, options: dict[str, Any] | None = None,
                     allow_duplicates: bool = False) -> Job:
-        def work(progress, cancel):
+        def work(job: Job):
             from lima_tk.formats import import_file
 
             with DatasetStore(dest) as s:
-                return import_file(s, src, "auto", progress=progress, cancel=cancel, options=options,
+                return import_file(s, src, "auto", progress=job.progress, cancel=job.cancel_event, options=options,
                                    allow_duplicates=allow_duplicates)
 
         def done(report):
@@ -1016,11 +1032,11 @@ class App:
         db = self.store.path
         self.flush_pending(strict=False)
 
-        def work(progress, cancel):
+        def work(job: Job):
             from lima_tk.formats import import_file
 
             with DatasetStore(db) as s:
-                return import_file(s, src, "auto", progress=progress, cancel=cancel, options=options,
+                return import_file(s, src, "auto", progress=job.progress, cancel=job.cancel_event, options=options,
                                    allow_duplicates=allow_duplicates)
 
         return self._run_job(f"Importing {src.name}", f"Importing {src.name} into {db.name}…", work,
@@ -1058,13 +1074,13 @@ class App:
         self.flush_pending(strict=False)
         db, ro = self.store.path, self.store.readonly
 
-        def work(progress, cancel):
+        def work(job: Job):
             from lima_tk.errors import LimaError
             from lima_tk.formats import export_file
 
             with DatasetStore(db, readonly=ro) as s:
-                report = export_file(s, out, fmt, chat_filter=chat_filter, progress=progress, cancel=cancel,
-                                     options=options, skip_problems=skip_problems)
+                report = export_file(s, out, fmt, chat_filter=chat_filter, progress=job.progress,
+                                     cancel=job.cancel_event, options=options, skip_problems=skip_problems)
             uploaded: str | LimaError | None = None
             if push is not None:
                 from lima_tk.formats.hf import push_folder
@@ -1126,9 +1142,9 @@ class App:
         self.flush_pending(strict=False)
         src_path, ro = self.store.path, self.store.readonly
 
-        def work(progress, cancel: threading.Event):
+        def work(job: Job):
             with DatasetStore(src_path, readonly=ro) as src:
-                return src.save_copy(dest, progress, cancel)
+                return src.save_copy(dest, job.progress, job.cancel_event)
 
         return self._run_job("Saving a copy", f"Saving a copy as {dest.name}…", work,
                              lambda d: self.status(f"Saved a copy as {d}"),
@@ -1137,12 +1153,11 @@ class App:
 
     def _run_job(self, title: str, message: str, work, on_done, on_error, on_cancelled, unit: str = "",
                  writes: bool = False) -> Job:
-        # Collect closed dialogs here: Tk variables found by a collection in the worker would be
-        # finalized there (a Tcl call off the Tk thread).
-        gc.collect()
+        # run_with_progress collects all garbage first: Tk variables of a closed dialog found by a
+        # collection in the worker would be finalized there (a Tcl call off the Tk thread).
         job = run_with_progress(self.root, title, message, work, on_done=on_done, on_error=on_error,
                                 on_cancelled=on_cancelled, unit=unit, poll_ms=self.job_poll_ms)
-        job.writes = writes  # type: ignore[attr-defined]
+        job.writes = writes
         self.jobs = [j for j in self.jobs if not j.finished] + [job]
         return job
 
@@ -1168,11 +1183,20 @@ class App:
 
     # -- dialogs -----------------------------------------------------------------------------
 
-    def settings_dialog(self) -> dialogs.SettingsDialog:
-        return dialogs.SettingsDialog(self)
+    def settings_dialog(self) -> Any:
+        from lima_tk.ui.settings_dialog import SettingsDialog
 
-    def shortcuts_dialog(self) -> dialogs.ShortcutsDialog:
-        return dialogs.ShortcutsDialog(self)
+        return SettingsDialog(self)
+
+    def shortcuts_dialog(self) -> Any:
+        from lima_tk.ui.help_dialogs import ShortcutsDialog
+
+        return ShortcutsDialog(self)
+
+    def about(self) -> None:
+        from lima_tk.ui.help_dialogs import about
+
+        about(self)
 
     def set_font_size(self, size: int) -> None:
         self.user_settings["font_size"] = int(size)
@@ -1382,7 +1406,7 @@ def _exit_after_paint(app: App) -> None:
 
     def counted() -> None:
         t = app.tokens
-        if t.running or t._total_running or t._total_after is not None:
+        if t.running or t.total_pending:
             app.root.after(5, counted)
             return
         print(f"counted {time.time():.6f} state={t.state} total={t.total.total if t.total else None} "

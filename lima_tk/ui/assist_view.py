@@ -2,8 +2,8 @@
 
 One `AssistController` per editor (`editor.assist`). A generation is one `lima_tk.assist.Job`
 running on its own worker thread; this module drains the job's queue every `tick_ms` (30 ms) with
-`after()`, joins the deltas, and per tick appends them to the store (`append_generated_text`, one
-cheap UPDATE) and inserts them into the message's Text with one `insert`. Only the Tk thread
+a `worker.Ticker` (an `after()` loop), joins the deltas, and per tick appends them to the store
+(`append_generated_text`, one cheap UPDATE) and inserts them into the message's Text with one `insert`. Only the Tk thread
 touches widgets or the store; the worker only fills its queue.
 
 - Generate (Ctrl+G, `<<GenerateReply>>`): on an assistant message it regenerates it; on another
@@ -42,6 +42,7 @@ from lima_tk.assist import AssistConfig, AssistError, Job, Reply, continue_reque
 from lima_tk.errors import LimaError, NotFound
 from lima_tk.model import Message
 from lima_tk.ui import editor_style as st
+from lima_tk.ui.worker import Ticker
 
 if TYPE_CHECKING:
     from lima_tk.ui.chat_editor import ChatEditor
@@ -90,7 +91,7 @@ class Stream:
     started: float = field(default_factory=time.monotonic)
     deltas: int = 0  # pieces of text received
     calling: str = ""  # the function a streamed tool call names
-    tick_job: str | None = None
+    ticker: Ticker | None = None  # drains the job's queue on the Tk thread
     result: str = ""  # how it ended: the server's finish reason, "cancelled", or "error"
     before: Message | None = None  # regenerate / continue: the message as it was (None: nothing before)
     prev_shown: int | None = None  # regenerate: the version shown before (index among the versions)
@@ -404,28 +405,24 @@ class AssistController:
         self.sync_controls()
         gc.collect(1)  # young Tk garbage is finalized here, not by a collection in the worker thread
         s.job.start()
-        s.tick_job = ed.after(self.tick_ms, self._tick)
+        s.ticker = Ticker(ed, lambda: self._tick(s), self.tick_ms).start()
         ed.status("Generating…")
         return mid
 
-    def _tick(self) -> None:
-        s = self.stream
-        if s is None:
-            return
-        s.tick_job = None
-        if self.editor.closed:
-            return
+    def _tick(self, s: Stream) -> bool:
+        """One turn of the stream's Ticker: apply what arrived; False ends the loop."""
+        if self.stream is not s or self.editor.closed:
+            return False
         try:
             self._apply(s, self.drain(s.job.events))
         except (LimaError, sqlite3.Error) as e:  # the message vanished, the dataset is busy...
             if self.stream is s:
                 self._abort(s, f"Generation stopped: {e}")
-            return
+            return False
         finally:
             if self.on_tick is not None:
                 self.on_tick()
-        if self.stream is s and not self.editor.closed:
-            s.tick_job = self.editor.after(self.tick_ms, self._tick)
+        return self.stream is s and not self.editor.closed
 
     def _apply(self, s: Stream, events: list[tuple[str, Any]]) -> None:
         pieces: list[str] = []
@@ -641,12 +638,9 @@ class AssistController:
             pass
 
     def _stop_ticking(self, s: Stream) -> None:
-        if s.tick_job is not None:
-            try:
-                self.editor.after_cancel(s.tick_job)
-            except tk.TclError:
-                pass
-            s.tick_job = None
+        if s.ticker is not None:
+            s.ticker.close()
+            s.ticker = None
 
     def _unique_calls(self, calls: list[dict[str, Any]] | None, mid: int) -> list[dict[str, Any]] | None:
         """Tool-call ids must be unique in the chat: a server that reuses ids gets fresh ones."""

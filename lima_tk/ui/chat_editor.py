@@ -52,9 +52,9 @@ from lima_tk.ui.autosave import (
 )
 from lima_tk.ui.autotext import TEXT_OPTIONS, AutoText, LineMeasurer
 from lima_tk.ui.chat_properties import ChatProperties
+from lima_tk.ui.editor_tokens import EditorTokens, token_service
 from lima_tk.ui.find_replace import FindBar, ReplaceDialog, search_text
 from lima_tk.ui.message_frame import ACTION_TAG, CARD_BORDER, HEADER_TAG, MSG_TAG, MessageCard
-from lima_tk.ui.token_view import editor_changed as tokens_changed
 from lima_tk.ui.tool_editor import ToolCallDialog, ToolDialog, new_call_id
 
 PROPS_DELAY_MS = 1500  # typing pause before name / notes are saved (each save is an undo step)
@@ -487,6 +487,7 @@ class ChatEditor(tk.Toplevel):
         self.find_current = -1
         self.dialog: tk.Toplevel | None = None
         self.assist = AssistController(self)
+        self.tokens = EditorTokens(self)  # token counts of the messages and the budget (issue 6)
 
         st.setup(self)
         _install_class_bindings(self)
@@ -696,7 +697,20 @@ class ChatEditor(tk.Toplevel):
         self.order = [int(m.id) for m in chat.messages]  # type: ignore[arg-type]
         self._index = {mid: i for i, mid in enumerate(self.order)}
         self._compute_links()
-        tokens_changed(self)  # token counts and budget (issue 6), a moment later
+        self.tokens.schedule()  # token counts and budget (issue 6), a moment later
+
+    # -- token counts (lima_tk/ui/editor_tokens.py) -------------------------------------------
+
+    def token_service(self) -> Any:
+        """The main window's token counting (None over a stand-in window)."""
+        return token_service(self.app)
+
+    def token_counts_changed(self) -> None:
+        """The main window's counts changed (a pass ended, the tokenizer changed): recount."""
+        self.tokens.schedule()
+
+    def show_budget(self, total: int | None, limit: int, estimate: bool) -> None:
+        self.props.set_budget(total, limit, estimate)
 
     def tool_names(self) -> set[str]:
         return self._tool_names
@@ -1189,7 +1203,7 @@ class ChatEditor(tk.Toplevel):
             card.set_unsaved(None)
             self._schedule_layout()
         if saved:
-            tokens_changed(self)  # recount the saved message (issue 6)
+            self.tokens.schedule()  # recount the saved message (issue 6)
         return saved
 
     def _unsaved_text(self) -> str:
@@ -1960,6 +1974,7 @@ class ChatEditor(tk.Toplevel):
     def _cancel_jobs(self) -> None:
         self.assist.close()  # a stream still running (destroyed from outside): stop it, save, join
         self._autosave.cancel()
+        self.tokens.close()
         jobs = [self._layout_job, self._chunk_job, self._see_job, self._refit_job,
                 self.props._job, self.findbar._job]
         for job in jobs:

@@ -23,8 +23,8 @@ from typing import Any
 
 from lima_tk.store import DatasetStore
 from lima_tk.ui.errors import handle_callback_error
-from lima_tk.ui.progress import Job
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job
 from lima_tk.validate import CODES, ERROR, Finding, lint_store
 
 ALL_CODES = "All codes"
@@ -37,14 +37,14 @@ OpenCallback = Callable[[int, "int | None"], None]
 
 def open_problems_panel(app: Any, on_open: OpenCallback | None = None) -> ProblemsPanel:
     """Open (or raise and refresh) the Problems panel of `app`. Tk thread only."""
-    panel = getattr(app, "_problems_panel", None)
+    panel = getattr(app, "problems_panel", None)
     if panel is not None and panel.winfo_exists():
         panel.deiconify()
         panel.lift()
         panel.refresh()
         return panel
     panel = ProblemsPanel(app, on_open)
-    app._problems_panel = panel
+    app.problems_panel = panel
     return panel
 
 
@@ -164,7 +164,7 @@ class ProblemsPanel(tk.Toplevel):
         self.note.configure(text="Checking…")
         store, work = self.app.store, self._work
         path, readonly = Path(store.path), bool(store.readonly)
-        self._job = Job(self, lambda progress, cancel: work(path, readonly, progress, cancel),
+        self._job = Job(self, lambda job: work(path, readonly, job.progress, job.cancel_event),
                         on_done=self._checked, on_error=self._failed, on_progress=self._progress,
                         poll_ms=self.drain_ms, thread_name="lima-tk-problems").start()
 
@@ -280,6 +280,6 @@ class ProblemsPanel(tk.Toplevel):
     def close(self) -> None:
         if self._job is not None:
             self._job.stop_polling()
-        if getattr(self.app, "_problems_panel", None) is self:
-            self.app._problems_panel = None
+        if getattr(self.app, "problems_panel", None) is self:
+            self.app.problems_panel = None
         self.destroy()

@@ -22,8 +22,8 @@ from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.ui.errors import handle_callback_error
-from lima_tk.ui.progress import Job
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job
 
 ALL_TAGS = "All tags"
 ALL_LANGS = "All languages"
@@ -44,14 +44,14 @@ class AppLike(Protocol):
 
 def open_stats_board(app: AppLike) -> StatsBoard:
     """Open (or raise) the stats board of `app`. Tk thread only."""
-    board = getattr(app, "_stats_board", None)
+    board = getattr(app, "stats_board", None)
     if board is not None and board.winfo_exists():
         board.deiconify()
         board.lift()
         board.refresh()
         return board
     board = StatsBoard(app)
-    app._stats_board = board  # type: ignore[attr-defined]
+    app.stats_board = board  # type: ignore[attr-defined]
     return board
 
 
@@ -157,7 +157,7 @@ class StatsBoard(tk.Toplevel):
         self._signature = self._current_signature()
         store, flt, work = self.app.store, self.chat_filter(), self._work
         path, readonly = Path(store.path), store.readonly
-        self._job = Job(self, lambda progress, cancel: work(path, readonly, flt, progress, cancel),
+        self._job = Job(self, lambda job: work(path, readonly, flt, job.progress, job.cancel_event),
                         on_done=self._show_stats, on_error=self._failed, on_progress=self._progress,
                         poll_ms=self.drain_ms, thread_name="lima-tk-stats").start()
 
@@ -249,8 +249,8 @@ class StatsBoard(tk.Toplevel):
         for ident in self._after.values():
             self.after_cancel(ident)
         self._after.clear()
-        if getattr(self.app, "_stats_board", None) is self:
-            self.app._stats_board = None  # type: ignore[attr-defined]
+        if getattr(self.app, "stats_board", None) is self:
+            self.app.stats_board = None  # type: ignore[attr-defined]
         self.destroy()
 
     # -- drawing ------------------------------------------------------------------------------

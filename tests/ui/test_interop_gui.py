@@ -468,7 +468,7 @@ def test_problems_from_the_view_menu_opens_the_chat_at_the_message(make_app, db_
     menu, index = app._menu_index["<<Problems>>"]
     assert menu is app.menus["View"] and menu.entrycget(index, "accelerator") == "F8"
     menu.invoke(index)  # View > Problems…
-    panel = wait_until(lambda: getattr(app, "_problems_panel", None), app.root)
+    panel = wait_until(lambda: getattr(app, "problems_panel", None), app.root)
     wait_until(lambda: panel.state == "done", app.root, 20)
     panel.geometry("900x400+0+0")
     panel.deiconify()

@@ -1,0 +1,354 @@
+"""What the UI's components offer each other (issue 14), as small typed Protocols.
+
+A component depends on the Protocol of what it uses, not on the class that happens to provide it
+(and never on its private names): the dialogs and panels on what the main window offers them, the
+parts of a chat editor (cards, card canvas, AI assist, token counts, properties, tool actions)
+on what the editor offers them. So a change inside `App` or `ChatEditor` that keeps these
+promises cannot break a part, and a test (or a script) can drive a part with a stand-in.
+
+This module imports no concrete UI module (only types, under TYPE_CHECKING), so anything may
+import it without an import cycle (tests/test_structure.py checks the import graph).
+
+Members a stand-in may leave out are read with `getattr` by their users and are noted as optional
+below: the main window's `tokens`, `settings_dialog` and `open_chat`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import tkinter as tk
+
+    from lima_tk.model import Chat, Message
+    from lima_tk.store import ChatFilter, DatasetStore
+    from lima_tk.tokens import Counter
+
+
+# -- what the main window offers ----------------------------------------------------------------
+
+
+class StatusSink(Protocol):
+    def status(self, text: str, error: bool = False) -> None:
+        """Show `text` in the status bar (`error`: in red, with a bell)."""
+
+
+class WindowHost(StatusSink, Protocol):
+    """What every window the main window opens may use: its Tk root, the dataset, the status bar.
+    (The stats board, the Problems panel, the token preview, the small dialogs.)"""
+
+    root: tk.Tk
+    store: DatasetStore | None
+
+
+class ChatActionsHost(WindowHost, Protocol):
+    """What the language and tags dialogs call when they apply."""
+
+    def set_language(self, chat_ids: list[int], language: str | None) -> None: ...
+
+    def change_tags(self, chat_ids: list[int], add: list[str], remove: list[str]) -> None: ...
+
+
+class SettingsHost(WindowHost, Protocol):
+    """What the settings dialog changes."""
+
+    user_settings: dict[str, Any]
+
+    def set_font_size(self, size: int) -> None: ...
+
+    def data_changed(self, source: object | None = None) -> None: ...
+
+
+class ChatScope(Protocol):
+    """The chat list as the export dialog sees it: what it shows and what is selected."""
+
+    filter: ChatFilter
+    total: int
+    selected: set[int]
+
+    def selection_ids(self) -> list[int]: ...
+
+
+class ExportHost(WindowHost, Protocol):
+    chat_list: ChatScope
+
+    def run_export(self, out: Any, fmt: str, chat_filter: ChatFilter | None, *, options: dict[str, Any] | None = None,
+                   skip_problems: bool = False, push: tuple[str, bool] | None = None) -> Any: ...
+
+
+class EditorHost(WindowHost, Protocol):
+    """What a chat editor needs from the main window (docs/editor.md, "For other parts of the
+    program"). Optional: `tokens` (a TokenService), `settings_dialog()`, `open_chat()`."""
+
+    store: DatasetStore
+    user_settings: dict[str, Any]
+    editors: dict[int, Any]
+
+    def data_changed(self, source: object | None = None) -> None: ...
+
+    def undo(self) -> None: ...
+
+    def redo(self) -> None: ...
+
+    def flush_pending(self) -> None: ...
+
+
+class EditorLike(Protocol):
+    """What the main window needs from an open chat editor."""
+
+    closed: bool
+
+    def reload(self, focus: int | None = None) -> None: ...
+
+    def flush(self, strict: bool = True) -> int: ...
+
+    def try_save(self) -> bool: ...
+
+    def unsaved_texts(self) -> list[tuple[str, str]]: ...
+
+    def save_failure(self) -> str | None: ...
+
+    def refit_all(self) -> None: ...
+
+    def show_message(self, index: int) -> None: ...
+
+    def token_counts_changed(self) -> None: ...
+
+    def stop_generating_quietly(self) -> bool: ...
+
+    def destroy(self) -> None: ...
+
+
+# -- token counts ----------------------------------------------------------------------------------
+
+
+class TokenService(Protocol):
+    """The main window's token counting, as the editors and the token preview use it."""
+
+    def counter(self) -> Counter | None:
+        """The counter of the current tokenizer, or None while it loads (a load starts)."""
+
+    def with_counter(self, fn: Callable[[Counter], None]) -> None: ...
+
+    def count_chat_async(self, chat_id: int, done: Callable[[Any], None]) -> None: ...
+
+    def chat_recounted(self, chat_id: int) -> None: ...
+
+
+class ChatListView(Protocol):
+    """What the token counting refreshes in the chat list."""
+
+    counting: bool
+    filter: ChatFilter
+    sort: str
+    tree: tk.Widget
+
+    def refresh(self) -> None: ...
+
+    def refresh_tokens(self) -> None: ...
+
+    def visible_ids(self) -> list[int]: ...
+
+
+class CountingHost(WindowHost, Protocol):
+    """What `TokenCounting` needs from the main window. Optional: `remember_content()`."""
+
+    chat_list: ChatListView
+    editors: Mapping[int, Any]
+
+    @property
+    def status_text(self) -> str: ...
+
+    def update_count(self) -> None: ...
+
+
+class CountedCard(Protocol):
+    def set_token_count(self, text: str) -> None: ...
+
+
+class TokenHost(Protocol):
+    """What `EditorTokens` needs from its chat editor."""
+
+    closed: bool
+    store: DatasetStore
+    chat_id: int
+    messages: dict[int, Message]
+    order: list[int]
+    cards: Mapping[int, CountedCard]
+
+    def token_service(self) -> TokenService | None: ...
+
+    def show_budget(self, total: int | None, limit: int, estimate: bool) -> None: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def nametowidget(self, name: str) -> Any: ...
+
+    def bind(self, sequence: str, func: Callable[..., Any], add: str | None = None) -> Any: ...
+
+
+# -- the parts of a chat editor --------------------------------------------------------------------
+
+
+class EditorBase(Protocol):
+    """What every part of a chat editor may use: the chat as loaded, its state, the status line,
+    and running an action (a domain error becomes a status line)."""
+
+    store: DatasetStore
+    chat_id: int
+    chat: Chat
+    messages: dict[int, Message]
+    order: list[int]
+    closed: bool
+    readonly: bool
+
+    def index_of(self, mid: int) -> int: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def run(self, fn: Callable[[], Any]) -> str: ...
+
+    def writable(self) -> bool:
+        """False (and says so) when the dataset is read-only."""
+
+    def flush(self, strict: bool = True) -> int:
+        """Write pending typing first (raises a DatasetError when it cannot: change nothing)."""
+
+    def changed(self, focus: int | None = None, status: str | None = None) -> None:
+        """The chat changed in the store: reload, tell the main window, show `status`."""
+
+    def confirm(self, title: str, message: str) -> bool:
+        """An OK/Cancel question (tests answer it: chat_editor.ask_confirm)."""
+
+    def bell(self) -> None: ...
+
+
+class ToolHost(EditorBase, Protocol):
+    """What the tool and tool-call actions need beyond the basics."""
+
+    dialog: tk.Toplevel | None
+
+    def tool_names(self) -> set[str]: ...
+
+    def selected_tool_id(self) -> int | None: ...
+
+    def busy(self, mid: int) -> bool:
+        """True (and says so) when a reply is streaming into this message."""
+
+
+class PropertiesHost(Protocol):
+    """What the properties panel needs from its chat editor."""
+
+    closed: bool
+    chat_id: int
+    props_delay: int
+
+    def save_failure(self) -> str | None: ...
+
+    def save_soon(self) -> bool: ...
+
+    def save_properties(self, **fields: Any) -> None: ...
+
+    def note_typed(self, widget: tk.Misc) -> None: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def reload(self, focus: int | None = None) -> None: ...
+
+    def open_token_preview(self) -> Any: ...
+
+    def event_generate(self, sequence: str, **kw: Any) -> Any: ...
+
+
+class AssistParts(Protocol):
+    """What a message card asks the AI-assist controller to draw."""
+
+    errors: Mapping[int, Any]
+
+    def streaming(self, mid: int | None = None) -> bool: ...
+
+    def card_key(self, card: Any) -> tuple: ...
+
+    def card_buttons(self, card: Any) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, str]]]: ...
+
+    def meta_items(self, card: Any) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, str]]]: ...
+
+    def placeholder(self, card: Any) -> str | None: ...
+
+
+class CardHost(Protocol):
+    """What a message card (message_frame.MessageCard) needs: its geometry from the card canvas,
+    what to draw from the AI-assist controller, and the editor's actions on a card."""
+
+    max_lines: int
+    button_height: int
+    measurer: Any
+    assist: AssistParts
+    closed: bool
+
+    def card_width(self) -> int: ...
+
+    def text_width(self) -> int: ...
+
+    def header_actions_width(self) -> int:
+        """Width of the header's action labels at the current font (measured once per size)."""
+
+    def tool_names(self) -> set[str]: ...
+
+    def can_open_settings(self) -> bool: ...
+
+    def run(self, fn: Callable[[], Any]) -> str: ...
+
+    def change_role(self, card: Any, role: str) -> None: ...
+
+    def set_answer(self, card: Any, call_id: str) -> None: ...
+
+
+class CardView(Protocol):
+    """The card canvas (card_canvas.CardCanvas) as the AI-assist view and the editor use it."""
+
+    cards: Mapping[int, Any]
+    stick_bottom: bool
+
+    def card(self, mid: int) -> Any:
+        """The card of a message, created now when it is still pending."""
+
+    def layout(self) -> None: ...
+
+    def view_top(self) -> float: ...
+
+    def view_height(self) -> int: ...
+
+    def scroll_to(self, top: float) -> None: ...
+
+    def see_range(self, y1: float, y2: float) -> None: ...
+
+
+class AssistHost(EditorBase, Protocol):
+    """What the AI-assist controller needs from its chat editor."""
+
+    view: CardView
+    user_settings: dict[str, Any]
+
+    def current_card(self) -> Any: ...
+
+    def token_service(self) -> TokenService | None: ...
+
+    def open_settings(self) -> None: ...
+
+    def can_open_settings(self) -> bool: ...
+
+    def highlight_find(self, card: Any) -> None:
+        """Mark the find bar's matches in a card whose text was replaced."""
+
+    def set_generating(self, running: bool) -> None:
+        """The bottom bar's Generate button turns into Stop while a reply streams."""
+
+    def focus_get(self) -> Any: ...
+
+    def after(self, ms: int, func: Callable[..., Any], *args: Any) -> str: ...
+
+    def after_cancel(self, ident: str) -> None: ...
+
+    def update_idletasks(self) -> None: ...
