@@ -3,8 +3,8 @@
 One `AssistController` per editor (`editor.assist`). A generation is one `lima_tk.assist.Job`
 running on its own worker thread; this module drains the job's queue every `tick_ms` (30 ms) with
 a `worker.Ticker` (an `after()` loop), joins the deltas, and per tick appends them to the store
-(`append_generated_text`, one cheap UPDATE) and inserts them into the message's Text with one `insert`. Only the Tk thread
-touches widgets or the store; the worker only fills its queue.
+(`append_generated_text`, one cheap UPDATE) and inserts them into the message's Text with one
+`insert`. Only the Tk thread touches widgets or the store; the worker only fills its queue.
 
 - Generate (Ctrl+G, `<<GenerateReply>>`): on an assistant message it regenerates it; on another
   message it regenerates the assistant reply right below it, or creates one there

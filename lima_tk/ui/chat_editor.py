@@ -1645,6 +1645,11 @@ class ChatEditor(tk.Toplevel):
         else:
             self.assist.generate(at_end=True)
 
+    def stop_streaming(self) -> bool:
+        """Stop a reply being generated into this chat (the main window's undo does this first:
+        the text so far is saved and joins the generation's undo step); False when none was."""
+        return self.assist.stop() if self.assist.streaming() else False
+
     def stop_generating(self) -> None:
         if not self.assist.stop():
             self.status("Nothing is being generated")

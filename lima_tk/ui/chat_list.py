@@ -752,6 +752,12 @@ class ChatList(ttk.Frame):
 
     # -- settings ----------------------------------------------------------------------------
 
+    def font_changed(self) -> None:
+        """The font size changed: measure the row height again and redraw the rows."""
+        self._head = 0
+        self._update_page()
+        self._render()
+
     def column_widths(self) -> dict[str, int]:
         return {cid: int(self.tree.column(cid, "width")) for cid in COLUMN_IDS}
 

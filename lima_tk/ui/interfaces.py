@@ -77,6 +77,43 @@ class ExportHost(WindowHost, Protocol):
                    skip_problems: bool = False, push: tuple[str, bool] | None = None) -> Any: ...
 
 
+class FilterHost(WindowHost, Protocol):
+    """What the filter bar needs from the main window."""
+
+    chat_list: Any  # chat_list.ChatList
+
+    def apply_filter(self) -> None:
+        """Apply the filter now (a dataset error becomes a status line)."""
+
+    def focus_list(self, cursor: bool = True) -> None: ...
+
+
+class FilesHost(WindowHost, Protocol):
+    """What the dataset files part (open, new, recent, import, export, copy) needs from the window."""
+
+    user_settings: dict[str, Any]
+    chat_list: Any  # chat_list.ChatList
+
+    def open_dataset(self, path: Any, readonly: bool = False, quiet: bool = False) -> bool: ...
+
+    def flush_pending(self, strict: bool = True) -> None: ...
+
+    def writable(self) -> bool:
+        """False (and says why in the status bar) when no change may be made now."""
+
+    def data_changed(self, source: object | None = None) -> None: ...
+
+    def save_settings(self) -> None:
+        """Write the user settings file (a failure is shown, not raised)."""
+
+
+class ChatActionsWindow(FilesHost, Protocol):
+    """What the Chat menu's actions need from the window."""
+
+    editors: Any  # open_editors.OpenEditors
+    filter_bar: Any  # filter_bar.FilterBar
+
+
 class EditorHost(WindowHost, Protocol):
     """What a chat editor needs from the main window (docs/editor.md, "For other parts of the
     program"). Optional: `tokens` (a TokenService), `settings_dialog()`, `open_chat()`."""
@@ -115,7 +152,8 @@ class EditorLike(Protocol):
 
     def token_counts_changed(self) -> None: ...
 
-    def stop_generating_quietly(self) -> bool: ...
+    def stop_streaming(self) -> bool:
+        """Stop a reply being generated (its text so far is kept); False when none was."""
 
     def destroy(self) -> None: ...
 

@@ -24,7 +24,7 @@ from lima_tk.ui.dialogs import DANGER, Dialog
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
-    from lima_tk.ui.app import App
+    from lima_tk.ui.interfaces import ExportHost, WindowHost
 
 # Export formats as people read them, in menu order, and what each one writes.
 EXPORT_LABELS = {
@@ -123,7 +123,7 @@ def _radio_row(lf: ttk.Labelframe, row: int, label: str, variable: tk.Variable,
         ttk.Radiobutton(box, text=text, value=value, variable=variable).pack(anchor="w")
 
 
-def show_report(app: App, report: Any, heading: str, *, imported: bool) -> dialogs.TextReport | None:
+def show_report(app: WindowHost, report: Any, heading: str, *, imported: bool) -> dialogs.TextReport | None:
     """The report window, when something was skipped or there are warnings."""
     from lima_tk.formats.summary import report_lines
 
@@ -146,7 +146,7 @@ class ExportDialog(Dialog):
     ANY_TAG = "(any tag)"
     ANY_LANG = "(any language)"
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: ExportHost) -> None:
         super().__init__(app.root, "Export")
         self.app = app
         store = app.store
@@ -590,7 +590,7 @@ class ImportOptionsDialog(Dialog):
     instructions and regenerations. `start()` calls `on_ok(options, allow_duplicates)` and returns
     what it returns (the import Job)."""
 
-    def __init__(self, app: App, path: Path, fmt: str | None,
+    def __init__(self, app: WindowHost, path: Path, fmt: str | None,
                  on_ok: Callable[[dict[str, Any], bool], Any], *, title: str = "Import",
                  new_dataset: bool = False) -> None:
         super().__init__(app.root, title)
