@@ -241,7 +241,8 @@ class EditorBase(Protocol):
     closed: bool
     readonly: bool
 
-    def index_of(self, mid: int) -> int: ...
+    def index_of(self, mid: int, default: Any = ...) -> Any:
+        """The position of a message in the chat (KeyError, or `default`, when it has none)."""
 
     def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
 
@@ -256,51 +257,46 @@ class EditorBase(Protocol):
     def changed(self, focus: int | None = None, status: str | None = None) -> None:
         """The chat changed in the store: reload, tell the main window, show `status`."""
 
-    def confirm(self, title: str, message: str) -> bool:
-        """An OK/Cancel question (tests answer it: chat_editor.ask_confirm)."""
-
     def bell(self) -> None: ...
 
 
-class ToolHost(EditorBase, Protocol):
-    """What the tool and tool-call actions need beyond the basics."""
+class CardView(Protocol):
+    """The card canvas (card_canvas.CardCanvas) as the editor's other parts use it."""
 
-    dialog: tk.Toplevel | None
+    canvas: tk.Canvas
+    cards: Mapping[int, Any]
+    stick_bottom: bool
 
-    def tool_names(self) -> set[str]: ...
+    def card(self, mid: int) -> Any:
+        """The card of a message, created now when it is still pending."""
 
-    def selected_tool_id(self) -> int | None: ...
+    def create_all(self) -> None: ...
 
-    def busy(self, mid: int) -> bool:
-        """True (and says so) when a reply is streaming into this message."""
+    def layout(self) -> None: ...
 
+    def layout_if_due(self) -> None: ...
 
-class PropertiesHost(Protocol):
-    """What the properties panel needs from its chat editor."""
+    def schedule_layout(self) -> None: ...
 
-    closed: bool
-    chat_id: int
-    props_delay: int
+    def view_top(self) -> float: ...
 
-    def save_failure(self) -> str | None: ...
+    def view_height(self) -> int: ...
 
-    def save_soon(self) -> bool: ...
+    def scroll_to(self, top: float) -> None: ...
 
-    def save_properties(self, **fields: Any) -> None: ...
+    def scroll_pixels(self, dy: int) -> None: ...
 
-    def note_typed(self, widget: tk.Misc) -> None: ...
+    def see_range(self, y1: float, y2: float) -> None: ...
 
-    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+    def see_card(self, card: Any, index: str | None = "insert") -> None: ...
 
-    def reload(self, focus: int | None = None) -> None: ...
+    def see_line(self, card: Any, index: str) -> None: ...
 
-    def open_token_preview(self) -> Any: ...
-
-    def event_generate(self, sequence: str, **kw: Any) -> Any: ...
+    def schedule_see_insert(self, card: Any) -> None: ...
 
 
 class AssistParts(Protocol):
-    """What a message card asks the AI-assist controller to draw."""
+    """What a message card asks the AI-assist controller to draw (and whether it streams)."""
 
     errors: Mapping[int, Any]
 
@@ -323,7 +319,6 @@ class CardHost(Protocol):
     button_height: int
     measurer: Any
     assist: AssistParts
-    closed: bool
 
     def card_width(self) -> int: ...
 
@@ -343,28 +338,149 @@ class CardHost(Protocol):
     def set_answer(self, card: Any, call_id: str) -> None: ...
 
 
-class CardView(Protocol):
-    """The card canvas (card_canvas.CardCanvas) as the AI-assist view and the editor use it."""
+class CanvasHost(CardHost, Protocol):
+    """What the card canvas needs from its editor: the chat's order, and how a card is shown."""
 
-    cards: Mapping[int, Any]
-    stick_bottom: bool
+    closed: bool
+    messages: dict[int, Message]
+    order: list[int]
 
-    def card(self, mid: int) -> Any:
-        """The card of a message, created now when it is still pending."""
+    def index_of(self, mid: int, default: Any = ...) -> Any: ...
 
-    def layout(self) -> None: ...
+    def decorate(self, card: Any, created: bool = True) -> None:
+        """What a card shows beyond its message (read-only, its answered call, selected, found)."""
 
-    def view_top(self) -> float: ...
+    def highlight_find(self, card: Any) -> None: ...
 
-    def view_height(self) -> int: ...
+    def cards_ready(self) -> None:
+        """Every card exists and is measured (<<EditorReady>>)."""
 
-    def scroll_to(self, top: float) -> None: ...
 
-    def see_range(self, y1: float, y2: float) -> None: ...
+class NavigationHost(Protocol):
+    """What the selection and focus (editor_navigation.Navigation) need from the editor."""
+
+    closed: bool
+    messages: dict[int, Message]
+    order: list[int]
+    view: CardView
+    add_button: tk.Widget
+    find: Any  # find_replace.ChatFind: Escape closes its bar when nothing is selected
+
+    def index_of(self, mid: int, default: Any = ...) -> Any: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def is_unsaved(self, card: Any) -> bool: ...
+
+    def save_soon(self) -> bool: ...
+
+    def focus_get(self) -> Any: ...
+
+    def update_idletasks(self) -> None: ...
+
+
+class SavingHost(Protocol):
+    """What saving the typed text (editor_saving.EditorSaving) needs from the editor. The
+    editor is also the Autosaver's widget (its timers)."""
+
+    closed: bool
+    store: DatasetStore
+    chat: Chat
+    messages: dict[int, Message]
+    view: CardView
+    props: Any  # chat_properties.ChatProperties: flush(), pending()
+    assist: AssistParts
+    tokens: Any  # editor_tokens.EditorTokens: schedule()
+
+    def index_of(self, mid: int, default: Any = ...) -> Any: ...
+
+    def note_typed(self, widget: tk.Misc) -> None: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def tell_main_window(self) -> None:
+        """Saved text changed the dataset: the main window refreshes (not this editor)."""
+
+    def after(self, ms: int, func: Callable[..., Any], *args: Any) -> str: ...
+
+    def after_cancel(self, ident: str) -> None: ...
+
+
+class FindHost(EditorBase, Protocol):
+    """What find in the chat and replace in the dataset (find_replace.ChatFind) need."""
+
+    view: CardView
+    dialog: tk.Toplevel | None
+
+    def focused_card(self) -> Any: ...
+
+    def current_card(self) -> Any: ...
+
+    def flush_all(self) -> None:
+        """Pending typing of every window first (a replace touches the whole dataset)."""
+
+
+class ToolHost(EditorBase, Protocol):
+    """What the tool and tool-call actions (tool_actions.ToolActions) need beyond the basics;
+    the editor is also the parent of their dialogs."""
+
+    dialog: tk.Toplevel | None
+
+    def current_card(self) -> Any: ...
+
+    def tool_names(self) -> set[str]: ...
+
+    def selected_tool_id(self) -> int | None: ...
+
+    def busy(self, mid: int) -> bool:
+        """True (and says so) when a reply is streaming into this message."""
+
+    def confirm(self, title: str, message: str) -> bool:
+        """An OK/Cancel question (tests answer it: chat_editor.ask_confirm)."""
+
+
+class MessageActionsHost(EditorBase, Protocol):
+    """What the structural message actions (message_actions.MessageActions) need."""
+
+    view: CardView
+    nav: Any  # editor_navigation.Navigation: targets(), current_card(), the selection
+    assist: Any  # assist_view.AssistController: a stream into a deleted message stops first
+
+    def busy(self, mid: int) -> bool: ...
+
+    def confirm(self, title: str, message: str) -> bool: ...
+
+    def reload(self, focus: int | None = None) -> None: ...
+
+    def tell_main_window(self) -> None: ...
+
+
+class PropertiesHost(Protocol):
+    """What the properties panel (chat_properties.ChatProperties) needs from its chat editor."""
+
+    closed: bool
+    chat_id: int
+    props_delay: int
+
+    def save_failure(self) -> str | None: ...
+
+    def save_soon(self) -> bool: ...
+
+    def save_properties(self, **fields: Any) -> None: ...
+
+    def note_typed(self, widget: tk.Misc) -> None: ...
+
+    def status(self, text: str, error: bool = False, brief: str | None = None) -> None: ...
+
+    def reload(self, focus: int | None = None) -> None: ...
+
+    def open_token_preview(self) -> Any: ...
+
+    def event_generate(self, sequence: str, **kw: Any) -> Any: ...
 
 
 class AssistHost(EditorBase, Protocol):
-    """What the AI-assist controller needs from its chat editor."""
+    """What the AI-assist controller (assist_view, assist_versions) needs from its chat editor."""
 
     view: CardView
     user_settings: dict[str, Any]
@@ -374,8 +490,6 @@ class AssistHost(EditorBase, Protocol):
     def token_service(self) -> TokenService | None: ...
 
     def open_settings(self) -> None: ...
-
-    def can_open_settings(self) -> bool: ...
 
     def highlight_find(self, card: Any) -> None:
         """Mark the find bar's matches in a card whose text was replaced."""
@@ -390,3 +504,24 @@ class AssistHost(EditorBase, Protocol):
     def after_cancel(self, ident: str) -> None: ...
 
     def update_idletasks(self) -> None: ...
+
+
+class BindingHost(Protocol):
+    """What the class bindings of the cards (editor_bindings) call on the editor of a widget."""
+
+    closed: bool
+    current_id: int | None
+    assist: AssistParts
+    view: CardView
+    nav: Any  # editor_navigation.Navigation: header clicks, focus, Ctrl+Tab
+
+    def event_generate(self, sequence: str, **kw: Any) -> Any: ...
+
+    def typed_since_structural(self, widget: tk.Misc) -> bool: ...
+
+    def indent(self) -> str:
+        """What Tab inserts in a message."""
+
+    def text_modified(self, card: Any) -> None: ...
+
+    def card_action(self, card: Any, action: str, call_index: int | None = None) -> None: ...

@@ -22,6 +22,7 @@ from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.ui.errors import handle_callback_error
+from lima_tk.ui.scrolling import bind_wheel, wheel_direction
 from lima_tk.ui.theme import PAD, PALETTE
 from lima_tk.ui.worker import Job
 
@@ -125,14 +126,11 @@ class StatsBoard(tk.Toplevel):
         scroll.pack(side="right", fill="y")
         self.canvas.pack(side="left", fill="both", expand=True)
         self.canvas.bind("<Configure>", lambda e: self._schedule("draw", 30, self._draw))
-        for seq in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
-            self.canvas.bind(seq, self._wheel)
+        bind_wheel(self.canvas, self._wheel)
         self._fill_filters()
 
     def _wheel(self, event: tk.Event) -> str:
-        # Tk 9 and Windows/macOS send <MouseWheel>; Tk 8.6 on X11 sends buttons 4 and 5.
-        step = -1 if getattr(event, "num", 0) == 4 or getattr(event, "delta", 0) > 0 else 1
-        self.canvas.yview_scroll(step * 3, "units")
+        self.canvas.yview_scroll(wheel_direction(event) * 3, "units")
         return "break"
 
     def _fill_filters(self) -> None:

@@ -9,6 +9,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.ui.dialogs import Dialog
+from lima_tk.ui.scrolling import bind_wheel, wheel_direction
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
@@ -31,9 +32,12 @@ class ScrollFrame(ttk.Frame):
         self.inner.bind("<Configure>", lambda e: self.canvas.configure(scrollregion=self.canvas.bbox("all")))
         self.canvas.bind("<Configure>", lambda e: self.canvas.itemconfigure(self._win, width=e.width))
         for w in (self.canvas, self.inner):
-            w.bind("<Button-4>", lambda e: self.canvas.yview_scroll(-2, "units"))
-            w.bind("<Button-5>", lambda e: self.canvas.yview_scroll(2, "units"))
-            w.bind("<MouseWheel>", lambda e: self.canvas.yview_scroll(-1 if e.delta > 0 else 1, "units"))
+            bind_wheel(w, self._wheel)
+
+    def _wheel(self, event: tk.Event) -> None:
+        # Buttons 4/5 (X11, Tk 8.6) two units, a <MouseWheel> notch one.
+        n = 2 if event.num in (4, 5) else 1
+        self.canvas.yview_scroll(wheel_direction(event) * n, "units")
 
 
 class TagsDialog(Dialog):
