@@ -189,6 +189,42 @@ class ChatListView(Protocol):
     def visible_ids(self) -> list[int]: ...
 
 
+class ListRows(Protocol):
+    """The chat list (chat_list.ChatList) as its mouse and its rename-in-place entry use it."""
+
+    tree: Any  # ttk.Treeview
+    top: int
+    cursor: int
+    anchor: int
+    page: int
+    selected: set[int]
+    on_open: Callable[[int], None] | None
+    on_rename: Callable[[int, str], None] | None
+    on_context: Callable[[Any], None] | None
+
+    @property
+    def heading_height(self) -> int: ...
+
+    @property
+    def pixel_height(self) -> int: ...
+
+    def slot_at(self, y: int) -> int | None: ...
+
+    def slot_id(self, slot: int) -> int: ...
+
+    def move_cursor(self, index: int, extend: bool = False) -> None: ...
+
+    def toggle(self, index: int) -> None: ...
+
+    def ensure_visible(self, index: int) -> None: ...
+
+    def row_at(self, index: int) -> Any: ...
+
+    def name_cell(self, index: int) -> tuple[int, int, int, int] | None: ...
+
+    def commit_rename(self) -> None: ...
+
+
 class CountingHost(WindowHost, Protocol):
     """What `TokenCounting` needs from the main window. Optional: `remember_content()`."""
 

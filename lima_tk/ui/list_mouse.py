@@ -9,13 +9,13 @@ import tkinter as tk
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lima_tk.ui.chat_list import ChatList
+    from lima_tk.ui.interfaces import ListRows
 
 
 class ListMouse:
     """Binds the mouse of `chat_list.tree`. Tk thread only."""
 
-    def __init__(self, chat_list: ChatList) -> None:
+    def __init__(self, chat_list: ListRows) -> None:
         self.list = chat_list
         t = chat_list.tree
         t.bind("<Button-1>", lambda e: self._on_press(e, "set"))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
-    from lima_tk.ui.chat_list import ChatList
+    from lima_tk.ui.interfaces import ListRows
 
 EmptyContent = tuple[str, str, list[tuple[str, Callable[[], object]]]]
 
@@ -52,7 +52,7 @@ class RenameInPlace:
     """An Entry over the name cell of the list's cursor row; Enter (or leaving it) saves through
     the list's `on_rename`, Escape cancels."""
 
-    def __init__(self, chat_list: ChatList) -> None:
+    def __init__(self, chat_list: ListRows) -> None:
         self.list = chat_list
         self._rename: tuple[int, ttk.Entry] | None = None
         self._old = ""
