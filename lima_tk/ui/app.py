@@ -26,7 +26,7 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import DatasetError, LimaError
 from lima_tk.settings import load_user_settings, save_user_settings
@@ -40,12 +40,14 @@ from lima_tk.ui.dataset_files import DatasetFiles
 from lima_tk.ui.errors import as_status_line as action
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_bar import FilterBar
-from lima_tk.ui.filter_query import FilterQuery
 from lima_tk.ui.menus import MenuBar
 from lima_tk.ui.open_editors import OpenEditors
 from lima_tk.ui.status_bar import StatusBar
 from lima_tk.ui.theme import PAD
 from lima_tk.ui.token_counting import TokenCounting
+
+if TYPE_CHECKING:
+    from lima_tk.ui.filter_query import FilterQuery
 
 TEXT_CLASSES = {"Entry", "TEntry", "TCombobox", "Text", "Spinbox", "TSpinbox", "Listbox"}
 

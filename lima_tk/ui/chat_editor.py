@@ -32,7 +32,7 @@ import sqlite3
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import messagebox, ttk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import DatasetError, LimaError, NotFound
 from lima_tk.model import Chat, Message
@@ -54,6 +54,9 @@ from lima_tk.ui.message_frame import MessageCard
 from lima_tk.ui.scrolling import WHEEL_PX, wheel_pixels
 from lima_tk.ui.tool_actions import ToolActions
 
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import EditorHost
+
 # Re-exported: the table of the editor's actions, and the wheel, as tests and scripts know them.
 ACTIONS = EDITOR_ACTIONS
 __all__ = ["ACTIONS", "WHEEL_PX", "ChatEditor", "ask_confirm", "open_chat_editor", "wheel_pixels"]
@@ -69,7 +72,7 @@ def ask_confirm(parent: tk.Misc, title: str, message: str) -> bool:
     return bool(messagebox.askokcancel(title, message, parent=parent))
 
 
-def open_chat_editor(app: Any, chat_id: int) -> ChatEditor:
+def open_chat_editor(app: EditorHost, chat_id: int) -> ChatEditor:
     """Open the editor of a chat, or bring its open window to the front."""
     editor = app.editors.get(chat_id)
     if editor is not None and editor.winfo_exists():
@@ -83,7 +86,8 @@ def open_chat_editor(app: Any, chat_id: int) -> ChatEditor:
 class ChatEditor(tk.Toplevel):
     """The editor window of one chat (`app`: interfaces.EditorHost). Tk thread only."""
 
-    def __init__(self, app: Any, chat_id: int, save_delay: int | None = None, max_lines: int = MAX_LINES) -> None:
+    def __init__(self, app: EditorHost, chat_id: int, save_delay: int | None = None,
+                 max_lines: int = MAX_LINES) -> None:
         super().__init__(app.root, background=st.BG)
         self.withdraw()
         self.app = app

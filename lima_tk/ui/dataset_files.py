@@ -23,7 +23,6 @@ from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.store.files import is_open_dataset, refuse_dataset_target
 from lima_tk.ui import dialogs
 from lima_tk.ui.errors import as_status_line as action
-from lima_tk.ui.progress import run_with_progress
 from lima_tk.ui.theme import PAD
 from lima_tk.ui.worker import Job
 
@@ -362,6 +361,8 @@ class DatasetFiles:
                  writes: bool = False) -> Job:
         # run_with_progress collects all garbage first: Tk variables of a closed dialog found by a
         # collection in the worker would be finalized there (a Tcl call off the Tk thread).
+        from lima_tk.ui.progress import run_with_progress  # not at start-up: the first job needs it
+
         job = run_with_progress(self.root, title, message, work, on_done=on_done, on_error=on_error,
                                 on_cancelled=on_cancelled, unit=unit, poll_ms=self.poll_ms)
         job.writes = writes

@@ -25,7 +25,7 @@ from lima_tk.ui.message_frame import ACTION_TAG, HEADER_TAG, MSG_TAG
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_pixels
 
 if TYPE_CHECKING:
-    from lima_tk.ui.interfaces import BindingHost
+    from lima_tk.ui.interfaces import BindingHost, EditorWindow
 
 TEXT_TAG = "LimaPlainText"  # Texts of the editor that are not messages (notes): own undo/redo
 TOOLTIP_MS = 600
@@ -59,12 +59,13 @@ def editor_of(widget: Any) -> BindingHost | None:
 
 
 def _card_editor(widget: Any) -> tuple[Any, BindingHost] | tuple[None, None]:
-    """(card, its editor) of a card widget, or (None, None)."""
+    """(card, its editor) of a card widget, or (None, None). The card knows the editor that made
+    it (no Tcl call on every key: <<Modified>> and <KeyRelease> come here)."""
     card = getattr(widget, "card", None)
     if card is None:
         return None, None
-    ed = editor_of(widget)
-    return (card, ed) if ed is not None else (None, None)
+    ed: BindingHost = card.editor
+    return (card, ed) if not ed.closed else (None, None)
 
 
 def _fire(event: tk.Event, virtual: str) -> str:
@@ -271,7 +272,7 @@ def _on_action_leave(event: tk.Event) -> None:
 # -- the editor window: its virtual events and keys ------------------------------------------
 
 
-def bind_window(ed: Any) -> None:
+def bind_window(ed: EditorWindow) -> None:
     """Bind every action of EDITOR_ACTIONS on the editor Toplevel to the part that does it, the
     shortcuts pressed anywhere in the window (message widgets handle them first through MSG_TAG),
     and the keys of the message list (the card canvas, after a header click)."""

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from lima_tk.store import ChatFilter
 from lima_tk.ui import theme
-from lima_tk.ui.filter_query import FilterQuery, FilterResult
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
+    from lima_tk.ui.filter_query import FilterQuery, FilterResult
     from lima_tk.ui.interfaces import FilterHost
 
 ALL_TAGS = "All tags"
@@ -115,6 +115,8 @@ class FilterBar:
             return
         if (f.text or f.over_limit) and self.all_count >= self.async_from:
             if fq is None:
+                from lima_tk.ui.filter_query import FilterQuery  # big datasets only
+
                 fq = self.query = FilterQuery(self.root, store.path, self._result)
             fq.submit(f, cl.sort, cl.descending, 2 * cl.page + 40, cl.selection_ids())
             return

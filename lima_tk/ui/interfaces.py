@@ -561,3 +561,21 @@ class BindingHost(Protocol):
     def text_modified(self, card: Any) -> None: ...
 
     def card_action(self, card: Any, action: str, call_index: int | None = None) -> None: ...
+
+
+class EditorWindow(BindingHost, Protocol):
+    """The editor as `editor_bindings.bind_window` wires its virtual events to its parts."""
+
+    app: EditorHost
+    saving: Any
+    msgs: Any
+    tools: Any
+    find: Any
+
+    def close(self) -> bool: ...
+
+    def journal(self, fn: Callable[[], Any]) -> None: ...
+
+    def run(self, fn: Callable[[], Any]) -> str: ...
+
+    def bind(self, sequence: str, func: Callable[..., Any], add: str | None = None) -> Any: ...

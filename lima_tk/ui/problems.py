@@ -19,7 +19,7 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.store import DatasetStore
 from lima_tk.ui.errors import handle_callback_error
@@ -32,10 +32,13 @@ SEVERITIES = {"All": None, "Errors": ERROR, "Warnings": "warning"}
 MAX_ROWS = 5000  # rows put in the list at once; the rest are counted, and a code filter shows them
 WARNING_FG = "#8a5a00"
 
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import WindowHost
+
 OpenCallback = Callable[[int, "int | None"], None]
 
 
-def open_problems_panel(app: Any, on_open: OpenCallback | None = None) -> ProblemsPanel:
+def open_problems_panel(app: WindowHost, on_open: OpenCallback | None = None) -> ProblemsPanel:
     """Open (or raise and refresh) the Problems panel of `app`. Tk thread only."""
     panel = getattr(app, "problems_panel", None)
     if panel is not None and panel.winfo_exists():
@@ -90,7 +93,7 @@ class ProblemsPanel(tk.Toplevel):
 
     COLUMNS = ("severity", "code", "chat", "message", "text")
 
-    def __init__(self, app: Any, on_open: OpenCallback | None = None, drain_ms: int = 50) -> None:
+    def __init__(self, app: WindowHost, on_open: OpenCallback | None = None, drain_ms: int = 50) -> None:
         super().__init__(app.root)
         self.app = app
         self.on_open: OpenCallback = on_open or (lambda chat_id, index: open_at(app, chat_id, index))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from tkinter import font as tkfont
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
@@ -35,15 +35,11 @@ TRAINABLE = "#5fae6b"
 GRID = "#e6e9ef"
 MAX_BARS = 12
 
-
-class AppLike(Protocol):
-    root: tk.Tk
-    store: DatasetStore
-
-    def status(self, text: str) -> None: ...
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import WindowHost
 
 
-def open_stats_board(app: AppLike) -> StatsBoard:
+def open_stats_board(app: WindowHost) -> StatsBoard:
     """Open (or raise) the stats board of `app`. Tk thread only."""
     board = getattr(app, "stats_board", None)
     if board is not None and board.winfo_exists():
@@ -69,7 +65,7 @@ def compact(n: int | float) -> str:
 class StatsBoard(tk.Toplevel):
     """Tk thread only."""
 
-    def __init__(self, app: AppLike, poll_ms: int = 1500, drain_ms: int = 50) -> None:
+    def __init__(self, app: WindowHost, poll_ms: int = 1500, drain_ms: int = 50) -> None:
         super().__init__(app.root)
         self.app = app
         self.poll_ms = poll_ms

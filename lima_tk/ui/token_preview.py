@@ -12,7 +12,7 @@ import re
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lima_tk.errors import LimaError, NotFound
 from lima_tk.ui.theme import PAD, PALETTE
@@ -20,13 +20,14 @@ from lima_tk.ui.worker import Job, run_in_thread
 
 if TYPE_CHECKING:
     from lima_tk.tokens import Counter, Rendered
+    from lima_tk.ui.interfaces import WindowHost
 
 # Marker tokens of the common templates: <|im_start|>, <|eot_id|>, <s>, </s>, [INST], <start_of_turn>...
 SPECIAL_RE = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]|\[/?AVAILABLE_TOOLS\]|\[/?TOOL_CALLS\]|"
                         r"</?(?:start|end)_of_turn>|</?tool_call>|</?tools>")
 
 
-def open_token_preview(app: Any, chat_id: int, parent: tk.Misc | None = None) -> TokenPreview | None:
+def open_token_preview(app: WindowHost, chat_id: int, parent: tk.Misc | None = None) -> TokenPreview | None:
     """Open the preview of a chat (a window per chat; an open one is refreshed and raised)."""
     if app.store is None:
         return None
@@ -47,7 +48,7 @@ def open_token_preview(app: Any, chat_id: int, parent: tk.Misc | None = None) ->
 class TokenPreview(tk.Toplevel):
     """Tk thread only."""
 
-    def __init__(self, app: Any, chat_id: int, parent: tk.Misc | None = None, poll_ms: int = 30) -> None:
+    def __init__(self, app: WindowHost, chat_id: int, parent: tk.Misc | None = None, poll_ms: int = 30) -> None:
         super().__init__(parent or app.root, background=PALETTE["bg"])
         self.app = app
         self.chat_id = chat_id
