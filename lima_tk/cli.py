@@ -152,10 +152,6 @@ def _options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
     return out
 
 
-def _skips(reasons: dict[str, int]) -> str:
-    return " (" + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")" if reasons else ""
-
-
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="auto", show_default=True,
@@ -192,13 +188,14 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tupl
                                options=options, allow_duplicates=allow_duplicates)
     if sys.stderr.isatty():
         click.echo("", err=True)
+    from lima_tk.formats.summary import import_cli_lines
+
     for r in reports:
-        extra = f", {r.skipped} skipped{_skips(r.skipped_reasons)}" if r.skipped else ""
-        click.echo(f"{r.path}: imported {r.chats} chats, {r.messages} messages ({r.format}){extra}")
-        if r.settings_changed:
-            click.echo(f"  settings updated: {', '.join(r.settings_changed)}")
-        for w in r.warnings:
-            click.echo(f"  warning: {w}", err=True)
+        out, err = import_cli_lines(r)
+        for line in out:
+            click.echo(line)
+        for line in err:
+            click.echo(line, err=True)
 
 
 @cli.command("export")
@@ -246,15 +243,13 @@ def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: s
                         options=options, skip_problems=no_problems)
     if sys.stderr.isatty():
         click.echo("", err=True)
-    extra = f", {r.skipped} skipped{_skips(r.skipped_reasons)}" if r.skipped else ""
-    rows = f" in {r.rows} rows" if r.rows != r.chats else ""
-    click.echo(f"{r.path}: wrote {r.chats} chats, {r.messages} messages{rows} ({r.format}){extra}")
-    if r.files:
-        click.echo(f"  files: {', '.join(r.files)}")
-    for w in r.warnings:
-        click.echo(f"  warning: {w}", err=True)
-    if r.lossy:
-        click.echo(f"  not in this format: {'; '.join(r.lossy)}", err=True)
+    from lima_tk.formats.summary import export_cli_lines
+
+    out_lines, err_lines = export_cli_lines(r)
+    for line in out_lines:
+        click.echo(line)
+    for line in err_lines:
+        click.echo(line, err=True)
     if push_repo:
         from lima_tk.formats.hf import push_folder
 

@@ -122,11 +122,7 @@ def generate_cmd(ctx: click.Context, chat_ids: tuple[int, ...], tag: str | None,
 
 def _pending(store: Any, flt: Any) -> tuple[dict[int, int], list[int]]:
     """({chat id: id of its last message} for chats ending with a user message, [other chat ids])."""
-    where, params = store.filter_sql(flt)
-    last = "SELECT m.{} FROM messages m WHERE m.chat_id = c.id ORDER BY m.position DESC, m.id DESC LIMIT 1"
-    rows = store.conn.execute(
-        f"SELECT c.id, ({last.format('id')}), ({last.format('role')}) FROM chats c{where} ORDER BY c.position, c.id",
-        params).fetchall()
+    rows = store.last_messages(flt)
     pending = {cid: mid for cid, mid, role in rows if role == "user"}
     return pending, [cid for cid, _, role in rows if role != "user"]
 
@@ -219,10 +215,7 @@ def _save(store: Any, cfg: Any, run: _Run, chat_id: int, out: Any) -> None:
     try:
         mid = run.message_of.get(chat_id)
         if mid is None:
-            row = store.conn.execute(
-                "SELECT id FROM messages WHERE chat_id = ? ORDER BY position DESC, id DESC LIMIT 1",
-                (chat_id,)).fetchone()
-            if row is None or row[0] != run.planned_last[chat_id]:
+            if store.last_message_id(chat_id) != run.planned_last[chat_id]:
                 run.failures[chat_id].append("the chat changed while its reply was generated; reply not saved")
                 return
             with store.change("Generate reply", "generate"):

@@ -14,6 +14,10 @@ class NotFound(LimaError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class Cancelled(LimaError):
+    """The user cancelled an import (rolled back), an export (temp file removed) or a copy."""
+
+
 class DatasetError(LimaError):
     """The dataset file cannot be opened or written (locked, read-only, not a dataset)."""
 

@@ -66,7 +66,7 @@ def create_default_dataset(path: Path | None = None) -> bool:
             store.create_chat(name=EXAMPLE_NAME, language="en", tags=[EXAMPLE_TAG],
                               messages=[Message(role, text) for role, text in EXAMPLE_MESSAGES])
             store.journal.clear()  # the example is where a dataset starts, not a step to undo
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.checkpoint()
         # Closed: the file is complete without its -wal. link() refuses an existing name (rename
         # would replace it on POSIX); Windows' rename refuses it too.
         try:

@@ -20,36 +20,10 @@ def dataset_stats(store: DatasetStore, chat_filter: ChatFilter | None = None, to
     """Counts of chats and messages, messages by role, chats per tag and per language; with
     `tokens`, also the token numbers (`tokens`) and the two histograms (`histograms`).
     One pass over the messages by role and one by chat, each joined with the token counts."""
-    where, params = store.filter_sql(chat_filter)
-    sel = f"SELECT c.id FROM chats c{where}"
-    q = store.conn.execute
-    # Unfiltered, skip the `IN (all chats)` semi-join: it costs as much as the aggregate.
-    in_sel = f" IN ({sel})" if where else " IS NOT NULL"
-    chats = q(f"SELECT count(*) FROM ({sel})", params).fetchone()[0]
-    per_tag = {t: n for t, n in q(
-        f"SELECT tag, count(*) FROM chat_tags WHERE chat_id{in_sel} GROUP BY tag ORDER BY count(*) DESC, tag",
-        params)}
-    untagged = q(
-        f"SELECT count(*) FROM chats WHERE id{in_sel} AND id NOT IN (SELECT chat_id FROM chat_tags)", params
-    ).fetchone()[0]
-    per_language = {(lang or ""): n for lang, n in q(
-        f"SELECT language, count(*) FROM chats WHERE id{in_sel} GROUP BY language ORDER BY count(*) DESC, language",
-        params)}
-    with_tools = q(f"SELECT count(DISTINCT chat_id) FROM tools WHERE chat_id{in_sel}", params).fetchone()[0]
-    key = store.active_token_key()
-    tok = key.id if key else -1  # no key: every message uncounted
-    join = "FROM messages m LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = ? "
-    trainable_sql = "m.role = 'assistant' AND (m.weight IS NULL OR m.weight = 1)"
-    roles = q(
-        f"SELECT m.role, count(*), coalesce(sum(t.n), 0), sum({trainable_sql}), "
-        f"coalesce(sum(CASE WHEN {trainable_sql} THEN t.n END), 0), count(*) - count(t.n) "
-        f"{join}WHERE m.chat_id{in_sel} GROUP BY m.role ORDER BY m.role", [tok, *params]).fetchall()
-    # Per chat: messages, message sum, the rendered count and its trained tokens (NULL when the
-    # chat is not rendered yet), and the trainable messages' sum (the stand-in until it is).
-    per_chat = q(f"SELECT count(*), coalesce(sum(t.n), 0), ct.n, ct.trainable, "
-                 f"coalesce(sum(CASE WHEN {trainable_sql} THEN t.n END), 0) "
-                 f"{join}LEFT JOIN chat_tokens ct ON ct.chat_id = m.chat_id AND ct.tok = ? "
-                 f"WHERE m.chat_id{in_sel} GROUP BY m.chat_id", [tok, tok, *params]).fetchall()
+    rows = store.stats_rows(chat_filter)
+    chats, per_tag, untagged, per_language, with_tools = (rows.chats, rows.per_tag, rows.untagged,
+                                                          rows.per_language, rows.with_tools)
+    roles, per_chat, key = rows.roles, rows.per_chat, rows.key
     empty = chats - len(per_chat)
     lengths = [r[0] for r in per_chat] + [0] * empty
     out: dict[str, Any] = {

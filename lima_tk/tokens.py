@@ -103,7 +103,7 @@ class Counter:
     overhead_message: int = 0
     needs_download: bool = False  # a hub id that is not cached yet: load again with download=True
     encoded: int = 0
-    _tok_ids: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # store path -> key id
+    key_ids: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # store path -> key id
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         raise NotImplementedError
@@ -460,11 +460,9 @@ def text_hash(text: str) -> bytes:
 
 def token_key_id(store: DatasetStore, counter: Counter) -> int:
     """The store's id for the counter's key (registered once per store and counter)."""
-    memo = counter._tok_ids
+    memo = counter.key_ids
     tok = memo.get(str(store.path))
-    row = None if tok is None else store.conn.execute(
-        "SELECT 1 FROM token_keys WHERE id = ? AND key = ?", (tok, counter.key)).fetchone()
-    if row is None:
+    if tok is None or not store.has_token_key(tok, counter.key):
         tok = memo[str(store.path)] = store.token_key(counter.key, counter.setting, counter.estimate,
                                                       counter.overhead_chat, counter.overhead_message)
     return tok
@@ -695,19 +693,26 @@ def _store_chats(store: DatasetStore, counter: Counter, tok: int, result: CountR
     result.chats += len(work)
 
 
+def counting_needed(store: DatasetStore) -> bool:
+    """Whether a count pass has anything to do: not when every message and chat is counted under
+    a key made from the current tokenizer setting. Loads no tokenizer. Any thread."""
+    if store.readonly or not store.has_messages():
+        return False
+    setting = str(store.get_setting("tokenizer") or "")
+    key = store.active_token_key()
+    # An estimate standing in for a real tokenizer is retried: it may be in the cache by now.
+    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == ESTIMATE)
+    return not (settled and key is not None and store.count_uncounted(key.id) == 0
+                and store.count_uncounted_chats(key.id) == 0)
+
+
 def ensure_counted(store: DatasetStore, download: bool = False, progress: Progress | None = None,
                    cancel: threading.Event | None = None) -> CountResult | None:
     """Count what is missing for the dataset's tokenizer setting; None when nothing was to do.
     Cheap when everything is counted: no tokenizer is loaded (nor `tokenizers` imported)."""
-    if store.readonly or store.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
+    if not counting_needed(store):
         return None
-    setting = store.get_setting("tokenizer")
-    key = store.active_token_key()
-    # An estimate standing in for a real tokenizer is retried: it may be in the cache by now.
-    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == ESTIMATE)
-    if settled and key is not None and store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 0:
-        return None
-    counter = load_counter(setting, base_dir=store.path.parent, download=download)
+    counter = load_counter(store.get_setting("tokenizer"), base_dir=store.path.parent, download=download)
     return count_dataset(store, counter, progress, cancel)
 
 
@@ -1028,6 +1033,20 @@ def _set_overheads(c: Counter) -> None:
 # -- a worker for the GUI ---------------------------------------------------------------------
 
 
+def count_missing(db_path: str | Path, status: Callable[[str], None], progress: Progress | None = None,
+                  cancel: threading.Event | None = None, download: bool = True) -> CountResult:
+    """Load the dataset's tokenizer and count what is missing, with a store of its own; `status`
+    gets "Loading tokenizer …" (and why counts are estimates, when they are). Any thread
+    (blocking: the windows run it on a worker)."""
+    with DatasetStore(db_path) as store:
+        setting = store.get_setting("tokenizer")
+        status(f"Loading tokenizer {setting or DEFAULT_TOKENIZER}…")
+        counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
+        if counter.estimate:
+            status(f"Token counts are estimates: {counter.reason}")
+        return count_dataset(store, counter, progress, cancel)
+
+
 def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.Event | None = None,
                     download: bool = True) -> threading.Thread:
     """Load the dataset's tokenizer and count what is missing on a daemon thread, with its own
@@ -1036,13 +1055,8 @@ def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.
 
     def run() -> None:
         try:
-            with DatasetStore(db_path) as store:
-                setting = store.get_setting("tokenizer")
-                events.put(("status", f"Loading tokenizer {setting or DEFAULT_TOKENIZER}…"))
-                counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
-                if counter.estimate:
-                    events.put(("status", f"Token counts are estimates: {counter.reason}"))
-                result = count_dataset(store, counter, lambda d, t: events.put(("progress", (d, t))), cancel)
+            result = count_missing(db_path, lambda text: events.put(("status", text)),
+                                   lambda d, t: events.put(("progress", (d, t))), cancel, download)
             events.put(("done", result))
         except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
             events.put(("error", str(e) or type(e).__name__))

@@ -164,7 +164,7 @@ def main() -> int:
             ed.cards[mid].text.insert("end", "xy"[i % 2])
             ed.update()
             t0 = time.perf_counter()
-            ed._save_pending()
+            ed.save_pending()
             saves.append(time.perf_counter() - t0)
             assert store.get_message(mid)[1].content == ed.cards[mid].get_text(), "not saved"
         results.append(("Debounced save of an edited message", "300-message chat, one message",
@@ -199,7 +199,7 @@ def main() -> int:
             text.insert("1.0", "z")
             ed.update()
             t0 = time.perf_counter()
-            ed._save_pending()
+            ed.save_pending()
             saves.append(time.perf_counter() - t0)
             assert store.get_message(mid)[1].content == ed.cards[mid].get_text(), "not saved"
         results.append(("Keystroke in the 1 MB message (KeyPress + update)", "", median_ms(keys), ""))
@@ -278,7 +278,7 @@ def continuous_typing(db: Path, chat_id: int, keys: int, ms: int) -> dict[str, A
     while not ed.ready:
         root.update()
     out: dict[str, Any] = {"raw": raw}
-    saves = ed._autosave.saves
+    saves = ed.saving.autosaver.saves
     for name, where in (("last", ed.order[-1]), ("mid", ed.order[150])):
         ed.focus_message(where, index="end-1c")
         text = ed.cards[where].text
@@ -287,7 +287,7 @@ def continuous_typing(db: Path, chat_id: int, keys: int, ms: int) -> dict[str, A
         before = len(ed.cards[where].get_text())
         out[name] = type_continuously(root, text, keys, ms)
         assert len(ed.cards[where].get_text()) == before + keys, "the key presses were not typed"
-    out["saves"] = ed._autosave.saves - saves
+    out["saves"] = ed.saving.autosaver.saves - saves
     assert out["saves"] >= 2, "no save happened while typing (the max-wait)"
     ed.close()
     app.close()

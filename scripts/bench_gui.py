@@ -196,7 +196,7 @@ def token_session(path: str) -> dict:
             started[0] = started[0] or now
             gaps.append(now - last[0])
         last[0] = now
-        if t.runs and not t.running and not t._total_running and t._total_after is None:
+        if t.runs and not t.running and not t.total_pending:
             root.quit()
             return
         root.after(5, tick)

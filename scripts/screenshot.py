@@ -114,7 +114,7 @@ def wait_counted(app, timeout: float = 30.0) -> None:
     """Until the main window's background token count (and its total) is done."""
     t = app.tokens
     end = time.monotonic() + timeout
-    while (not t.runs or t.running or t._total_running or t._total_after is not None) and time.monotonic() < end:
+    while (not t.runs or t.running or t.total_pending) and time.monotonic() < end:
         app.root.update()
         time.sleep(0.01)
 

@@ -293,20 +293,10 @@ class _Known:
         self.seen: dict[int, int | None] | None = None
 
     def _load(self) -> dict[int, int | None]:
-        from lima_tk.model import Message
         from lima_tk.validate import fingerprint
 
         seen: dict[int, int | None] = {}
-        rows = self.store.conn.execute(
-            "SELECT chat_id, role, content, tool_calls FROM messages ORDER BY chat_id, position, id")
-        chat_id, msgs = None, []
-        for cid, role, content, calls in rows:
-            if cid != chat_id:
-                if msgs:
-                    seen.setdefault(fingerprint(msgs), chat_id)
-                chat_id, msgs = cid, []
-            msgs.append(Message(role, content, tool_calls=json.loads(calls) if calls else None))
-        if msgs:
+        for chat_id, msgs in self.store.message_outlines():
             seen.setdefault(fingerprint(msgs), chat_id)
         return seen
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lima_tk.errors import FormatError, LimaError, clip, quoted
+from lima_tk.errors import Cancelled, FormatError, LimaError, clip, quoted
 from lima_tk.model import Chat
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 
@@ -26,10 +26,6 @@ PROGRESS_EVERY = 500  # chats between export progress calls
 
 # Repeated warnings are folded into one line so 100,000 alike chats give one warning, not 100,000.
 MAX_WARNING_KINDS = 50
-
-
-class Cancelled(LimaError):
-    """The user cancelled an import (rolled back) or an export (temp file removed)."""
 
 
 @dataclass
@@ -158,11 +154,11 @@ class ReadContext:
             before = store.get_setting(key)
             if fresh and before == DATASET_DEFAULTS[key]:
                 if value != before:
-                    store._put_setting(key, value)
+                    store.set_setting(key, value)
             elif key in ("languages", "tags"):
-                store._extend_setting(key, value)
+                store.extend_setting(key, value)
             elif key == "tokenizer" and not before and value:
-                store._put_setting(key, value)
+                store.set_setting(key, value)
             if store.get_setting(key) != before and key not in self.report.settings_changed:
                 self.report.settings_changed.append(key)
 

@@ -337,35 +337,10 @@ def write(chat: Chat, ctx: WriteContext) -> dict[str, Any] | None:
 
 # -- export fast path -------------------------------------------------------------------------
 
-# For a plain chat (text turns only, an assistant turn, weights only on assistant turns, no
-# tools or extra fields) SQLite builds the exact line `write` would, as the raw baseline does;
-# any other chat gets line NULL and goes through `write` with its checks and warnings.
-_FAST_SQL = """
-SELECT c.id, c.position, (SELECT count(*) FROM messages m WHERE m.chat_id = c.id),
-  CASE WHEN c.extra = '{{}}'
-        AND EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'assistant')
-        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND (
-            m.role = 'tool' OR m.tool_calls IS NOT NULL OR m.content IS NULL OR m.name IS NOT NULL
-            OR (m.weight IS NOT NULL AND m.role != 'assistant')))
-        AND NOT EXISTS (SELECT 1 FROM tools t WHERE t.chat_id = c.id)
-  THEN (SELECT json_object('messages', json_group_array(json(CASE WHEN x.weight IS NULL
-            THEN json_object('role', x.role, 'content', x.content)
-            ELSE json_object('role', x.role, 'content', x.content, 'weight', x.weight) END)))
-        FROM (SELECT role, content, weight FROM messages WHERE chat_id = c.id ORDER BY position, id) x)
-  END
-FROM chats c
-{cond} (c.position, c.id) > (?, ?) ORDER BY c.position, c.id LIMIT ?
-"""
-
 
 def fast_lines(store: Any, chat_filter: Any, batch: int = 1000) -> Iterator[tuple[int, str | None, int]]:
-    where, params = store.filter_sql(chat_filter)
-    sql = _FAST_SQL.format(cond=where + (" AND" if where else " WHERE"))
-    last = (-(2**62), 0)
-    while True:
-        rows = store.conn.execute(sql, [*params, *last, batch]).fetchall()
-        if not rows:
-            return
-        for chat_id, _pos, n, line in rows:
-            yield chat_id, line, n
-        last = (rows[-1][1], rows[-1][0])
+    """For a plain chat (text turns only, an assistant turn, weights only on assistant turns, no
+    tools or extra fields) SQLite builds the exact line `write` would, as the raw baseline does
+    (`DatasetStore.openai_lines`); any other chat gets None and goes through `write` with its
+    checks and warnings."""
+    return store.openai_lines(chat_filter, batch)

@@ -22,6 +22,7 @@ from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
 from lima_tk.store import files
 from lima_tk.store.journal import Entry, Journal, Step, immediate, now_iso
+from lima_tk.store.queries import StoreQueries
 from lima_tk.store.sqlerrors import Connection, plain_error
 
 # The names of the steps in lima_tk/store/migrations.py, in order (a test keeps them equal): an
@@ -132,13 +133,15 @@ def _ids(values: Iterable[int]) -> list[int]:
     return sorted({int(v) for v in values})
 
 
-class DatasetStore:
+class DatasetStore(StoreQueries):
     """Open (creating or upgrading) a dataset file. Tk thread only in the GUI.
 
     Only an empty (or missing) file or a lima-tk dataset is ever written: another program's
     SQLite database is refused untouched, and a dataset made by a newer lima-tk (a schema step
     this version does not know) opens read-only. `readonly_reason` says why a store is read-only.
-    The file is only ever opened through SQLite (see lima_tk/store/files.py)."""
+    The file is only ever opened through SQLite (see lima_tk/store/files.py). The named reads
+    other modules ask for (signatures, totals, rows for the formats and stats) and the
+    connection's housekeeping are in lima_tk/store/queries.py."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
                  busy_timeout_ms: int = 5000) -> None:
@@ -361,7 +364,7 @@ class DatasetStore:
         return value
 
     def _put_setting(self, key: str, value: Any) -> None:
-        entry = self.journal._current
+        entry = self.journal.current
         assert entry is not None, "inside a change only"
         entry.snapshot("settings", "key = ?", (key,))
         self.conn.execute(

@@ -126,6 +126,11 @@ class Journal:
     def in_change(self) -> bool:
         return self._current is not None
 
+    @property
+    def current(self) -> Entry | None:
+        """The entry of the change running now (None outside a change)."""
+        return self._current
+
     @contextmanager
     def change(
         self, label: str, kind: str, target: int | None = None, coalesce: bool = False

@@ -1,7 +1,10 @@
-"""Every action of the main window: its virtual event, menu label, shortcut and key sequences.
+"""Every action of the windows: its virtual event, menu label, shortcut and key sequences.
 
-One table drives the menus, the key bindings and Help > Keyboard shortcuts, so a shortcut can not
-exist without being listed. Tests fire the virtual events with `root.event_generate("<<NewChat>>")`.
+One table per window drives its menus (lima_tk/ui/menus.py), its key bindings and Help > Keyboard
+shortcuts, so a shortcut can not exist without being listed: `ACTIONS` for the main window (bound
+on the root), `EDITOR_ACTIONS` for a chat editor (bound on its Toplevel and, for the message
+widgets, on the class tag of lima_tk/ui/editor_bindings.py). Tests fire the virtual events with
+`event_generate("<<NewChat>>")`. This is the place for new keys (and platform differences in them).
 """
 
 from __future__ import annotations
@@ -78,6 +81,52 @@ LIST_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 MENUS = ("File", "Edit", "View", "Chat", "Help")
+# A separator before these items of the main window's menus.
+MENU_GROUPS = frozenset({"<<Save>>", "<<Import>>", "<<Settings>>", "<<Quit>>", "<<Find>>", "<<OpenChat>>",
+                         "<<RenameChat>>", "<<SetLanguage>>", "<<MoveUp>>", "<<SelectAllChats>>", "<<About>>"})
+
+# -- the chat editor ----------------------------------------------------------------------------
+
+EDITOR_ACTIONS: tuple[Action, ...] = (
+    Action("<<Save>>", "Save now", "Ctrl+S", ("<Control-s>",), "Chat"),
+    Action("<<CloseEditor>>", "Close", "Ctrl+W", ("<Control-w>",), "Chat"),
+    Action("<<JournalUndo>>", "Undo", "Ctrl+Z", (), "Edit"),
+    Action("<<JournalRedo>>", "Redo", "Ctrl+Y", (), "Edit"),
+    Action("<<Find>>", "Find in chat…", "Ctrl+F", ("<Control-f>",), "Edit"),
+    Action("<<FindNext>>", "Find next", "F3", ("<F3>",), "Edit"),
+    Action("<<FindPrev>>", "Find previous", "Shift+F3", ("<Shift-F3>",), "Edit"),
+    Action("<<ReplaceDataset>>", "Find and replace in dataset…", "Ctrl+Shift+H", ("<Control-H>",), "Edit"),
+    Action("<<SelectAllMessages>>", "Select all messages", "", (), "Edit"),
+    Action("<<ClearSelection>>", "Clear selection", "Escape", (), "Edit"),
+    Action("<<AddMessage>>", "Add message at the end", "", (), "Message"),
+    Action("<<InsertBelow>>", "New message below", "Ctrl+Enter", ("<Control-Return>", "<Control-KP_Enter>"),
+           "Message"),
+    Action("<<InsertAbove>>", "New message above", "Ctrl+Shift+Enter", ("<Control-Shift-Return>",), "Message"),
+    Action("<<DuplicateMessage>>", "Duplicate", "Ctrl+Shift+D", ("<Control-D>",), "Message"),
+    Action("<<MoveMessageUp>>", "Move up", "Alt+Shift+Up", ("<Alt-Shift-Up>",), "Message"),
+    Action("<<MoveMessageDown>>", "Move down", "Alt+Shift+Down", ("<Alt-Shift-Down>",), "Message"),
+    Action("<<DeleteMessage>>", "Delete", "Ctrl+Delete", ("<Control-Delete>", "<Control-KP_Delete>"), "Message"),
+    Action("<<ToggleTrain>>", "Train on this turn: default / 1 / 0", "Ctrl+Shift+T", ("<Control-T>",), "Message"),
+    Action("<<AddToolCall>>", "Add tool call…", "", (), "Message"),
+    Action("<<FocusPrevMessage>>", "Previous message", "Alt+Up", ("<Alt-Up>",), "Message"),
+    Action("<<FocusNextMessage>>", "Next message", "Alt+Down", ("<Alt-Down>",), "Message"),
+    Action("<<GenerateReply>>", "Generate reply", "Ctrl+G", ("<Control-g>",), "Message"),
+    Action("<<ContinueReply>>", "Continue this reply", "Ctrl+Shift+G", ("<Control-G>",), "Message"),
+    Action("<<StopGenerating>>", "Stop generating", "Escape", (), "Message"),
+    Action("<<PrevVersion>>", "Previous version", "", (), "Message"),
+    Action("<<NextVersion>>", "Next version", "", (), "Message"),
+    Action("<<DeleteVersion>>", "Delete this version", "", (), "Message"),
+    Action("<<AddTool>>", "Add function…", "", (), "Tools"),
+    Action("<<EditTool>>", "Edit function…", "", (), "Tools"),
+    Action("<<DeleteTool>>", "Delete function", "", (), "Tools"),
+)
+EDITOR_MENUS = ("Chat", "Edit", "Message", "Tools")
+# A separator before these items of the editor's menus (also when first in its menu).
+EDITOR_MENU_GROUPS = frozenset({"<<Find>>", "<<AddMessage>>", "<<FocusPrevMessage>>", "<<AddTool>>",
+                                "<<GenerateReply>>", "<<CloseEditor>>", "<<AddToolCall>>", "<<PrevVersion>>"})
+# Undo/redo in the editor: a Text's own, or the journal's (docs/editor.md, "Undo: the rule").
+UNDO_KEYS = ("<Control-z>",)
+REDO_KEYS = ("<Control-y>", "<Control-Z>")
 
 
 def by_event(event: str) -> Action:

@@ -2,9 +2,9 @@
 
 One `AssistController` per editor (`editor.assist`). A generation is one `lima_tk.assist.Job`
 running on its own worker thread; this module drains the job's queue every `tick_ms` (30 ms) with
-`after()`, joins the deltas, and per tick appends them to the store (`append_generated_text`, one
-cheap UPDATE) and inserts them into the message's Text with one `insert`. Only the Tk thread
-touches widgets or the store; the worker only fills its queue.
+a `worker.Ticker` (an `after()` loop), joins the deltas, and per tick appends them to the store
+(`append_generated_text`, one cheap UPDATE) and inserts them into the message's Text with one
+`insert`. Only the Tk thread touches widgets or the store; the worker only fills its queue.
 
 - Generate (Ctrl+G, `<<GenerateReply>>`): on an assistant message it regenerates it; on another
   message it regenerates the assistant reply right below it, or creates one there
@@ -42,9 +42,29 @@ from lima_tk.assist import AssistConfig, AssistError, Job, Reply, continue_reque
 from lima_tk.errors import LimaError, NotFound
 from lima_tk.model import Message
 from lima_tk.ui import editor_style as st
+from lima_tk.ui.assist_marks import (
+    ASSIST_ACTIONS,
+    MARK_LIVE,
+    MARK_PLAIN,
+    MARK_WARN,
+    PILL_GENERATE,
+    PILL_NAV,
+    PILL_REJECTED,
+    PILL_STOP,
+    UNFINISHED,
+    provenance,
+    rejected_count,
+    short_model,
+)
+from lima_tk.ui.assist_versions import VersionActions
+from lima_tk.ui.worker import Ticker
+
+# Re-exported: what other modules and the tests import from here.
+__all__ = ["ASSIST_ACTIONS", "MARK_LIVE", "MARK_PLAIN", "MARK_WARN", "UNFINISHED", "AssistController", "InlineError",
+           "Stream", "provenance", "rejected_count", "short_model"]
 
 if TYPE_CHECKING:
-    from lima_tk.ui.chat_editor import ChatEditor
+    from lima_tk.ui.interfaces import AssistHost
     from lima_tk.ui.message_frame import MessageCard
 
 BELOW = 3 * st.PAD  # room kept under a followed reply (the editor's margin after the last card)
@@ -52,30 +72,6 @@ TICK_MS = 30  # how often the queue of a running job is drained
 JOIN_TIMEOUT = 1.0  # Stop / close: how long to wait for the worker to end (it ends within ms of cancel)
 MARK = "lima_stream"  # where streamed text goes in the Text (right gravity: it moves along)
 TAIL_TAG = "lima_stream_tail"  # continue at the cursor: the text after the cursor
-
-# Marker colours (text, background).
-MARK_PLAIN = (st.MUTED, "#eef0f3")
-MARK_WARN = ("#8a5a00", "#fdefc8")  # amber: not a complete reply
-MARK_LIVE = (st.ACCENT, "#e3ecfc")
-PILL_STOP = (st.DANGER, st.ERROR_BG)
-PILL_GENERATE = (st.ACCENT, "#e3ecfc")
-PILL_NAV = (st.TEXT, "#e9ecf0")
-PILL_REJECTED = ("#8a2c0d", "#fbe4d8")  # "2/3 · 1 rejected": versions marked for preference pairs
-
-# finish -> (word, tooltip) for replies that did not complete.
-UNFINISHED = {
-    None: ("incomplete", "This reply has no finish reason: its stream never ended (the program was closed "
-                         "or stopped while it was generated). It may be cut off."),
-    "interrupted": ("interrupted", "The stream ended before the model finished: the reply may be cut off."),
-    "cancelled": ("cancelled", "Generation was stopped before the model finished: the reply may be cut off."),
-    "length": ("max tokens", "The model reached the max tokens limit: the reply is probably cut off "
-                             "(Ctrl+Shift+G continues it)."),
-    "content_filter": ("filtered", "The server's content filter stopped this reply."),
-}
-
-ASSIST_ACTIONS = ("generate", "regenerate", "continue", "stop", "alt_prev", "alt_next", "versions", "provenance",
-                  "retry", "dismiss_error", "settings", "show_partial")
-
 
 @dataclass
 class Stream:
@@ -90,7 +86,7 @@ class Stream:
     started: float = field(default_factory=time.monotonic)
     deltas: int = 0  # pieces of text received
     calling: str = ""  # the function a streamed tool call names
-    tick_job: str | None = None
+    ticker: Ticker | None = None  # drains the job's queue on the Tk thread
     result: str = ""  # how it ended: the server's finish reason, "cancelled", or "error"
     before: Message | None = None  # regenerate / continue: the message as it was (None: nothing before)
     prev_shown: int | None = None  # regenerate: the version shown before (index among the versions)
@@ -108,45 +104,10 @@ class InlineError:
     partial: int | None = None  # a partial reply kept as this version (not shown): "Show partial"
 
 
-def short_model(model: str | None, limit: int = 28) -> str:
-    """A model name for the marker: the last path part ('/models/x.gguf' -> 'x.gguf'), shortened."""
-    if not model:
-        return ""
-    name = model.rstrip("/").rsplit("/", 1)[-1] or model
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def provenance(m: Message, live: Stream | None = None) -> tuple[str, str, tuple[str, str]] | None:
-    """(label, tooltip, colours) of a message's provenance marker; None for a person's text."""
-    model = short_model(m.model)
-
-    def with_model(word: str) -> str:
-        return f"{word} · {model}" if model else word
-
-    if live is not None:
-        what = f"calling {live.calling}…" if live.calling else "generating…"
-        return with_model(what), "Esc or ■ stop stops it; the text so far is kept", MARK_LIVE
-    if m.source not in ("generated", "edited"):
-        return None
-    full = f" by {m.model}" if m.model else ""
-    complete = m.finish in ("stop", "tool_calls", "function_call")
-    if m.source == "edited":
-        if complete:
-            return with_model("edited"), f"Generated{full}, then edited by hand (or a person's text continued).", \
-                MARK_PLAIN
-        # Changed by hand, but the generated part did not complete: keep saying so.
-        word, tip = UNFINISHED.get(m.finish, (str(m.finish), ""))
-        return f"edited · {word}", f"Generated{full} and edited by hand. {tip}", MARK_WARN
-    if complete:
-        return with_model("generated"), f"Generated{full}; the model finished ({m.finish}).", MARK_PLAIN
-    word, tip = UNFINISHED.get(m.finish, (str(m.finish), f"The reply ended with finish reason {m.finish!r}."))
-    return with_model(word), f"Generated{full}. {tip}", MARK_WARN
-
-
 class AssistController:
     """AI assist for one chat editor. Tk thread only (a job's own thread only fills its queue)."""
 
-    def __init__(self, editor: ChatEditor, tick_ms: int = TICK_MS) -> None:
+    def __init__(self, editor: AssistHost, tick_ms: int = TICK_MS) -> None:
         self.editor = editor
         self.tick_ms = tick_ms
         self.stream: Stream | None = None
@@ -156,7 +117,7 @@ class AssistController:
         self.make_job: Callable[[AssistConfig, Any], Job] = lambda cfg, req: Job(cfg, req)
         self.drain: Callable[[Any], list[tuple[str, Any]]] = drain
         self.on_tick: Callable[[], None] | None = None
-        self.menu: tk.Menu | None = None  # the list of versions, while it is open
+        self.versions = VersionActions(self, editor)  # ‹ 2/3 ›, the list, rejected versions
 
     @property
     def store(self) -> Any:
@@ -167,7 +128,7 @@ class AssistController:
 
     def config(self) -> AssistConfig:
         try:
-            return AssistConfig.from_settings(self.editor.app.user_settings)
+            return AssistConfig.from_settings(self.editor.user_settings)
         except (TypeError, ValueError) as e:
             raise LimaError(f"The assistant settings are not valid ({e}); fix them in Settings") from None
 
@@ -245,7 +206,7 @@ class AssistController:
         elif action == "stop":
             self.stop()
         elif action in ("alt_prev", "alt_next"):
-            self.step_version(card, -1 if action == "alt_prev" else 1)
+            self.versions.step(card, -1 if action == "alt_prev" else 1)
         elif action == "versions":
             x, y = card.winfo_pointerxy()
             self.versions_menu(card, x, y)
@@ -256,16 +217,14 @@ class AssistController:
         elif action == "show_partial":
             err = self.errors.get(mid)
             if err is not None and err.partial is not None:
-                self.show_version(mid, err.partial)
+                self.versions.show(mid, err.partial)
                 self.dismiss_error(mid)
         elif action == "settings":
-            opener = getattr(self.editor.app, "settings_dialog", None)
-            if opener is not None:
-                opener()
+            self.editor.open_settings()
 
     def _can_start(self) -> bool:
         ed = self.editor
-        if not ed._writable():
+        if not ed.writable():
             return False
         if self.stream is not None:
             ed.status("A reply is being generated: Esc stops it")
@@ -285,7 +244,7 @@ class AssistController:
             return None
         if at_end or card is None:
             card = None if at_end else ed.current_card()
-        i = ed._index[card.mid] if card is not None else len(ed.order) - 1
+        i = ed.index_of(card.mid) if card is not None else len(ed.order) - 1
         roles = [ed.messages[m].role for m in ed.order]
         if roles[i] == "assistant":
             return self.regenerate(ed.order[i])
@@ -296,7 +255,7 @@ class AssistController:
         request = reply_request(self.store.get_chat(ed.chat_id), i + 1)
         mid = self.store.begin_generated_message(ed.chat_id, cfg.model, position=i + 1)
         if i + 1 == len(roles):
-            ed._stick_bottom = True  # a reply at the end: the view stays at the end while it grows
+            ed.view.stick_bottom = True  # a reply at the end: the view stays at the end while it grows
         return self._start(mid, "generate", cfg, request)
 
     def regenerate(self, mid: int) -> int | None:
@@ -309,7 +268,7 @@ class AssistController:
             return None
         cfg = self.config()
         ed.flush()
-        request = reply_request(self.store.get_chat(ed.chat_id), ed._index[mid])
+        request = reply_request(self.store.get_chat(ed.chat_id), ed.index_of(mid))
         _, before = self.store.get_message(mid)
         self.store.add_alternative(mid, "", model=cfg.model)
         had = bool(before.content) or bool(before.tool_calls)  # an empty shown version is replaced
@@ -333,7 +292,7 @@ class AssistController:
         cfg = self.config()
         ed.flush()
         chat = self.store.get_chat(ed.chat_id)
-        i = ed._index[mid]
+        i = ed.index_of(mid)
         content = chat.messages[i].content or ""
         if not content.strip():
             ed.status("This reply has no text to continue: Ctrl+G generates one")
@@ -356,7 +315,7 @@ class AssistController:
         and is already loaded (the token counter loads it in the background); else None: ChatML."""
         if cfg.continue_method != "completions":
             return None
-        counting = getattr(self.editor.app, "tokens", None)
+        counting = self.editor.token_service()
         counter = counting.counter() if counting is not None else None
         from lima_tk.tokens import continuation_template
 
@@ -366,15 +325,15 @@ class AssistController:
         """Retry after an error: a new version (as Regenerate), or continue again from the end."""
         ed = self.editor
         err = self.errors.get(mid)
-        if err is not None and err.mode == "continue" and mid in ed.cards:
-            return self.continue_reply(ed.cards[mid], from_end=True)
+        if err is not None and err.mode == "continue" and mid in ed.view.cards:
+            return self.continue_reply(ed.view.cards[mid], from_end=True)
         return self.regenerate(mid)
 
     def dismiss_error(self, mid: int) -> None:
         if self.errors.pop(mid, None) is not None:
-            card = self.editor.cards.get(mid)
+            card = self.editor.view.cards.get(mid)
             if card is not None and card.update_assist():
-                self.editor._layout()
+                self.editor.view.layout()
 
     # -- running a stream --------------------------------------------------------------------
 
@@ -386,8 +345,8 @@ class AssistController:
         s = Stream(mid, mode, self.make_job(cfg, request), cfg.model, tail=tail, stored=msg.content or "",
                    before=before, prev_shown=prev_shown)
         self.stream = s
-        ed._changed(focus=mid)  # the new or emptied message on screen, with the keyboard (Esc stops)
-        card = ed.cards.get(mid) or ed._create_card_now(mid)
+        ed.changed(focus=mid)  # the new or emptied message on screen, with the keyboard (Esc stops)
+        card = ed.view.card(mid)
         t = card.text
         if tail:
             t.insert("end-1c", tail, (TAIL_TAG,))
@@ -399,33 +358,29 @@ class AssistController:
         t.edit_modified(False)
         t.configure(state="disabled")
         if tail and card.fit():
-            ed._layout()
+            ed.view.layout()
         card.update_placeholder()
         self.sync_controls()
         gc.collect(1)  # young Tk garbage is finalized here, not by a collection in the worker thread
         s.job.start()
-        s.tick_job = ed.after(self.tick_ms, self._tick)
+        s.ticker = Ticker(ed, lambda: self._tick(s), self.tick_ms).start()
         ed.status("Generating…")
         return mid
 
-    def _tick(self) -> None:
-        s = self.stream
-        if s is None:
-            return
-        s.tick_job = None
-        if self.editor.closed:
-            return
+    def _tick(self, s: Stream) -> bool:
+        """One turn of the stream's Ticker: apply what arrived; False ends the loop."""
+        if self.stream is not s or self.editor.closed:
+            return False
         try:
             self._apply(s, self.drain(s.job.events))
         except (LimaError, sqlite3.Error) as e:  # the message vanished, the dataset is busy...
             if self.stream is s:
                 self._abort(s, f"Generation stopped: {e}")
-            return
+            return False
         finally:
             if self.on_tick is not None:
                 self.on_tick()
-        if self.stream is s and not self.editor.closed:
-            s.tick_job = self.editor.after(self.tick_ms, self._tick)
+        return self.stream is s and not self.editor.closed
 
     def _apply(self, s: Stream, events: list[tuple[str, Any]]) -> None:
         pieces: list[str] = []
@@ -444,10 +399,10 @@ class AssistController:
             s.deltas += len(pieces)
         if calling != s.calling:
             s.calling = calling
-            card = self.editor.cards.get(s.mid)
+            card = self.editor.view.cards.get(s.mid)
             if card is not None and not self.editor.closed:
                 if card.update_assist():
-                    self.editor._layout()
+                    self.editor.view.layout()
                 card.update_placeholder()
         if final is not None:
             self._finish(s, *final)
@@ -456,7 +411,7 @@ class AssistController:
         self.store.append_generated_text(s.mid, text)
         s.stored += text
         ed = self.editor
-        card = ed.cards.get(s.mid)
+        card = ed.view.cards.get(s.mid)
         if card is None or ed.closed:
             return
         follow = self._following(s, card)
@@ -476,9 +431,9 @@ class AssistController:
         if empty:
             card.update_placeholder()
             if card.update_assist():  # "→ continue" appears once there is text
-                ed._layout()
+                ed.view.layout()
         if not t.capped and card.fit():
-            ed._layout()
+            ed.view.layout()
         if follow:
             self._see_end(card)
 
@@ -491,9 +446,9 @@ class AssistController:
             return False
         if card.y < 0:
             return False
-        top = ed.view_top()
+        top = ed.view.view_top()
         end = card.y + card.h
-        return top - 2 <= end <= top + ed.view_height() + 4
+        return top - 2 <= end <= top + ed.view.view_height() + 4
 
     def _see_end(self, card: MessageCard) -> None:
         ed = self.editor
@@ -501,8 +456,8 @@ class AssistController:
         if t.capped:
             t.see(MARK if MARK in t.mark_names() else "end-1c")
         end = card.y + card.h + BELOW
-        if end > ed.view_top() + ed.view_height():  # it grew below the view: scroll down with it
-            ed._scroll_to(end - ed.view_height())
+        if end > ed.view.view_top() + ed.view.view_height():  # it grew below the view: scroll down with it
+            ed.view.scroll_to(end - ed.view.view_height())
 
     def _finish(self, s: Stream, kind: str, payload: Any) -> None:
         """The job's last event: store how it ended, make the message editable, show the outcome."""
@@ -515,7 +470,7 @@ class AssistController:
         finish = err.finish if err is not None else (reply.finish if reply and reply.finish else "interrupted")
         s.result = "error" if err is not None else finish
         calls = self._unique_calls(reply.tool_calls if reply else None, s.mid)
-        s.outcome = self._outcome_kind(s, finish, err, calls)
+        s.outcome = outcome_kind(s, finish, err, calls)
         gone = False
         partial: int | None = None
         try:
@@ -544,71 +499,27 @@ class AssistController:
             self.errors[s.mid] = InlineError(err.message + note, err.kind, s.mode, partial)
         if ed.closed:
             return
-        card = ed.cards.get(s.mid)
+        card = ed.view.cards.get(s.mid)
         if card is not None:
             self._release_text(card, keep_cursor=not s.outcome)
             if s.outcome:  # the Text shows the stream: put the shown version back
                 card.set_content(s.stored)
             else:
                 card.saved_text = s.stored
-        ed._changed()
-        if card is not None and s.mid in ed.cards:
+        ed.changed()
+        if card is not None and s.mid in ed.view.cards:
             card.update_placeholder()
             card.fit()
-            if ed.find_pattern:
-                ed._highlight_card(card)
-            ed._layout()
+            ed.highlight_find(card)
+            ed.view.layout()
             if s.mid in self.errors:
                 self._reveal_error(card)
             elif self._following(s, card):
                 self._see_end(card)
         self.sync_controls()
-        brief = f"⚠ Reply #{ed._index[s.mid] + 1} failed" if err is not None and s.mid in ed._index \
+        brief = f"⚠ Reply #{ed.index_of(s.mid) + 1} failed" if err is not None and s.mid in ed.messages \
             else None
-        ed.status(self._outcome(s, finish, err, calls), error=err is not None, brief=brief)
-
-    @staticmethod
-    def _outcome_kind(s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
-        """What becomes of the message when a regeneration (or a continuation) ends: "restored"
-        when nothing came (it is put back as it was), "previous" when a regeneration broke off
-        part-way (kept as a version, the previous reply stays shown), "" when it is shown."""
-        if s.before is None:
-            return ""  # nothing before: whatever came is shown
-        produced = s.deltas > 0 or bool(calls)
-        stopped = finish == "cancelled" and s.explicit_stop
-        complete = err is None and (finish not in ("interrupted", "cancelled") or stopped)
-        if not produced:
-            return "restored" if s.mode == "regenerate" or not complete else ""
-        if s.mode == "regenerate" and not complete:
-            return "previous"
-        return ""
-
-    def _outcome(self, s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
-        secs = time.monotonic() - s.started
-        if err is not None:
-            kept = {"restored": "; the previous reply is still the shown one",
-                    "previous": "; the partial reply is kept as a version, the previous one is still shown"}.get(
-                s.outcome, " (the text so far is kept)" if s.stored.strip() else "")
-            return f"Generation failed: {err.message}{kept}"
-        if s.outcome == "restored":
-            return (f"The model answered with an empty reply ({finish}); the previous reply is still the shown one"
-                    if s.mode == "regenerate" else "Nothing was added; the reply is as it was")
-        if s.outcome == "previous":
-            return "Stopped before the model finished: the partial reply is kept as a version, the previous one " \
-                   "is still shown (‹ › to compare)"
-        if finish == "cancelled":
-            return "Stopped: the text so far is kept (Ctrl+Shift+G continues it)"
-        if calls:
-            names = ", ".join(sorted({(c.get("function") or {}).get("name", "?") for c in calls}))
-            return f"The model called {names}: add the tool's answer below ({secs:.1f} s)"
-        if finish == "length":
-            return "The reply reached the max tokens limit and is probably cut off (Ctrl+Shift+G continues it)"
-        if not s.deltas:
-            if s.mode == "continue":
-                return "The model added nothing: for it the reply is complete"
-            return f"The model answered with an empty reply ({finish})"
-        verb = "Continued" if s.mode == "continue" else "Generated"
-        return f"{verb} with {s.model} in {secs:.1f} s"
+        ed.status(outcome_text(s, finish, err, calls), error=err is not None, brief=brief)
 
     def _reveal_error(self, card: MessageCard) -> None:
         """Scroll the error strip (and its Retry) into view, unless the user types in another message."""
@@ -622,9 +533,9 @@ class AssistController:
         ed.update_idletasks()
         y1 = card.y + card.text_top() + card.body.winfo_reqheight()
         y2 = y1 + row.winfo_reqheight() + 2 * st.PAD
-        if y2 - y1 < ed.view_height():
-            ed._stick_bottom = ed._stick_bottom and card.mid == ed.order[-1]
-            ed._see_range(max(card.y, y2 - ed.view_height()) if card.h > ed.view_height() else card.y, y2)
+        if y2 - y1 < ed.view.view_height():
+            ed.view.stick_bottom = ed.view.stick_bottom and card.mid == ed.order[-1]
+            ed.view.see_range(max(card.y, y2 - ed.view.view_height()) if card.h > ed.view.view_height() else card.y, y2)
 
     def _release_text(self, card: MessageCard, keep_cursor: bool) -> None:
         t = card.text
@@ -641,12 +552,9 @@ class AssistController:
             pass
 
     def _stop_ticking(self, s: Stream) -> None:
-        if s.tick_job is not None:
-            try:
-                self.editor.after_cancel(s.tick_job)
-            except tk.TclError:
-                pass
-            s.tick_job = None
+        if s.ticker is not None:
+            s.ticker.close()
+            s.ticker = None
 
     def _unique_calls(self, calls: list[dict[str, Any]] | None, mid: int) -> list[dict[str, Any]] | None:
         """Tool-call ids must be unique in the chat: a server that reuses ids gets fresh ones."""
@@ -674,7 +582,7 @@ class AssistController:
         ed = self.editor
         if ed.closed:
             return
-        card = ed.cards.get(s.mid)
+        card = ed.view.cards.get(s.mid)
         if card is not None:
             self._release_text(card, keep_cursor=False)
             card.update_assist()
@@ -703,6 +611,18 @@ class AssistController:
         if self.stream is s:  # the worker did not answer in time: finish it here
             self._finish(s, "done", Reply(text=s.stored, finish="cancelled", chunks=s.deltas))
         return True
+
+    def generate_or_stop(self) -> None:
+        """The bottom bar's button: Generate reply at the end of the chat, or Stop while streaming."""
+        if self.streaming():
+            self.stop_or_say()
+        else:
+            self.generate(at_end=True)
+
+    def stop_or_say(self) -> None:
+        """Esc, ■ stop: stop the stream, or say that there is none."""
+        if not self.stop():
+            self.editor.status("Nothing is being generated")
 
     def close(self) -> None:
         """The editor closes (or is destroyed with the main window): stop and save quietly, no dialog."""
@@ -734,153 +654,69 @@ class AssistController:
         if ed.closed:
             return
         running = self.stream is not None
-        ed.generate_button.configure(text="■ Stop (Esc)" if running else "Generate reply",
-                                     state="disabled" if ed.readonly else "normal")
+        ed.set_generating(running)
         changed = False
-        for card in ed.cards.values():
+        for card in ed.view.cards.values():
             changed |= card.update_assist()
         if changed:
-            ed._layout()
+            ed.view.layout()
 
-    # -- versions (alternatives) -------------------------------------------------------------
-
-    def step_version(self, card: MessageCard, delta: int) -> None:
-        m = card.message
-        n = len(m.alternatives or ()) + 1
-        i = (m.alt_index or 0) + delta
-        if n < 2 or not 0 <= i < n:
-            self.editor.bell()
-            return
-        self.show_version(card.mid, i)
-
-    def show_version(self, mid: int, index: int) -> None:
-        ed = self.editor
-        if self.streaming(mid):
-            ed.status("Wait for the reply or stop it (Esc) first")
-            return
-        if not ed._writable():
-            return
-        ed.flush()
-        self.store.show_alternative(mid, index)
-        n = len(ed.messages[mid].alternatives or ()) + 1
-        ed._changed(status=f"Version {index + 1} of {n} (the shown version is the one trained on)")
-
-    def delete_version(self, mid: int, index: int | None = None) -> None:
-        ed = self.editor
-        if self.streaming(mid):
-            ed.status("Wait for the reply or stop it (Esc) first")
-            return
-        m = ed.messages.get(mid)
-        if m is None or not ed._writable():
-            return
-        n = len(m.alternatives or ()) + 1
-        if n < 2:
-            ed.status("This message has only one version")
-            return
-        index = (m.alt_index or 0) if index is None else index
-        ed.flush()
-        self.store.delete_alternative(mid, index)
-        ed._changed(status=f"Deleted version {index + 1} of {n} (Ctrl+Z outside a text undoes)")
-
-    def set_rejected(self, mid: int, index: int, flag: bool = True) -> None:
-        """Mark version `index` (0-based) of a reply rejected, or not: a preference export pairs it
-        with the shown (chosen) version. One undo step."""
-        ed = self.editor
-        if self.streaming(mid):
-            ed.status("Wait for the reply or stop it (Esc) first")
-            return
-        if mid not in ed.messages or not ed._writable():
-            return
-        ed.flush()
-        self.store.set_alternative_rejected(mid, index, flag)
-        if flag:
-            text = (f"Version {index + 1} marked rejected: preference exports pair it with the shown version "
-                    "(Ctrl+Z outside a text undoes)")
-        else:
-            text = f"Version {index + 1} is no longer rejected"
-        ed._changed(status=text)
-
-    def reject_others(self, mid: int) -> None:
-        """Mark every version but the shown one rejected (one undo step)."""
-        ed = self.editor
-        m = ed.messages.get(mid)
-        if m is None or self.streaming(mid) or not ed._writable():
-            return
-        shown = m.alt_index or 0
-        todo = [i for i, v in enumerate(m.variants()) if i != shown and not v.get("rejected")]
-        if not todo:
-            return
-        ed.flush()
-        with self.store.change(f"Reject {len(todo)} versions", "alternative"):
-            for i in todo:
-                self.store.set_alternative_rejected(mid, i, True)
-        ed._changed(status=f"{len(todo)} versions marked rejected (Ctrl+Z outside a text undoes)")
+    # -- versions (alternatives): lima_tk/ui/assist_versions.py -------------------------------
 
     def versions_menu(self, card: MessageCard, x: int, y: int) -> tk.Menu:
-        """A small menu listing the versions (pick one to show it), marking the others rejected
-        for preference pairs, and deleting the shown one."""
-        m = card.message
-        variants = m.variants()
-        shown = m.alt_index or 0
-        if self.menu is not None:
-            try:
-                self.menu.destroy()
-            except tk.TclError:
-                pass
-        menu = tk.Menu(self.editor, tearoff=False)
-        self.menu_var = tk.IntVar(menu, value=shown)
-        any_rejected = any(v.get("rejected") for v in variants)
-        for i, v in enumerate(variants):
-            text = " ".join(str(v.get("content") or "").split())
-            if not text and v.get("tool_calls"):
-                text = "(tool calls)"
-            text = (text[:48] + "…") if len(text) > 49 else (text or "(empty)")
-            who = "generated" if v.get("source") == "generated" else v.get("source") or "written"
-            label = f"{i + 1}. {text}  —  {who}"
-            if v.get("model"):
-                label += f" · {short_model(v.get('model'))}"
-            if v.get("finish") not in (None, "stop", "tool_calls") or (v.get("source") == "generated"
-                                                                          and not v.get("finish")):
-                label += f" ({UNFINISHED.get(v.get('finish'), (v.get('finish'), ''))[0]})"
-            if v.get("rejected"):
-                label += "   ✗ rejected"
-            elif i == shown and any_rejected:
-                label += "   ✓ chosen"
-            menu.add_radiobutton(label=label, variable=self.menu_var, value=i,
-                                 command=lambda i=i: self.editor._run(lambda: self.show_version(card.mid, i)))
-        menu.add_separator()
-        # Preference pairs: the shown version is the chosen one; the others may be marked rejected.
-        menu.add_command(label="Rejected, for preference pairs (the shown one is chosen):", state="disabled")
-        self.reject_vars: dict[int, tk.IntVar] = {}
-        for i, v in enumerate(variants):
-            if i == shown:
-                continue
-            var = tk.IntVar(menu, value=1 if v.get("rejected") else 0)
-            self.reject_vars[i] = var
-            menu.add_checkbutton(
-                label=f"Version {i + 1} rejected", variable=var, onvalue=1, offvalue=0,
-                command=lambda i=i, var=var: self.editor._run(lambda: self.set_rejected(card.mid, i,
-                                                                                         bool(var.get()))))
-        if sum(1 for i, v in enumerate(variants) if i != shown and not v.get("rejected")) >= 2:
-            menu.add_command(label="Reject all other versions",
-                             command=lambda: self.editor._run(lambda: self.reject_others(card.mid)))
-        menu.add_separator()
-        menu.add_command(label=f"Delete version {shown + 1}",
-                         command=lambda: self.editor._run(lambda: self.delete_version(card.mid, shown)))
-        self.menu = menu
-        try:
-            menu.tk_popup(x, y)
-        finally:
-            menu.grab_release()
-        return menu
+        return self.versions.menu(card, x, y)
+
+    @property
+    def reject_vars(self) -> dict[int, tk.IntVar]:
+        return self.versions.reject_vars
 
 
-def rejected_count(m: Message) -> int:
-    """Versions of a message marked rejected (for preference pairs)."""
-    return sum(1 for a in m.alternatives or () if a.get("rejected"))
+def outcome_kind(s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
+    """What becomes of the message when a regeneration (or a continuation) ends: "restored"
+    when nothing came (it is put back as it was), "previous" when a regeneration broke off
+    part-way (kept as a version, the previous reply stays shown), "" when it is shown."""
+    if s.before is None:
+        return ""  # nothing before: whatever came is shown
+    produced = s.deltas > 0 or bool(calls)
+    stopped = finish == "cancelled" and s.explicit_stop
+    complete = err is None and (finish not in ("interrupted", "cancelled") or stopped)
+    if not produced:
+        return "restored" if s.mode == "regenerate" or not complete else ""
+    if s.mode == "regenerate" and not complete:
+        return "previous"
+    return ""
 
 
-def _focus(ed: ChatEditor) -> Any:
+def outcome_text(s: Stream, finish: str, err: AssistError | None, calls: list[dict[str, Any]] | None) -> str:
+    """The status line when a generation ends."""
+    secs = time.monotonic() - s.started
+    if err is not None:
+        kept = {"restored": "; the previous reply is still the shown one",
+                "previous": "; the partial reply is kept as a version, the previous one is still shown"}.get(
+            s.outcome, " (the text so far is kept)" if s.stored.strip() else "")
+        return f"Generation failed: {err.message}{kept}"
+    if s.outcome == "restored":
+        return (f"The model answered with an empty reply ({finish}); the previous reply is still the shown one"
+                if s.mode == "regenerate" else "Nothing was added; the reply is as it was")
+    if s.outcome == "previous":
+        return "Stopped before the model finished: the partial reply is kept as a version, the previous one " \
+               "is still shown (‹ › to compare)"
+    if finish == "cancelled":
+        return "Stopped: the text so far is kept (Ctrl+Shift+G continues it)"
+    if calls:
+        names = ", ".join(sorted({(c.get("function") or {}).get("name", "?") for c in calls}))
+        return f"The model called {names}: add the tool's answer below ({secs:.1f} s)"
+    if finish == "length":
+        return "The reply reached the max tokens limit and is probably cut off (Ctrl+Shift+G continues it)"
+    if not s.deltas:
+        if s.mode == "continue":
+            return "The model added nothing: for it the reply is complete"
+        return f"The model answered with an empty reply ({finish})"
+    verb = "Continued" if s.mode == "continue" else "Generated"
+    return f"{verb} with {s.model} in {secs:.1f} s"
+
+
+def _focus(ed: AssistHost) -> Any:
     try:
         return ed.focus_get()
     except (KeyError, tk.TclError):

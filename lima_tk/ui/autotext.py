@@ -48,7 +48,7 @@ class LineMeasurer:
         t = self.text
         t.delete("1.0", "end")
         t.insert("1.0", content)
-        n = int(t.tk.call(t._w, "count", "-update", "-displaylines", "1.0", "end"))
+        n = int(t.tk.call(str(t), "count", "-update", "-displaylines", "1.0", "end"))
         t.delete("1.0", "end")
         return n
 
@@ -71,7 +71,7 @@ class AutoText(tk.Text):
     # -- measuring -------------------------------------------------------------------------
 
     def char_count(self) -> int:
-        return int(self.tk.call(self._w, "count", "-chars", "1.0", "end")) - 1
+        return int(self.tk.call(str(self), "count", "-chars", "1.0", "end")) - 1
 
     def display_lines(self, width: int | None = None, measurer: LineMeasurer | None = None) -> int | None:
         """Display lines at `width` (None: the widget's own width); None when not measurable yet."""
@@ -81,7 +81,7 @@ class AutoText(tk.Text):
         if width is None or own == width:
             if own <= 1:
                 return None
-            return int(self.tk.call(self._w, "count", "-update", "-displaylines", "1.0", "end"))
+            return int(self.tk.call(str(self), "count", "-update", "-displaylines", "1.0", "end"))
         if measurer is None or width <= 1:
             return None
         return measurer.count(self.get("1.0", "end-1c"), width)

@@ -19,6 +19,9 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.store import ChatFilter, ChatSummary
+from lima_tk.ui.list_mouse import ListMouse
+from lima_tk.ui.list_overlays import EmptyState, RenameInPlace
+from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_rows
 from lima_tk.ui.theme import PAD, PALETTE
 
 if TYPE_CHECKING:
@@ -114,7 +117,6 @@ class ChatList(ttk.Frame):
         # What to show when the list is empty: (title, text, [(button text, command), ...]).
         self.empty_content: Callable[[], tuple[str, str, list[tuple[str, Callable[[], object]]]]] = (
             lambda: ("No chats", "", []))
-        self._empty_shown: tuple | None = None
 
         self.filter = ChatFilter()
         self.sort = "position"
@@ -142,7 +144,6 @@ class ChatList(ttk.Frame):
         self._slot_ids: list[int] = []
         self._head = 0  # heading height in px, measured after the first render
         self._height = 0
-        self._rename: tuple[int, ttk.Entry] | None = None
 
         self.tree = ttk.Treeview(self, columns=COLUMN_IDS, show="headings", selectmode="extended", height=4,
                                  takefocus=True)
@@ -159,25 +160,16 @@ class ChatList(ttk.Frame):
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.columnconfigure(0, weight=1)
         self.rowconfigure(0, weight=1)
-        self.empty = ttk.Frame(self.tree, style="Card.TFrame", padding=4 * PAD)
+        self.empty_state = EmptyState(self.tree, lambda: self.empty_content())
+        self.empty = self.empty_state.frame
+        self.renamer = RenameInPlace(self)
 
         t = self.tree
         t.bind("<Configure>", self._on_configure)
-        t.bind("<Button-1>", lambda e: self._on_press(e, "set"))
-        t.bind("<Shift-Button-1>", lambda e: self._on_press(e, "range"))
-        t.bind("<Control-Button-1>", lambda e: self._on_press(e, "toggle"))
-        t.bind("<B1-Motion>", self._on_drag)
-        t.bind("<Double-Button-1>", self._on_double)
-        t.bind("<Button-3>", self._on_right)
-        for seq in ("<MouseWheel>", "<Shift-MouseWheel>"):
-            t.bind(seq, self._on_wheel)
-        if tk.TkVersion >= 9:  # touchpads: Tk 9 packs (dx, dy) into %D
-            t.bind("<TouchpadScroll>", self._on_touchpad)
-        t.bind("<Button-4>", lambda e: self._wheel_rows(-3))
-        t.bind("<Button-5>", lambda e: self._wheel_rows(3))
-        self.scrollbar.bind("<MouseWheel>", self._on_wheel)
-        self.scrollbar.bind("<Button-4>", lambda e: self._wheel_rows(-3))
-        self.scrollbar.bind("<Button-5>", lambda e: self._wheel_rows(3))
+        self.mouse = ListMouse(self)
+        bind_wheel(t, self._on_wheel, on_touchpad=self._on_touchpad)  # touchpads: Tk 9 only
+        t.bind("<Shift-MouseWheel>", self._on_wheel)
+        bind_wheel(self.scrollbar, self._on_wheel)
         keys: dict[str, Callable[[], object]] = {
             "<Up>": lambda: self.move_cursor(self.cursor - 1),
             "<Down>": lambda: self.move_cursor(self.cursor + 1 if self.cursor >= 0 else 0),
@@ -509,20 +501,13 @@ class ChatList(ttk.Frame):
             self.scroll_by(n * max(1, self.page - 1) if args[2] == "pages" else n)
 
     def _on_wheel(self, event: tk.Event) -> str:
-        delta = int(getattr(event, "delta", 0) or 0)
-        if delta == 0:
-            return "break"
-        if abs(delta) >= 120:  # Windows, X11 on Tk 9: multiples of 120 per notch
-            rows = -round(delta / 120 * 3) or (-1 if delta > 0 else 1)
-        else:  # macOS: small deltas, one row each
-            rows = -delta
-        self._wheel_rows(rows)
+        rows = wheel_rows(event)
+        if rows:
+            self._wheel_rows(rows)
         return "break"
 
     def _on_touchpad(self, event: tk.Event) -> str:
-        dy = int(event.delta) & 0xFFFF
-        if dy >= 0x8000:
-            dy -= 0x10000
+        _dx, dy = touchpad_deltas(event)
         self._touch = getattr(self, "_touch", 0) + dy
         rows = int(self._touch / 10)  # 10 touchpad units per row, remainder kept
         self._touch -= rows * 10
@@ -615,142 +600,61 @@ class ChatList(ttk.Frame):
         self.scrollbar.set(first, last)
 
     def _update_empty(self) -> None:
-        if self.total != 0:
-            if self._empty_shown is not None:
-                self.empty.place_forget()
-                self._empty_shown = None
-            return
-        title, text, buttons = self.empty_content()
-        key = (title, text, tuple(b[0] for b in buttons))
-        if key != self._empty_shown:
-            for w in self.empty.winfo_children():
-                w.destroy()
-            ttk.Label(self.empty, text=title, style="EmptyTitle.TLabel", justify="center").pack(pady=(0, 2 * PAD))
-            if text:
-                ttk.Label(self.empty, text=text, style="Empty.TLabel", justify="center",
-                          wraplength=520).pack(pady=(0, 4 * PAD))
-            row = ttk.Frame(self.empty, style="Card.TFrame")
-            row.pack()
-            for i, (label, command) in enumerate(buttons):
-                ttk.Button(row, text=label, command=command,
-                           style="Accent.TButton" if i == 0 else "TButton").pack(side="left", padx=PAD)
-            self._empty_shown = key
-        self.empty.place(relx=0.5, rely=0.42, anchor="center")
+        self.empty_state.update(self.total == 0)
 
-    # -- mouse -----------------------------------------------------------------------------
+    # -- what the mouse (list_mouse.ListMouse) asks ----------------------------------------------
 
-    def _slot_index_at(self, y: int) -> int | None:
+    def slot_at(self, y: int) -> int | None:
+        """The row on screen (0 = the top one) at pixel `y`, None off the rows."""
         iid = self.tree.identify_row(y)
         if not iid or iid not in self._slots:
             return None
         return self._slots.index(iid)
 
-    def _on_press(self, event: tk.Event, mode: str) -> str | None:
-        region = self.tree.identify_region(event.x, event.y)
-        if region in ("heading", "separator"):
-            return None  # Treeview's own bindings: sort command and column resize
-        self.commit_rename()
-        self.tree.focus_set()
-        slot = self._slot_index_at(event.y)
-        if slot is None:
-            return "break"
-        index = self.top + slot
-        if mode == "range":
-            self.move_cursor(index, extend=True)
-        elif mode == "toggle":
-            self.toggle(index)
-        else:
-            self.move_cursor(index)
-        return "break"
+    def slot_id(self, slot: int) -> int:
+        """The chat id of a row on screen."""
+        return self._slot_ids[slot]
 
-    def _on_drag(self, event: tk.Event) -> str | None:
-        if self.tree.identify_region(event.x, event.y) in ("heading", "separator") or self.anchor < 0:
-            return None
-        slot = self._slot_index_at(event.y)
-        if slot is None:
-            if event.y < self._head and self.top > 0:
-                self.move_cursor(self.top - 1, extend=True)
-            elif event.y > self._height - 4:
-                self.move_cursor(self.top + self.page, extend=True)
-            return "break"
-        if self.top + slot != self.cursor:
-            self.move_cursor(self.top + slot, extend=True)
-        return "break"
+    @property
+    def heading_height(self) -> int:
+        return self._head
 
-    def _on_double(self, event: tk.Event) -> str | None:
-        if self.tree.identify_region(event.x, event.y) in ("heading", "separator"):
-            return None
-        slot = self._slot_index_at(event.y)
-        if slot is not None and self.on_open:
-            self.on_open(self._slot_ids[slot])
-        return "break"
+    @property
+    def pixel_height(self) -> int:
+        return self._height
 
-    def _on_right(self, event: tk.Event) -> str:
-        slot = self._slot_index_at(event.y)
-        if slot is not None and self._slot_ids[slot] not in self.selected:
-            self.move_cursor(self.top + slot)
-        self.tree.focus_set()
-        if self.on_context:
-            self.on_context(event)
-        return "break"
+    # -- rename in place (list_overlays.RenameInPlace) ----------------------------------------
 
-    # -- rename in place ---------------------------------------------------------------------
-
-    def start_rename(self) -> ttk.Entry | None:
-        """An Entry over the name cell of the cursor row; Enter saves, Escape cancels."""
-        self.commit_rename()
-        if self.cursor < 0:
-            return None
-        self.ensure_visible(self.cursor)
-        slot = self.cursor - self.top
+    def name_cell(self, index: int) -> tuple[int, int, int, int] | None:
+        """(x, y, width, height) of the name cell of list row `index` when it is on screen."""
+        slot = index - self.top
         if not 0 <= slot < len(self._slots):
-            return None
-        row = self.row_at(self.cursor)
-        if row is None:
             return None
         self.tree.update_idletasks()
         bbox = self.tree.bbox(self._slots[slot], "name")
-        if not bbox:
-            return None
-        x, y, w, h = bbox
-        entry = ttk.Entry(self.tree)
-        entry.insert(0, row.name)
-        entry.select_range(0, "end")
-        entry.icursor("end")
-        entry.place(x=x, y=y - 1, width=w, height=h + 2)
-        entry.focus_set()
-        entry.bind("<Return>", lambda e: (self.commit_rename(), "break")[1])
-        entry.bind("<KP_Enter>", lambda e: (self.commit_rename(), "break")[1])
-        entry.bind("<Escape>", lambda e: (self.cancel_rename(), "break")[1])
-        entry.bind("<FocusOut>", lambda e: self.commit_rename())
-        self._rename = (row.id, entry)
-        self._rename_old = row.name
-        return entry
+        return bbox or None  # type: ignore[return-value]
+
+    def start_rename(self) -> ttk.Entry | None:
+        """An Entry over the name cell of the cursor row; Enter saves, Escape cancels."""
+        return self.renamer.start()
 
     @property
     def rename_entry(self) -> ttk.Entry | None:
-        return self._rename[1] if self._rename else None
+        return self.renamer.entry
 
     def commit_rename(self) -> None:
-        if self._rename is None:
-            return
-        chat_id, entry = self._rename
-        self._rename = None
-        text = entry.get().strip()
-        entry.destroy()
-        self.tree.focus_set()
-        if text != self._rename_old and self.on_rename:
-            self.on_rename(chat_id, text)
+        self.renamer.commit()
 
     def cancel_rename(self) -> None:
-        if self._rename is None:
-            return
-        _, entry = self._rename
-        self._rename = None
-        entry.destroy()
-        self.tree.focus_set()
+        self.renamer.cancel()
 
     # -- settings ----------------------------------------------------------------------------
+
+    def font_changed(self) -> None:
+        """The font size changed: measure the row height again and redraw the rows."""
+        self._head = 0
+        self._update_page()
+        self._render()
 
     def column_widths(self) -> dict[str, int]:
         return {cid: int(self.tree.column(cid, "width")) for cid in COLUMN_IDS}

@@ -1,7 +1,8 @@
 """The right-hand panel of the chat editor: name, language, tags, notes, counts, dates, tools.
 
 Edits go to the store through the editor (`editor.save_properties`), on Enter, on focus-out,
-after a pause while typing, and when the editor flushes. Tk thread only.
+after a pause while typing, and when the editor flushes. What it needs from the editor is
+`interfaces.PropertiesHost`. Tk thread only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lima_tk.ui import editor_style as st
 from lima_tk.ui.tag_chips import TagChips
 
 if TYPE_CHECKING:
-    from lima_tk.ui.chat_editor import ChatEditor
+    from lima_tk.ui.interfaces import PropertiesHost
 
 
 def local_time(iso: str | None) -> str:
@@ -65,7 +66,7 @@ class BudgetBar(tk.Canvas):
 
 
 class ChatProperties(ttk.Frame):
-    def __init__(self, master: tk.Misc, editor: ChatEditor) -> None:
+    def __init__(self, master: tk.Misc, editor: PropertiesHost) -> None:
         super().__init__(master, style="Panel.TFrame", padding=(3 * st.PAD, 2 * st.PAD, 3 * st.PAD, 2 * st.PAD))
         self.editor = editor
         self.chat: Chat | None = None
@@ -242,10 +243,7 @@ class ChatProperties(ttk.Frame):
 
     def open_preview(self) -> Any:
         """The chat as the model sees it (lima_tk.ui.token_preview)."""
-        from lima_tk.ui.token_preview import open_token_preview
-
-        self.editor.flush(strict=False)
-        return open_token_preview(self.editor.app, self.editor.chat_id, parent=self.editor)
+        return self.editor.open_token_preview()
 
     def selected_tool_id(self) -> int | None:
         if self.chat is None:
@@ -303,6 +301,15 @@ class ChatProperties(ttk.Frame):
         if notes != self.chat.notes:
             out["notes"] = notes
         return out
+
+    def close(self) -> None:
+        """The editor closes: no timer is left behind."""
+        if self._job is not None:
+            try:
+                self.after_cancel(self._job)
+            except tk.TclError:
+                pass
+            self._job = None
 
     def flush(self) -> bool:
         if self._job is not None:

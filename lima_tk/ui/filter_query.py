@@ -4,21 +4,21 @@ A full-text query over 100,000 chats and 400,000 messages can take 100-250 ms fo
 prefix. `FilterQuery` runs it once (the matching ids in list order: count, pages and the
 selection check all follow from them) on a worker thread with its own read-only connection.
 Only the newest request matters: older queued ones are dropped and a running stale one is
-interrupted (`sqlite3.Connection.interrupt`). The Tk side polls the result queue with `after()`
-while a request is pending.
+interrupted (`DatasetStore.interrupt`). The worker is a `lima_tk.ui.worker.Job` that waits for
+requests; the Tk side polls its events only while a request is pending.
 """
 
 from __future__ import annotations
 
 import queue
 import sqlite3
-import threading
 import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_tk.store import ChatFilter, ChatSummary, DatasetStore
+from lima_tk.ui.worker import Job
 
 
 @dataclass
@@ -32,23 +32,21 @@ class FilterResult:
 
 
 class FilterQuery:
-    """One worker thread per open dataset. Create, submit and close on the Tk thread."""
+    """One worker (a `worker.Job` that waits for requests) per open dataset. Create, submit and
+    close on the Tk thread."""
 
     def __init__(self, widget: tk.Misc, path: Path, on_result: Callable[[FilterResult], None],
                  poll_ms: int = 15) -> None:
-        self.widget = widget
         self.path = path
         self.on_result = on_result
-        self.poll_ms = poll_ms
         self.latest = 0
         self._waiting_for: int | None = None  # the seq whose result the window wants
         self._requests: queue.Queue = queue.Queue()
-        self._results: queue.Queue[FilterResult] = queue.Queue()
-        self._conn: sqlite3.Connection | None = None
+        self._store: DatasetStore | None = None  # the worker's (interrupt() is thread-safe)
         self._busy: int | None = None  # seq of the query running now (worker writes, Tk reads)
-        self._after: str | None = None
-        self._thread = threading.Thread(target=self._run, name="lima-tk filter", daemon=True)
-        self._thread.start()
+        # Polled only while a request is on its way (keep_polling), woken by submit().
+        self._job = Job(widget, self._run, on_event=self._result, poll_ms=poll_ms, name="filter",
+                        keep_polling=lambda: self._waiting_for is not None).start(collect=None)
 
     @property
     def pending(self) -> bool:
@@ -58,65 +56,43 @@ class FilterQuery:
         """Forget the request on its way (the window showed something else). Tk thread only."""
         self._waiting_for = None
         self.latest += 1
-        if self._busy is not None and self._conn is not None:
-            self._conn.interrupt()
+        if self._busy is not None and self._store is not None:
+            self._store.interrupt()
 
     def submit(self, f: ChatFilter, sort: str, descending: bool, limit: int, selected: list[int]) -> int:
         """Ask for a filter; returns its sequence number. Tk thread only."""
         self.latest += 1
         seq = self._waiting_for = self.latest
         self._requests.put((seq, f, sort, descending, limit, selected))
-        busy, conn = self._busy, self._conn
-        if busy is not None and busy < seq and conn is not None:
-            conn.interrupt()  # thread-safe: makes the stale query fail with "interrupted"
-        if self._after is None:
-            self._after = self.widget.after(self.poll_ms, self._drain)
+        busy, store = self._busy, self._store
+        if busy is not None and busy < seq and store is not None:
+            store.interrupt()  # thread-safe: makes the stale query fail with "interrupted"
+        self._job.wake()
         return seq
 
     def close(self) -> None:
         self._requests.put(None)
-        if self._conn is not None:
-            self._conn.interrupt()
-        if self._after is not None:
-            try:
-                self.widget.after_cancel(self._after)
-            except tk.TclError:
-                pass
-            self._after = None
+        if self._store is not None:
+            self._store.interrupt()
+        self._job.close()
 
     # -- Tk thread -----------------------------------------------------------------------------
 
-    def _drain(self) -> None:
-        self._after = None
-        newest: FilterResult | None = None
-        while True:
-            try:
-                r = self._results.get_nowait()
-            except queue.Empty:
-                break
-            if r.seq == self._waiting_for:
-                newest = r
-        if newest is not None:
+    def _result(self, kind: str, r: FilterResult) -> None:
+        if kind == "result" and r.seq == self._waiting_for:
             self._waiting_for = None
-            self.on_result(newest)
-            return
-        if self._waiting_for is None:
-            return
-        try:
-            self._after = self.widget.after(self.poll_ms, self._drain)
-        except tk.TclError:
-            pass
+            self.on_result(r)
 
     # -- worker thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, job: Job) -> None:
         try:
             store = DatasetStore(self.path, readonly=True)
         except Exception as e:  # noqa: BLE001 - reported with the next request
             store, open_error = None, e
         else:
             open_error = None
-            self._conn = store.conn
+            self._store = store
         try:
             while True:
                 req = self._requests.get()
@@ -126,7 +102,7 @@ class FilterQuery:
                     return
                 seq, f, sort, descending, limit, selected = req
                 if store is None:
-                    self._results.put(FilterResult(seq, f, error=open_error))
+                    job.post("result", FilterResult(seq, f, error=open_error))
                     continue
                 self._busy = seq
                 try:
@@ -135,18 +111,18 @@ class FilterQuery:
                     first = ids[:limit]
                     rows = store.list_chats(ChatFilter(ids=first), sort, descending, limit=len(first)) if first else []
                     keep = sorted(set(selected).intersection(ids)) if selected else []
-                    self._results.put(FilterResult(seq, f, ids, rows, keep))
+                    job.post("result", FilterResult(seq, f, ids, rows, keep))
                 except sqlite3.OperationalError as e:
                     if "interrupt" in str(e):
                         if self._requests.empty():  # interrupted by a race, not by a newer request
                             self._requests.put(req)
                         continue
-                    self._results.put(FilterResult(seq, f, error=e))
+                    job.post("result", FilterResult(seq, f, error=e))
                 except Exception as e:  # noqa: BLE001
-                    self._results.put(FilterResult(seq, f, error=e))
+                    job.post("result", FilterResult(seq, f, error=e))
                 finally:
                     self._busy = None
         finally:
             if store is not None:
-                self._conn = None
+                self._store = None
                 store.close()

@@ -1,5 +1,6 @@
-"""Find in the open chat (a bar over the messages) and find & replace across the dataset (a dialog
-with a preview; Replace all is one undo step). Tk thread only.
+"""Find in the open chat (a bar over the messages: `FindBar`, driven by `ChatFind`) and find &
+replace across the dataset (`ReplaceDialog`, with a preview; Replace all is one undo step).
+What `ChatFind` needs from its editor is `interfaces.FindHost`. Tk thread only.
 """
 
 from __future__ import annotations
@@ -7,11 +8,15 @@ from __future__ import annotations
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.errors import LimaError
 from lima_tk.store.db import ChatFilter, DatasetStore
 from lima_tk.ui import editor_style as st
+
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import FindHost
+    from lima_tk.ui.message_frame import MessageCard
 
 MAX_MATCHES_PER_TEXT = 5000
 
@@ -23,7 +28,7 @@ def search_text(text: tk.Text, pattern: str, case: bool) -> list[tuple[str, str]
         return []
     var = f"::lima_find_count_{id(text)}"
     opts = ["-all", "-exact", "-count", var] + ([] if case else ["-nocase"])
-    found = text.tk.splitlist(text.tk.call(text._w, "search", *opts, "--", pattern, "1.0", "end-1c"))
+    found = text.tk.splitlist(text.tk.call(str(text), "search", *opts, "--", pattern, "1.0", "end-1c"))
     if not found:
         return []
     counts = text.tk.splitlist(text.tk.globalgetvar(var))
@@ -80,6 +85,15 @@ class FindBar(ttk.Frame):
         """Apply a pending search now (tests; Enter before the pause ran)."""
         if self._job is not None:
             self._changed()
+
+    def close(self) -> None:
+        """The editor closes: no timer is left behind."""
+        if self._job is not None:
+            try:
+                self.after_cancel(self._job)
+            except tk.TclError:
+                pass
+            self._job = None
 
     def set_count(self, current: int, total: int, pattern: str) -> None:
         if not pattern:
@@ -187,4 +201,137 @@ class ReplaceDialog(tk.Toplevel):
         self.preview()
         self.summary.configure(text=f"Replaced {n} occurrences (one undo step: Ctrl+Z in a chat window "
                                "or the list).")
+        return n
+
+
+class ChatFind:
+    """Find in one editor's chat: every match highlighted (the current one orange), "2 of 7",
+    Enter / F3 for the next. Tk thread only."""
+
+    def __init__(self, host: FindHost, parent: tk.Misc) -> None:
+        self.host = host
+        self.bar = FindBar(parent, on_change=self._changed, on_next=self.next, on_close=self.close)
+        self.pattern = ""
+        self.case = False
+        self.matches: list[tuple[int, str, str]] = []  # (message id, start, end)
+        self.current = -1
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pattern)
+
+    def open(self) -> None:
+        """Ctrl+F: show the bar (with the selected word of the focused message)."""
+        if not self.bar.winfo_ismapped():
+            self.bar.grid(row=0, column=0, columnspan=2, sticky="ew")
+        card = self.host.focused_card()
+        if card is not None and card.text.tag_ranges("sel"):
+            sel = card.text.get("sel.first", "sel.last")
+            if sel and "\n" not in sel:
+                self.bar.var.set(sel)
+        self.bar.entry.focus_set()
+        self.bar.entry.select_range(0, "end")
+
+    def _changed(self, pattern: str, case: bool) -> None:
+        ed = self.host
+        if ed.closed:
+            return
+        self.pattern = pattern
+        self.case = case
+        ed.view.create_all()
+        for card in ed.view.cards.values():
+            self.highlight(card)
+        self.collect()
+        self.current = -1
+        if self.matches:
+            self.next(1)
+        else:
+            self.bar.set_count(-1, 0, pattern)
+
+    def highlight(self, card: MessageCard) -> None:
+        """Mark the matches in one card (its text changed, or it was just made)."""
+        t = card.text
+        t.tag_remove("find", "1.0", "end")
+        t.tag_remove("find_current", "1.0", "end")
+        ranges = search_text(t, self.pattern, self.case)
+        card.find_ranges = ranges
+        if ranges:
+            t.tag_add("find", *[i for pair in ranges for i in pair])
+
+    def collect(self) -> None:
+        """The matches of every card, in chat order (after highlighting)."""
+        ed = self.host
+        cards = ed.view.cards
+        self.matches = [(mid, s, e) for mid in ed.order if mid in cards for s, e in cards[mid].find_ranges]
+        if self.current >= len(self.matches):
+            self.current = len(self.matches) - 1
+        self.bar.set_count(self.current, len(self.matches), self.pattern)
+
+    def next(self, direction: int = 1) -> None:
+        ed = self.host
+        self.bar.flush()
+        if not self.matches:
+            if self.pattern:
+                ed.bell()
+            return
+        cards = ed.view.cards
+        if 0 <= self.current < len(self.matches):
+            mid, s, e = self.matches[self.current]
+            if mid in cards:
+                cards[mid].text.tag_remove("find_current", "1.0", "end")
+        self.current = (self.current + direction) % len(self.matches)
+        mid, s, e = self.matches[self.current]
+        card = cards[mid]
+        card.text.tag_add("find_current", s, e)
+        card.text.mark_set("insert", s)
+        ed.view.stick_bottom = False
+        if card.text.capped:
+            ed.view.see_card(card, s)
+        else:
+            ed.view.layout_if_due()
+            ed.view.see_line(card, s)
+        self.bar.set_count(self.current, len(self.matches), self.pattern)
+
+    def close(self) -> None:
+        """Escape / ✕: hide the bar and the marks; the cursor goes back to the current message."""
+        self.bar.grid_remove()
+        self.pattern = ""
+        self.matches = []
+        self.current = -1
+        for card in self.host.view.cards.values():
+            card.text.tag_remove("find", "1.0", "end")
+            card.text.tag_remove("find_current", "1.0", "end")
+            card.find_ranges = []
+        card = self.host.current_card()
+        if card is not None:
+            card.text.focus_set()
+
+    def close_if_open(self) -> bool:
+        """Escape with nothing selected: close the bar when it shows; True when it did."""
+        if self.pattern and self.bar.winfo_ismapped():
+            self.close()
+            return True
+        return False
+
+    # -- find and replace in the dataset -----------------------------------------------------------
+
+    def open_replace(self) -> ReplaceDialog:
+        ed = self.host
+        initial = self.bar.var.get() if self.pattern else ""
+        dialog = ReplaceDialog(ed, ed.store, ed.chat_id, on_replace=self.replace_in_dataset, initial=initial)
+        ed.dialog = dialog
+        return dialog
+
+    def replace_in_dataset(self, find: str, replace: str, chat_filter: ChatFilter | None = None,
+                           case: bool = False) -> int:
+        """Replace in every message of the dataset (or the filter): one undo step."""
+        ed = self.host
+        if not ed.writable():
+            return 0
+        ed.flush_all()
+        n = ed.store.replace_text(find, replace, chat_filter, case)
+        if n:
+            ed.changed(status=f"Replaced {n} occurrence{'s' if n != 1 else ''} of {find!r}")
+        else:
+            ed.status(f"No occurrence of {find!r}")
         return n

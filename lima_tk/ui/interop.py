@@ -24,7 +24,7 @@ from lima_tk.ui.dialogs import DANGER, Dialog
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
-    from lima_tk.ui.app import App
+    from lima_tk.ui.interfaces import ExportHost, WindowHost
 
 # Export formats as people read them, in menu order, and what each one writes.
 EXPORT_LABELS = {
@@ -123,42 +123,10 @@ def _radio_row(lf: ttk.Labelframe, row: int, label: str, variable: tk.Variable,
         ttk.Radiobutton(box, text=text, value=value, variable=variable).pack(anchor="w")
 
 
-def report_lines(report: Any, *, imported: bool) -> list[str]:
-    """What was skipped and why, then the warnings: the text of the report window."""
-    lines: list[str] = []
-    if report.skipped:
-        lines.append(f"Skipped {_plural(report.skipped, 'chat')}:")
-        reasons = dict(report.skipped_reasons)
-        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            lines.append(f"    • {n:,} × {why}")
-        rest = report.skipped - sum(reasons.values())
-        if rest > 0:
-            lines.append(f"    • {rest:,} × other reasons (see the warnings)")
-        if imported and any("duplicate" in why for why in reasons):
-            lines.append("    Duplicates are chats whose messages equal a chat's already in the dataset (or "
-                         "earlier in the file). To import them anyway: File > Import with options… > "
-                         "Import duplicates too.")
-        if not imported and any("linter" in why for why in reasons):
-            lines.append("    View > Problems (F8) lists the problems of those chats.")
-        if not imported and any("rejected" in why for why in reasons):
-            lines.append("    Mark a reply version as rejected in the chat editor: click its “2/3” and tick "
-                         "“Version N rejected”.")
-    if report.warnings:
-        if lines:
-            lines.append("")
-        lines.append(f"{_plural(len(report.warnings), 'warning')}:")
-        lines += [f"    {w}" for w in report.warnings]
-    lossy = getattr(report, "lossy", None)
-    if lossy and lines:  # the dialog listed them before; here beside the warnings
-        if lines:
-            lines.append("")
-        lines.append("Not in this format:")
-        lines += [f"    • {x}" for x in lossy]
-    return lines
-
-
-def show_report(app: App, report: Any, heading: str, *, imported: bool) -> dialogs.TextReport | None:
+def show_report(app: WindowHost, report: Any, heading: str, *, imported: bool) -> dialogs.TextReport | None:
     """The report window, when something was skipped or there are warnings."""
+    from lima_tk.formats.summary import report_lines
+
     lines = report_lines(report, imported=imported)
     if not lines:
         return None
@@ -178,7 +146,7 @@ class ExportDialog(Dialog):
     ANY_TAG = "(any tag)"
     ANY_LANG = "(any language)"
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: ExportHost) -> None:
         super().__init__(app.root, "Export")
         self.app = app
         store = app.store
@@ -213,8 +181,7 @@ class ExportDialog(Dialog):
         self.lossy_note = ttk.Label(f, text="", style="Muted.TLabel", wraplength=480, justify="left")
         self.lossy_note.grid(row=r, column=1, sticky="w", pady=(0, PAD))
         r += 1
-        self.weight0_count = store.conn.execute(
-            "SELECT count(*) FROM messages WHERE role = 'assistant' AND weight = 0").fetchone()[0]
+        self.weight0_count = store.no_train_reply_count()
         self.weight0 = tk.StringVar(self, value="keep")
         self.weight0_frame = ttk.Frame(f)
         self.weight0_frame.grid(row=r, column=1, sticky="w", pady=(0, PAD))
@@ -395,9 +362,7 @@ class ExportDialog(Dialog):
         if self._rejected_count is None:
             store = self.app.store
             assert store is not None
-            self._rejected_count = int(store.conn.execute(
-                "SELECT count(*) FROM messages WHERE alternatives IS NOT NULL "
-                "AND instr(alternatives, '\"rejected\"') > 0").fetchone()[0])
+            self._rejected_count = store.rejected_version_count()
         return self._rejected_count
 
     def _sharegpt_options(self, lf: ttk.Labelframe) -> None:
@@ -625,7 +590,7 @@ class ImportOptionsDialog(Dialog):
     instructions and regenerations. `start()` calls `on_ok(options, allow_duplicates)` and returns
     what it returns (the import Job)."""
 
-    def __init__(self, app: App, path: Path, fmt: str | None,
+    def __init__(self, app: WindowHost, path: Path, fmt: str | None,
                  on_ok: Callable[[dict[str, Any], bool], Any], *, title: str = "Import",
                  new_dataset: bool = False) -> None:
         super().__init__(app.root, title)

@@ -1,19 +1,20 @@
 """One message of the chat editor: a card with a header (role, train marker, tool-call link,
 actions) and an auto-height Text, plus the tool calls of an assistant message.
 
-A card is a canvas window item of the editor (see chat_editor.py). It holds no truth of its own
-beyond the text being typed: everything else is redrawn from the `Message` the store returned.
-Its widgets carry the bind tags MSG_TAG (keys, wheel, focus: dispatched by the editor) and
-HEADER_TAG (click to select). The flat buttons (actions, train marker, "+ tool call") are text
-items drawn on one Canvas per row (ButtonStrip, tag ACTION_TAG): a card is 7 widgets, not 15,
-which is what makes a 300-message chat open quickly. Tk thread only.
+A card is a canvas window item of the editor's card canvas (card_canvas.py). It holds no truth of
+its own beyond the text being typed: everything else is redrawn from the `Message` the store
+returned. What it needs from its editor is `interfaces.CardHost` (its geometry, what the AI-assist
+controller draws, the role and answer actions). Its widgets carry the bind tags MSG_TAG (keys,
+wheel, focus: editor_bindings.py) and HEADER_TAG (click to select). The flat buttons (actions,
+train marker, "+ tool call") are text items drawn on one Canvas per row (ButtonStrip, tag
+ACTION_TAG): a card is 7 widgets, not 15, which is what makes a 300-message chat open quickly.
+Tk thread only.
 """
 
 from __future__ import annotations
 
 import json
 import tkinter as tk
-from tkinter import font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from lima_tk.ui import editor_style as st
 from lima_tk.ui.autotext import AutoText
 
 if TYPE_CHECKING:
-    from lima_tk.ui.chat_editor import ChatEditor
+    from lima_tk.ui.interfaces import CardHost
 
 MSG_TAG = "LimaMsg"
 HEADER_TAG = "LimaMsgHeader"
@@ -114,9 +115,11 @@ class ButtonStrip(tk.Canvas):
 
 
 class MessageCard(tk.Frame):
-    def __init__(self, editor: ChatEditor, message: Message, index: int) -> None:
+    """One message of the editor, drawn in `parent` (the card canvas) for `editor`."""
+
+    def __init__(self, parent: tk.Misc, editor: CardHost, message: Message, index: int) -> None:
         header_bg, body_bg = st.role_colors(message.role)
-        super().__init__(editor.canvas, background=body_bg, highlightthickness=CARD_BORDER,
+        super().__init__(parent, background=body_bg, highlightthickness=CARD_BORDER,
                          highlightbackground=st.BORDER, highlightcolor=st.BORDER, borderwidth=0)
         self.editor = editor
         self.mid: int = int(message.id)  # type: ignore[arg-type]
@@ -131,6 +134,7 @@ class MessageCard(tk.Frame):
         self.loading = False
         self.saved_text = ""  # the text the store holds, as last loaded or saved
         self.nul_mapped = False
+        self.find_ranges: list[tuple[str, str]] = []  # matches of the editor's find bar
         self.card = self
 
         self.header = tk.Frame(self, background=header_bg)
@@ -294,8 +298,7 @@ class MessageCard(tk.Frame):
         strip = ButtonStrip(row, self, st.ERROR_BG)
         buttons = [("retry", "↻ Retry", "Try again: the text so far stays as a version"
                     if err.mode != "continue" else "Continue again from the end of the text")]
-        if err.kind in ("auth", "forbidden", "model", "url", "connection") and \
-                hasattr(self.editor.app, "settings_dialog"):
+        if err.kind in ("auth", "forbidden", "model", "url", "connection") and self.editor.can_open_settings():
             buttons.append(("settings", "Settings…", "Open the assistant settings"))
         if err.partial is not None:
             buttons.append(("show_partial", "Show partial", f"Show the partial reply (version {err.partial + 1}); "
@@ -414,7 +417,7 @@ class MessageCard(tk.Frame):
 
     def set_token_count(self, text: str) -> None:
         """The message's token count, small and grey in the header ("123 tok", "~123 tok"); ""
-        clears it. Set by lima_tk.ui.token_view after loads and saves."""
+        clears it. Set by lima_tk.ui.editor_tokens after loads and saves."""
         label = self.token_label
         if label is None:
             if not text:
@@ -524,13 +527,7 @@ class MessageCard(tk.Frame):
 
     def _fit_header(self) -> None:
         """Draw the actions short ("+↑" for "+ above") when the header has no room for the words."""
-        ed = self.editor
-        cached = getattr(ed, "_actions_width", None)
-        if cached is None or cached[0] != ed.button_height:  # measured once per font size
-            f = tkfont.nametofont("TkDefaultFont", root=self)
-            cached = (ed.button_height, sum(f.measure(label) + 2 * st.PAD for _, label, _ in HEADER_ACTIONS))
-            ed._actions_width = cached
-        full = cached[1]
+        full = self.editor.header_actions_width()  # measured once per font size
         need = self.index_label.winfo_reqwidth() + self.role_box.winfo_reqwidth() + full + 2 * st.PAD
         for w in (self.extras, self.name_label, self.token_label):
             if w is not None and w.winfo_manager():
@@ -581,11 +578,11 @@ class MessageCard(tk.Frame):
         role = self.role_box.get()
         self.role_box.selection_clear()
         if role != self.role:
-            self.editor._run(lambda: self.editor.change_role(self, role))
+            self.editor.run(lambda: self.editor.change_role(self, role))
 
     def _on_answer_selected(self, _event: tk.Event) -> None:
         assert self.answer_box is not None
         i = self.answer_box.current()
         self.answer_box.selection_clear()
         if 0 <= i < len(self.answer_ids) and self.answer_ids[i] != self.message.tool_call_id:
-            self.editor._run(lambda: self.editor.set_answer(self, self.answer_ids[i]))
+            self.editor.run(lambda: self.editor.set_answer(self, self.answer_ids[i]))

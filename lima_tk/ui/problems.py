@@ -19,12 +19,12 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.store import DatasetStore
 from lima_tk.ui.errors import handle_callback_error
-from lima_tk.ui.progress import Job
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job
 from lima_tk.validate import CODES, ERROR, Finding, lint_store
 
 ALL_CODES = "All codes"
@@ -32,19 +32,22 @@ SEVERITIES = {"All": None, "Errors": ERROR, "Warnings": "warning"}
 MAX_ROWS = 5000  # rows put in the list at once; the rest are counted, and a code filter shows them
 WARNING_FG = "#8a5a00"
 
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import WindowHost
+
 OpenCallback = Callable[[int, "int | None"], None]
 
 
-def open_problems_panel(app: Any, on_open: OpenCallback | None = None) -> ProblemsPanel:
+def open_problems_panel(app: WindowHost, on_open: OpenCallback | None = None) -> ProblemsPanel:
     """Open (or raise and refresh) the Problems panel of `app`. Tk thread only."""
-    panel = getattr(app, "_problems_panel", None)
+    panel = getattr(app, "problems_panel", None)
     if panel is not None and panel.winfo_exists():
         panel.deiconify()
         panel.lift()
         panel.refresh()
         return panel
     panel = ProblemsPanel(app, on_open)
-    app._problems_panel = panel
+    app.problems_panel = panel
     return panel
 
 
@@ -90,7 +93,7 @@ class ProblemsPanel(tk.Toplevel):
 
     COLUMNS = ("severity", "code", "chat", "message", "text")
 
-    def __init__(self, app: Any, on_open: OpenCallback | None = None, drain_ms: int = 50) -> None:
+    def __init__(self, app: WindowHost, on_open: OpenCallback | None = None, drain_ms: int = 50) -> None:
         super().__init__(app.root)
         self.app = app
         self.on_open: OpenCallback = on_open or (lambda chat_id, index: open_at(app, chat_id, index))
@@ -164,7 +167,7 @@ class ProblemsPanel(tk.Toplevel):
         self.note.configure(text="Checking…")
         store, work = self.app.store, self._work
         path, readonly = Path(store.path), bool(store.readonly)
-        self._job = Job(self, lambda progress, cancel: work(path, readonly, progress, cancel),
+        self._job = Job(self, lambda job: work(path, readonly, job.progress, job.cancel_event),
                         on_done=self._checked, on_error=self._failed, on_progress=self._progress,
                         poll_ms=self.drain_ms, thread_name="lima-tk-problems").start()
 
@@ -280,6 +283,6 @@ class ProblemsPanel(tk.Toplevel):
     def close(self) -> None:
         if self._job is not None:
             self._job.stop_polling()
-        if getattr(self.app, "_problems_panel", None) is self:
-            self.app._problems_panel = None
+        if getattr(self.app, "problems_panel", None) is self:
+            self.app.problems_panel = None
         self.destroy()

@@ -1,162 +1,20 @@
-"""Run slow work (import, export, copy) on a worker thread with a cancellable progress dialog.
+"""A cancellable progress window for slow work (import, export, copy) run as a `worker.Job`.
 
-The worker gets plain data in and puts `(kind, payload...)` events on a `queue.Queue`:
-`("progress", done, total)`, `("done", result)` or `("error", exc)`. The Tk side drains the queue
-every `poll_ms` with `after()` and applies the events; Cancel sets a `threading.Event` that the
-worker checks between chunks. Nothing on the worker thread touches Tk.
-
-Job states (as in thonny's workdlg): idle -> working -> (cancelling ->) done | failed | cancelled.
+`run_with_progress(parent, title, message, work, ...)` starts `work(job)` on a worker thread
+(lima_tk/ui/worker.py: the worker reports `job.progress(done, total)` and checks
+`job.cancel_event` between chunks) behind a `ProgressDialog` whose Cancel cancels the job; the
+dialog closes itself before the job's callbacks run. Tk thread only.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 from typing import Any
 
 from lima_tk.ui.theme import PAD
-
-Work = Callable[[Callable[[int, int], None], threading.Event], Any]
-
-
-class Job:
-    """One piece of work on a worker thread. Create and start on the Tk thread only."""
-
-    def __init__(
-        self,
-        widget: tk.Misc,
-        work: Work,
-        *,
-        on_done: Callable[[Any], None] | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
-        on_cancelled: Callable[[], None] | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-        poll_ms: int = 50,
-        name: str = "job",
-        thread_name: str | None = None,
-    ) -> None:
-        self.widget = widget
-        self.work = work
-        self.on_done = on_done
-        self.on_error = on_error
-        self.on_cancelled = on_cancelled
-        self.on_progress = on_progress
-        self.poll_ms = poll_ms
-        self.name = name
-        self.thread_name = thread_name or f"lima-tk {name}"
-        self.events: queue.Queue[tuple] = queue.Queue()
-        self.cancel_event = threading.Event()
-        self.state = "idle"
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.done_count = 0
-        self.total = 0
-        self._after: str | None = None
-        self._thread: threading.Thread | None = None
-        self._last_put = 0.0
-
-    # -- worker thread ----------------------------------------------------------------------
-
-    def _progress(self, done: int, total: int) -> None:
-        """May be called from the worker thread. Rate-limited so the queue never floods."""
-        now = time.monotonic()
-        if done >= total or now - self._last_put >= 0.03:
-            self._last_put = now
-            self.events.put(("progress", int(done), int(total)))
-
-    def _run(self) -> None:
-        try:
-            result = self.work(self._progress, self.cancel_event)
-        except BaseException as e:  # noqa: BLE001 - every failure goes back to the Tk thread
-            self.events.put(("error", e))
-        else:
-            self.events.put(("done", result))
-
-    # -- Tk thread ----------------------------------------------------------------------------
-
-    def start(self) -> Job:
-        """Don't call from a non-UI thread."""
-        self.state = "working"
-        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
-        self._thread.start()
-        self._after = self.widget.after(self.poll_ms, self._drain)
-        return self
-
-    def cancel(self) -> None:
-        """Ask the worker to stop; it ends with a `Cancelled` error that we report as cancelled."""
-        if self.state == "working":
-            self.state = "cancelling"
-            self.cancel_event.set()
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
-
-    def _drain(self) -> None:
-        self._after = None
-        last_progress = None
-        for _ in range(200):  # at most this many events per tick
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                break
-            kind = event[0]
-            if kind == "progress":
-                last_progress = event
-                continue
-            if last_progress is not None:
-                self._apply_progress(last_progress)
-                last_progress = None
-            self._finish(kind, event[1])
-            return
-        if last_progress is not None:
-            self._apply_progress(last_progress)
-        try:
-            self._after = self.widget.after(self.poll_ms, self._drain)
-        except tk.TclError:  # the window is gone
-            pass
-
-    def _apply_progress(self, event: tuple) -> None:
-        _, self.done_count, self.total = event
-        if self.on_progress:
-            self.on_progress(self.done_count, self.total)
-
-    def _finish(self, kind: str, payload: Any) -> None:
-        if kind == "done":
-            self.result = payload
-            self.state = "done"
-            if self.on_done:
-                self.on_done(payload)
-            return
-        self.error = payload
-        if self.cancel_event.is_set() and _is_cancelled(payload):
-            self.state = "cancelled"
-            if self.on_cancelled:
-                self.on_cancelled()
-            return
-        self.state = "failed"
-        if self.on_error:
-            self.on_error(payload)
-        else:
-            raise payload
-
-    def stop_polling(self) -> None:
-        """On close: cancel the worker and stop the after() loop."""
-        self.cancel()
-        if self._after is not None:
-            try:
-                self.widget.after_cancel(self._after)
-            except tk.TclError:
-                pass
-            self._after = None
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+from lima_tk.ui.worker import Job
 
 
 class ProgressDialog(tk.Toplevel):
@@ -226,18 +84,20 @@ def run_with_progress(
     parent: tk.Misc,
     title: str,
     message: str,
-    work: Work,
+    work: Callable[[Job], Any],
     *,
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
     on_cancelled: Callable[[], None] | None = None,
     unit: str = "",
     poll_ms: int = 50,
+    collect: int | None = 2,
 ) -> Job:
-    """Start `work(progress, cancel_event)` on a worker thread behind a ProgressDialog.
+    """Start `work(job)` on a worker thread behind a ProgressDialog.
 
     Returns the started Job (tests wait for `job.finished`). The dialog closes itself before the
-    callbacks run. Tk thread only.
+    callbacks run. `collect`: see `Job.start` (all generations by default: the dialog that asked
+    for this work may have just closed, with its Tk variables). Tk thread only.
     """
     dialog = ProgressDialog(parent, title, message, unit)
 
@@ -258,7 +118,7 @@ def run_with_progress(
     )
     dialog.attach(job)
     job.dialog = dialog  # type: ignore[attr-defined]
-    return job.start()
+    return job.start(collect=collect)
 
 
 def _amount(n: int, unit: str, scale_from: int | None = None) -> str:
@@ -284,32 +144,3 @@ def _center_over(win: tk.Toplevel, over: tk.Misc) -> None:
         win.geometry(f"+{max(0, x)}+{max(0, y)}")
     except tk.TclError:
         pass
-
-
-class _WorkerCancelled(Exception):
-    """Raised in a worker whose progress callback saw the cancel flag (when formats' Cancelled
-    is not importable)."""
-
-
-def raise_if_cancelled(cancel: threading.Event) -> None:
-    """Any thread: for workers of our own (backup copy) that check the flag between chunks."""
-    if cancel.is_set():
-        _raise_cancelled()
-
-
-def _raise_cancelled() -> None:
-    try:
-        from lima_tk.formats import Cancelled
-    except ImportError:  # pragma: no cover - formats not installed yet
-        raise _WorkerCancelled("cancelled") from None
-    raise Cancelled("cancelled")
-
-
-def _is_cancelled(exc: BaseException) -> bool:
-    if isinstance(exc, _WorkerCancelled):
-        return True
-    try:
-        from lima_tk.formats import Cancelled
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, Cancelled)

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from tkinter import font as tkfont
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.ui.errors import handle_callback_error
-from lima_tk.ui.progress import Job
+from lima_tk.ui.scrolling import bind_wheel, wheel_direction
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job
 
 ALL_TAGS = "All tags"
 ALL_LANGS = "All languages"
@@ -34,24 +35,20 @@ TRAINABLE = "#5fae6b"
 GRID = "#e6e9ef"
 MAX_BARS = 12
 
-
-class AppLike(Protocol):
-    root: tk.Tk
-    store: DatasetStore
-
-    def status(self, text: str) -> None: ...
+if TYPE_CHECKING:
+    from lima_tk.ui.interfaces import WindowHost
 
 
-def open_stats_board(app: AppLike) -> StatsBoard:
+def open_stats_board(app: WindowHost) -> StatsBoard:
     """Open (or raise) the stats board of `app`. Tk thread only."""
-    board = getattr(app, "_stats_board", None)
+    board = getattr(app, "stats_board", None)
     if board is not None and board.winfo_exists():
         board.deiconify()
         board.lift()
         board.refresh()
         return board
     board = StatsBoard(app)
-    app._stats_board = board  # type: ignore[attr-defined]
+    app.stats_board = board  # type: ignore[attr-defined]
     return board
 
 
@@ -68,7 +65,7 @@ def compact(n: int | float) -> str:
 class StatsBoard(tk.Toplevel):
     """Tk thread only."""
 
-    def __init__(self, app: AppLike, poll_ms: int = 1500, drain_ms: int = 50) -> None:
+    def __init__(self, app: WindowHost, poll_ms: int = 1500, drain_ms: int = 50) -> None:
         super().__init__(app.root)
         self.app = app
         self.poll_ms = poll_ms
@@ -125,14 +122,11 @@ class StatsBoard(tk.Toplevel):
         scroll.pack(side="right", fill="y")
         self.canvas.pack(side="left", fill="both", expand=True)
         self.canvas.bind("<Configure>", lambda e: self._schedule("draw", 30, self._draw))
-        for seq in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
-            self.canvas.bind(seq, self._wheel)
+        bind_wheel(self.canvas, self._wheel)
         self._fill_filters()
 
     def _wheel(self, event: tk.Event) -> str:
-        # Tk 9 and Windows/macOS send <MouseWheel>; Tk 8.6 on X11 sends buttons 4 and 5.
-        step = -1 if getattr(event, "num", 0) == 4 or getattr(event, "delta", 0) > 0 else 1
-        self.canvas.yview_scroll(step * 3, "units")
+        self.canvas.yview_scroll(wheel_direction(event) * 3, "units")
         return "break"
 
     def _fill_filters(self) -> None:
@@ -157,7 +151,7 @@ class StatsBoard(tk.Toplevel):
         self._signature = self._current_signature()
         store, flt, work = self.app.store, self.chat_filter(), self._work
         path, readonly = Path(store.path), store.readonly
-        self._job = Job(self, lambda progress, cancel: work(path, readonly, flt, progress, cancel),
+        self._job = Job(self, lambda job: work(path, readonly, flt, job.progress, job.cancel_event),
                         on_done=self._show_stats, on_error=self._failed, on_progress=self._progress,
                         poll_ms=self.drain_ms, thread_name="lima-tk-stats").start()
 
@@ -203,15 +197,7 @@ class StatsBoard(tk.Toplevel):
         self.note.configure(text=" · ".join(parts))
 
     def _current_signature(self) -> tuple:
-        """Cheap on 100,000 chats (indexed lookups): changes whenever the data does."""
-        q = self.app.store.conn.execute
-        return (
-            q("SELECT max(updated_at) FROM chats").fetchone(),  # the index, not a scan
-            q("SELECT count(*) FROM chats").fetchone(),
-            q("SELECT max(id), sum(undone) FROM journal").fetchone(),
-            q("SELECT id FROM token_keys WHERE active = 1").fetchone(),
-            q("SELECT value FROM settings WHERE key IN ('tokenizer', 'context_limit')").fetchall(),
-        )
+        return self.app.store.stats_signature()
 
     def _poll(self) -> None:
         self._after.pop("poll", None)
@@ -257,8 +243,8 @@ class StatsBoard(tk.Toplevel):
         for ident in self._after.values():
             self.after_cancel(ident)
         self._after.clear()
-        if getattr(self.app, "_stats_board", None) is self:
-            self.app._stats_board = None  # type: ignore[attr-defined]
+        if getattr(self.app, "stats_board", None) is self:
+            self.app.stats_board = None  # type: ignore[attr-defined]
         self.destroy()
 
     # -- drawing ------------------------------------------------------------------------------

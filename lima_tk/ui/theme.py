@@ -7,6 +7,7 @@ Tk thread only. Everything visual is decided here so the windows only name style
 from __future__ import annotations
 
 import tkinter as tk
+import weakref
 from tkinter import font as tkfont
 from tkinter import ttk
 
@@ -200,6 +201,14 @@ def row_height(root: tk.Misc) -> int:
     return (h + PAD - 1) // PAD * PAD
 
 
+_INDICATORS: weakref.WeakKeyDictionary[tk.Misc, dict] = weakref.WeakKeyDictionary()
+
+
+def indicator_images(root: tk.Misc) -> dict:
+    """The check/radio indicator images drawn for `root` ({} before the first dialog)."""
+    return _INDICATORS.get(root, {})
+
+
 def ensure_indicators(root: tk.Misc) -> None:
     """Check and radio indicators drawn as small anti-aliased images (clam's are tiny crosses).
 
@@ -212,7 +221,7 @@ def ensure_indicators(root: tk.Misc) -> None:
     for shape in ("check", "radio"):
         for state in ("off", "on", "mixed", "off_dis", "on_dis"):
             imgs[shape, state] = _indicator_image(root, size, shape, state)
-    root._lima_indicator_images = imgs  # type: ignore[attr-defined]  # keep references alive
+    _INDICATORS[root] = imgs  # keep references alive as long as the root
     style.element_create(
         "Lima.Checkbutton.indicator", "image", imgs["check", "off"],
         ("disabled", "selected", imgs["check", "on_dis"]), ("disabled", imgs["check", "off_dis"]),

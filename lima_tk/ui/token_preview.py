@@ -1,37 +1,39 @@
 """A read-only window: one chat as the model sees it, rendered with the tokenizer's chat template
 (or the generic ChatML layout, with a note saying why), and its exact token count.
 
-The tokenizer is loaded on a worker (`TokenCounting.with_counter`, or a thread of its own when the
-window is used without a main window); rendering and counting then run on the Tk thread
+The tokenizer is loaded on a worker (`TokenCounting.with_counter`, or `worker.run_in_thread` when
+the window is used without a main window); rendering and counting then run on the Tk thread
 (`tokens.count_rendered`: a few ms, cached in the dataset by the rendered text). Tk thread only.
 """
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lima_tk.errors import LimaError, NotFound
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job, run_in_thread
 
 if TYPE_CHECKING:
     from lima_tk.tokens import Counter, Rendered
+    from lima_tk.ui.interfaces import WindowHost
 
 # Marker tokens of the common templates: <|im_start|>, <|eot_id|>, <s>, </s>, [INST], <start_of_turn>...
 SPECIAL_RE = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]|\[/?AVAILABLE_TOOLS\]|\[/?TOOL_CALLS\]|"
                         r"</?(?:start|end)_of_turn>|</?tool_call>|</?tools>")
 
 
-def open_token_preview(app: Any, chat_id: int, parent: tk.Misc | None = None) -> TokenPreview | None:
+def open_token_preview(app: WindowHost, chat_id: int, parent: tk.Misc | None = None) -> TokenPreview | None:
     """Open the preview of a chat (a window per chat; an open one is refreshed and raised)."""
     if app.store is None:
         return None
-    previews: dict[int, TokenPreview] = app.__dict__.setdefault("_token_previews", {})
+    previews: dict[int, TokenPreview] | None = getattr(app, "token_previews", None)
+    if previews is None:
+        previews = app.token_previews = {}
     win = previews.get(chat_id)
     if win is not None and win.winfo_exists():
         win.deiconify()
@@ -46,7 +48,7 @@ def open_token_preview(app: Any, chat_id: int, parent: tk.Misc | None = None) ->
 class TokenPreview(tk.Toplevel):
     """Tk thread only."""
 
-    def __init__(self, app: Any, chat_id: int, parent: tk.Misc | None = None, poll_ms: int = 30) -> None:
+    def __init__(self, app: WindowHost, chat_id: int, parent: tk.Misc | None = None, poll_ms: int = 30) -> None:
         super().__init__(parent or app.root, background=PALETTE["bg"])
         self.app = app
         self.chat_id = chat_id
@@ -56,8 +58,7 @@ class TokenPreview(tk.Toplevel):
         self.counter: Counter | None = None
         self.state = "loading"  # loading / done / error
         self._gen = 0
-        self._after: str | None = None
-        self._q: queue.Queue = queue.Queue()
+        self._job: Job | None = None  # the tokenizer loading on a worker (without a main window)
         self.title("Tokens as the model sees it – lima-tk")
         ttk.Style(self).configure("Warn.TLabel", foreground="#8a5a00")
         self.geometry("760x620")
@@ -114,32 +115,21 @@ class TokenPreview(tk.Toplevel):
         if ctl is not None and hasattr(ctl, "with_counter"):
             ctl.with_counter(lambda counter: self._show(gen, counter))
             return
-        # Without a main window (scripts, tests): load the tokenizer on a thread of our own.
+        # Without a main window (scripts, tests): load the tokenizer on a worker of our own.
         store = self.app.store
         setting = str(store.get_setting("tokenizer") or "")
+        base_dir = Path(store.path).parent
 
-        def work() -> None:
+        def load() -> Counter:
             from lima_tk.tokens import load_counter
 
-            try:
-                self._q.put((gen, load_counter(setting, base_dir=Path(store.path).parent)))
-            except Exception as e:  # noqa: BLE001 - shown in the window
-                self._q.put((gen, e))
+            return load_counter(setting, base_dir=base_dir)
 
-        threading.Thread(target=work, name="lima-tk preview", daemon=True).start()
-        self._after = self.after(self.poll_ms, self._poll)
-
-    def _poll(self) -> None:
-        self._after = None
-        try:
-            gen, got = self._q.get_nowait()
-        except queue.Empty:
-            self._after = self.after(self.poll_ms, self._poll)
-            return
-        if isinstance(got, Exception):
-            self._error(str(got))
-        else:
-            self._show(gen, got)
+        if self._job is not None:
+            self._job.close()
+        self._job = run_in_thread(self, load, lambda counter: self._show(gen, counter),
+                                  lambda e: self._error(str(e) or type(e).__name__), name="preview",
+                                  poll_ms=self.poll_ms)
 
     def _show(self, gen: int, counter: Counter) -> None:
         if gen != self._gen or not self.winfo_exists():
@@ -224,14 +214,11 @@ class TokenPreview(tk.Toplevel):
         self.info_label.configure(text=self.info_label.cget("text").split(" · copied")[0] + " · copied")
 
     def destroy(self) -> None:
-        if self._after is not None:
-            try:
-                self.after_cancel(self._after)
-            except tk.TclError:
-                pass
-            self._after = None
+        if self._job is not None:
+            self._job.close()
+            self._job = None
         self._gen += 1
-        previews = getattr(self.app, "_token_previews", {})
+        previews = getattr(self.app, "token_previews", None) or {}
         if previews.get(self.chat_id) is self:
             del previews[self.chat_id]
         super().destroy()

@@ -209,7 +209,7 @@ def test_open_a_dataset_directly_and_recent_files(make_app, tmp_path: Path, db_p
     assert "other.lima.db" in app.root.title()
     recent = app.user_settings["recent_files"]
     assert recent[:2] == [str(other.resolve()), str(db_path.resolve())]
-    app._fill_recent_menu()
+    app.files.fill_recent_menu()
     assert "test.lima.db" in app.recent_menu.entrycget(0, "label")
     app.recent_menu.invoke(0)
     assert app.store.path.resolve() == db_path.resolve()

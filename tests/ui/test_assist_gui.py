@@ -653,7 +653,7 @@ def test_a_narrow_window_draws_the_header_actions_short(app, store, openai_serve
 def test_check_and_radio_indicators_outlive_the_first_dialog(make_app) -> None:
     import gc
 
-    from lima_tk.ui import dialogs
+    from lima_tk.ui import dialogs, theme
 
     app = make_app(user_settings={"base_url": "http://127.0.0.1:9/v1"})
     first = dialogs.Dialog(app.root, "first")
@@ -662,7 +662,7 @@ def test_check_and_radio_indicators_outlive_the_first_dialog(make_app) -> None:
     gc.collect()
     dlg = app.settings_dialog()
     names = set(app.root.tk.splitlist(app.root.tk.call("image", "names")))
-    assert {str(img) for img in app.root._lima_indicator_images.values()} <= names
+    assert {str(img) for img in theme.indicator_images(app.root).values()} <= names
     dlg.destroy()
 
 

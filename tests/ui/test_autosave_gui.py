@@ -75,7 +75,7 @@ def test_typing_while_another_process_holds_the_lock(make_app, db_path) -> None:
         assert card.unsaved_label.winfo_manager()
         assert "Not saved: another program is writing to the dataset, retrying" in app.status_text
         assert "locked" not in app.status_text.lower()
-        assert card.mid in ed._dirty
+        assert card.mid in ed.saving.dirty
         assert read_content(db_path, card.mid) == "Hi!"
         # Held for ~3 s while the user typed; the loop kept running.
         wait_until(lambda: time.monotonic() - lock.held_since > 3.0, app.root, timeout=10)
@@ -83,7 +83,7 @@ def test_typing_while_another_process_holds_the_lock(make_app, db_path) -> None:
         lock.release()
     wait_until(lambda: read_content(db_path, card.mid) == "Hi! typed while locked", app.root, timeout=5)
     wait_until(lambda: not card.unsaved, app.root)
-    assert not card.unsaved_label.winfo_manager() and not ed._dirty
+    assert not card.unsaved_label.winfo_manager() and not ed.saving.dirty
     assert app.status_text.startswith("Saved")
     ticker.stop()
     assert ticker.max_gap() < MAX_GAP, f"the Tk loop was blocked {ticker.max_gap() * 1000:.0f} ms"
@@ -274,7 +274,7 @@ def test_closing_the_main_window_with_a_save_pending(make_app, db_path) -> None:
     ed, card = editor_at_end(app, cid)
     Typist(card.text, " bye", ms=5)
     wait_until(lambda: card.get_text().endswith("bye"), app.root)
-    assert ed._autosave.job is not None and read_content(db_path, card.mid) == "Hi!"  # the debounce is pending
+    assert ed.saving.autosaver.job is not None and read_content(db_path, card.mid) == "Hi!"  # the debounce is pending
     app.root.tk.call(app.root.protocol("WM_DELETE_WINDOW"))
     assert app._closed
     assert read_content(db_path, card.mid) == "Hi! bye"

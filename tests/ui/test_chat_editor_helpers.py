@@ -93,7 +93,7 @@ def open_editor(app: StandInApp, chat_id: int, save_delay: int = 30) -> ChatEdit
 
 def card_at(ed: ChatEditor, index: int):
     mid = ed.order[index]
-    return ed.cards.get(mid) or ed._create_card_now(mid)
+    return ed.view.card(mid)
 
 
 def focus_text(ed: ChatEditor, index: int) -> tk.Text:

@@ -468,7 +468,7 @@ def test_problems_from_the_view_menu_opens_the_chat_at_the_message(make_app, db_
     menu, index = app._menu_index["<<Problems>>"]
     assert menu is app.menus["View"] and menu.entrycget(index, "accelerator") == "F8"
     menu.invoke(index)  # View > Problems…
-    panel = wait_until(lambda: getattr(app, "_problems_panel", None), app.root)
+    panel = wait_until(lambda: getattr(app, "problems_panel", None), app.root)
     wait_until(lambda: panel.state == "done", app.root, 20)
     panel.geometry("900x400+0+0")
     panel.deiconify()
@@ -495,7 +495,7 @@ def test_problems_from_the_view_menu_opens_the_chat_at_the_message(make_app, db_
 
     wait_until(in_view, app.root)
     # It stays there once the editor has made its other cards and settled (no jump to the end).
-    wait_until(lambda: not ed._pending and ed._refit_job is None and ed._layout_job is None, app.root)
+    wait_until(lambda: ed.view.settled, app.root)
     assert in_view() and ed.current_id == target
     panel.close()
 

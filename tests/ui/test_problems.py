@@ -98,7 +98,7 @@ def test_lists_findings_computed_on_a_worker(app: StandIn):
     assert open_problems_panel(app) is panel  # one panel per window, raised and refreshed
     done(panel)
     panel.close()
-    assert app._problems_panel is None  # type: ignore[attr-defined]
+    assert app.problems_panel is None  # type: ignore[attr-defined]
 
 
 def test_filter_by_code_and_severity(app: StandIn):

@@ -13,7 +13,7 @@ import pytest
 from lima_tk import tokens
 from lima_tk.model import Chat, Message
 from lima_tk.store import DatasetStore
-from lima_tk.ui import dialogs, token_view
+from lima_tk.ui import editor_tokens, settings_dialog
 from lima_tk.ui.chat_list import OVER_MARK
 from tests.tokenizer_fixtures import model_folder, word_tokenizer_json
 from tests.ui.app_helpers import app_factory, click_row, fire, settle
@@ -55,7 +55,7 @@ def seed(db_path: Path, tokenizer: str, limit: int = 0, chats=CHATS) -> list[int
 def counted(app, timeout: float = 20.0) -> None:
     """Wait until the background count ran, finished and its total is shown."""
     t = app.tokens
-    wait_until(lambda: t.runs and not t.running and not t._total_running and t._total_after is None
+    wait_until(lambda: t.runs and not t.running and not t.total_pending
                and t.total is not None, app.root, timeout=timeout)
     app.root.update()
 
@@ -174,7 +174,7 @@ def test_editor_counts_follow_typing_and_the_budget_bar(make_app, db_path: Path,
 
 
 def test_a_big_chat_is_recounted_on_a_worker(make_app, db_path: Path, words: Path, monkeypatch) -> None:
-    monkeypatch.setattr(token_view, "ASYNC_CHARS", 10)  # every chat is "big" here
+    monkeypatch.setattr(editor_tokens, "ASYNC_CHARS", 10)  # every chat is "big" here
     ids = seed(db_path, str(words))
     app = make_app(count_delay_ms=0, poll_ms=30)
     settle(app)
@@ -227,7 +227,7 @@ def test_preview_shows_the_template_rendered_text(make_app, db_path: Path, tmp_p
     counted(app)
     click_row(app, 0)
     fire(app, "<<PreviewTokens>>")
-    win = app._token_previews[ids[0]]
+    win = app.token_previews[ids[0]]
     wait_until(lambda: win.state == "done", win)
     shown = win.text.get("1.0", "end-1c")
     assert shown == "<|im_start|>user\none two<|im_end|>\n<|im_start|>assistant\nthree<|im_end|>\n"
@@ -260,7 +260,7 @@ def test_tokenizer_change_in_settings_recounts_with_progress(make_app, db_path: 
     real = app.tokens._show_progress
     monkeypatch.setattr(app.tokens, "_show_progress", lambda text, p: (shown.append(text), real(text, p))[1])
     runs = app.tokens.runs
-    dlg = dialogs.SettingsDialog(app)
+    dlg = settings_dialog.SettingsDialog(app)
     dlg.tokenizer.set(str(words))
     assert dlg.save()
     assert app.tokens.runs == runs + 1 and app.tokens.working  # at once, in the background
@@ -305,15 +305,15 @@ def test_stats_board_opens_from_the_menu(make_app, db_path: Path, words: Path) -
     settle(app)
     counted(app)
     fire(app, "<<StatsBoard>>")
-    board = app._stats_board
+    board = app.stats_board
     wait_until(lambda: board.state == "done" and board.stats is not None, board, timeout=20)
     assert board.stats["tokens"]["total"] == 20 and board.stats["tokens"]["over_limit"] == 2
     board.close()
     # The total in the status bar opens it too.
     app.tokens.total_label.event_generate("<Button-1>")
     app.root.update()
-    assert app._stats_board is not None and app._stats_board.winfo_exists()
-    app._stats_board.close()
+    assert app.stats_board is not None and app.stats_board.winfo_exists()
+    app.stats_board.close()
 
 
 def test_read_only_dataset_shows_cached_counts_without_counting(make_app, db_path: Path, words: Path) -> None:
@@ -349,7 +349,7 @@ def test_problems_panel_opens_from_the_view_menu(make_app, db_path: Path, words:
     menu, index = app._menu_index["<<Problems>>"]
     assert menu is app.menus["View"] and menu.entrycget(index, "state") == "normal"
     fire(app, "<<Problems>>")
-    panel = app._problems_panel
+    panel = app.problems_panel
     assert panel.winfo_exists()
     wait_until(lambda: panel.state == "done", panel, timeout=20)
     panel.close()

@@ -1,46 +1,40 @@
-"""Token counts in the windows (issue 6): the background count, its progress and the dataset total
-in the status bar, and the per-message counts and budget of the chat editors. See docs/tokens.md.
+"""Token counts of the main window (issue 6): the background count pass, its progress and the dataset
+total in the status bar, and the tokenizer the chat editors count with. See docs/tokens.md.
 
-`TokenCounting` (one per main window) runs `tokens.start_count_job` on a worker thread with its own
-connection when a dataset opens (after the first paint) and when the tokenizer setting changes. It
-drains the job's events with `after()` and refreshes only what is on screen: the Tokens cells of the
-visible rows, the total in the status bar, the open editors. It also loads a `Counter` on a worker
-(reading a tokenizer takes 0.05-1 s) that the editors use to recount one chat on the Tk thread after a
-save (`tokens.count_chat`: ~0.4 ms for one changed message). Counting never imports `tokenizers`
-before the first paint and never downloads more than once per tokenizer setting and session
-(unless asked: View > Count tokens now).
+`TokenCounting` (one per main window) runs a count pass when a dataset opens (after the first
+paint) and when the tokenizer setting changes, and refreshes only what is on screen: the Tokens
+cells of the visible rows, the total in the status bar, the open editors. It also loads a
+`Counter` (reading a tokenizer takes 0.05-1 s) that the editors use to recount one chat on the Tk
+thread after a save (`tokens.count_chat`: ~0.4 ms for one changed message; a big chat is
+recounted on a worker). Counting never imports `tokenizers` before the first paint and never
+downloads more than once per tokenizer setting and session (unless asked: View > Count tokens now).
 
-`EditorTokens` (one per chat editor, made by `editor_changed(editor)`, the editor's only hook) shows
-the counts in the message headers and the budget bar of the properties panel.
-
-Tk thread only, except the `_work_*` functions, which run on worker threads with a store of their
-own, get plain data in, put `(kind, ...)` tuples on a queue and touch no Tk object.
+Every worker is a `lima_tk.ui.worker.Job` (the count pass) or `run_in_thread` (the counter, a big
+chat's recount, the dataset total) with a store of its own; a result for an older dataset or
+tokenizer setting (an older "generation") is dropped. Tk thread only, except the `_work_*`
+functions, which run on worker threads and touch no Tk object.
 """
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
-from lima_tk.errors import LimaError, NotFound
-from lima_tk.store import DatasetStore
+from lima_tk.errors import NotFound
+from lima_tk.store import DatasetStore, TokenTotal
 from lima_tk.ui.theme import PAD, PALETTE
+from lima_tk.ui.worker import Job, JobGroup, run_in_thread
 
 if TYPE_CHECKING:
-    from lima_tk.tokens import Counter, CountResult
+    from lima_tk.tokens import ChatCount, Counter, CountResult
+    from lima_tk.ui.interfaces import CountingHost
 
 DEFAULT_NAME = "Qwen/Qwen2.5-0.5B-Instruct"  # tokens.DEFAULT_TOKENIZER (not imported at start-up)
-# A chat with more text than this is recounted on a worker: encoding 100,000 characters takes
-# ~30 ms, 1 MB ~0.5 s, too long for the Tk thread after every typing pause.
-ASYNC_CHARS = 100_000
 
 
 def compact(n: int) -> str:
@@ -61,99 +55,48 @@ def short_name(setting: str) -> str:
     return setting if len(setting) <= 40 else setting[:39] + "…"
 
 
-def message_label(n: int | None, estimate: bool) -> str:
-    """The count in a message header: '123 tok', '~123 tok', or '' when not counted."""
-    return "" if n is None else f"{'~' if estimate else ''}{n:,} tok"
-
-
-@dataclass(frozen=True)
-class TokenTotal:
-    """The whole dataset under the active tokenizer: the sum of the chats' rendered counts."""
-
-    total: int
-    uncounted: int
-    messages: int
-    estimate: bool
-    setting: str
-
-
-def dataset_total(store: DatasetStore) -> TokenTotal | None:
-    """Any thread (with that thread's store). ~45 ms on 440,000 messages: run it on a worker."""
-    key = store.active_token_key()
-    if key is None:
-        return None
-    q = store.conn.execute
-    n_msgs = q("SELECT count(*) FROM messages").fetchone()[0]
-    counted = q("SELECT count(*) FROM message_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
-    # The rendered counts (issue 11); chats changed since: their message sum + the overhead.
-    rendered = q("SELECT coalesce(sum(n), 0) FROM chat_tokens WHERE tok = ?", (key.id,)).fetchone()[0]
-    s, m, c = q("SELECT coalesce(sum(t.n), 0), count(m.id), count(DISTINCT m.chat_id) FROM messages m "
-                "LEFT JOIN message_tokens t ON t.message_id = m.id AND t.tok = ? "
-                "WHERE m.chat_id NOT IN (SELECT chat_id FROM chat_tokens WHERE tok = ?)", (key.id, key.id)).fetchone()
-    total = rendered + s + key.overhead_message * m + key.overhead_chat * c
-    return TokenTotal(int(total), max(0, n_msgs - counted) + c, n_msgs, key.estimate, key.setting)
-
-
-def needs_count(store: DatasetStore) -> bool:
-    """Whether a count pass has anything to do (what `tokens.ensure_counted` checks): not when every
-    message is counted under a key made from the current setting. No tokenizer is loaded."""
-    if store.readonly or store.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
-        return False
-    setting = str(store.get_setting("tokenizer") or "")
-    key = store.active_token_key()
-    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == "estimate")
-    return not (settled and key is not None and store.count_uncounted(key.id) == 0
-                and store.count_uncounted_chats(key.id) == 0)
-
-
 # -- worker threads (no Tk here) ---------------------------------------------------------------
 
 
-def _work_count(path: Path, events: queue.Queue, cancel: threading.Event, download: bool, force: bool) -> None:
-    """Worker: skip the tokenizer load when everything is counted, else run the count job."""
-    try:
-        if not force:
-            with DatasetStore(path) as store:
-                if not needs_count(store):
-                    events.put(("done", None))
-                    return
-        from lima_tk import tokens
+def _work_count(path: Path, job: Job, download: bool, force: bool) -> CountResult | None:
+    """Skip the tokenizer load when everything is counted, else count what is missing."""
+    from lima_tk import tokens
 
-        tokens.start_count_job(path, events, cancel, download=download).join()
-    except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
-        events.put(("error", str(e) or type(e).__name__))
-
-
-def _work_load(gen: int, setting: str, base_dir: Path, out: queue.Queue) -> None:
-    """Worker: load a counter from local files or the hub cache (never a download)."""
-    try:
-        from lima_tk import tokens
-
-        out.put(("counter", gen, tokens.load_counter(setting, base_dir=base_dir, download=False)))
-    except Exception as e:  # noqa: BLE001
-        out.put(("counter_error", gen, str(e) or type(e).__name__))
-
-
-def _work_chat(gen: int, path: Path, counter: Counter, chat_id: int, out: queue.Queue) -> None:
-    """Worker: recount one (big) chat with its own store; the counter is shared (encoding is
-    thread-safe in `tokenizers`)."""
-    try:
-        from lima_tk.tokens import count_chat
-
+    if not force:
         with DatasetStore(path) as store:
-            out.put(("chat", gen, (chat_id, count_chat(store, counter, chat_id))))
-    except NotFound:
-        out.put(("chat", gen, (chat_id, None)))
-    except Exception as e:  # noqa: BLE001
-        out.put(("chat_error", gen, (chat_id, str(e) or type(e).__name__)))
+            if not tokens.counting_needed(store):
+                return None
+    return tokens.count_missing(path, status=lambda text: job.post("status", text), progress=job.progress,
+                                cancel=job.cancel_event, download=download)
 
 
-def _work_total(gen: int, path: Path, readonly: bool, out: queue.Queue) -> None:
+def _work_load(setting: str, base_dir: Path) -> Counter:
+    """A counter from local files or the hub cache (never a download)."""
+    from lima_tk import tokens
+
+    return tokens.load_counter(setting, base_dir=base_dir, download=False)
+
+
+def _work_chat(path: Path, counter: Counter, chat_id: int) -> ChatCount | None:
+    """Recount one (big) chat with its own store; the counter is shared (encoding is thread-safe
+    in `tokenizers`). None: the chat is gone."""
+    from lima_tk.tokens import count_chat
+
     try:
-        with DatasetStore(path, readonly=readonly) as store:
-            out.put(("total", gen, dataset_total(store)))
-    except Exception as e:  # noqa: BLE001
-        out.put(("total_error", gen, str(e) or type(e).__name__))
+        with DatasetStore(path) as store:
+            return count_chat(store, counter, chat_id)
+    except NotFound:
+        return None
+
+
+def _work_total(path: Path, readonly: bool) -> TokenTotal | None:
+    """~45 ms on 440,000 messages."""
+    with DatasetStore(path, readonly=readonly) as store:
+        return store.token_total()
+
+
+def _why(e: BaseException) -> str:
+    return str(e) or type(e).__name__
 
 
 # -- the main window's part ----------------------------------------------------------------------
@@ -165,7 +108,7 @@ class TokenCounting:
     States: idle -> waiting (for the first paint) -> working -> cancelling? -> done | cancelled | error.
     """
 
-    def __init__(self, app: Any, status_bar: tk.Misc, path_label: tk.Widget, *, enabled: bool = True,
+    def __init__(self, app: CountingHost, status_bar: tk.Misc, path_label: tk.Widget, *, enabled: bool = True,
                  delay_ms: int = 500, poll_ms: int = 50) -> None:
         self.app = app
         self.enabled = enabled
@@ -178,14 +121,13 @@ class TokenCounting:
         self.note = ""  # why counts are estimates, when they are
         self.total: TokenTotal | None = None
         self.runs = 0  # count passes started
+        self.async_chat_counts = 0
         self._gen = 0  # bumped when the dataset or the tokenizer setting changes
-        self._job_q: queue.Queue | None = None
-        self._cancel = threading.Event()
-        self._aux: queue.Queue = queue.Queue()
-        self._after: str | None = None
+        self._jobs = JobGroup()  # every worker of this window: closed on reset and close
+        self._pass: Job | None = None
         self._start_after: str | None = None
         self._total_after: str | None = None
-        self._total_running = False
+        self._total_job: Job | None = None
         self._total_again = False
         self._loading: int | None = None  # the generation whose counter is being loaded
         self._counter: Counter | None = None
@@ -195,7 +137,6 @@ class TokenCounting:
         self._downloads: set[str] = set()  # settings whose download was tried this session
         self._wrote = False  # a pass ran since the last poll (App._poll tells its writes apart)
         self._chats: dict[int, list[Callable[[Any], None]]] = {}  # big chats being recounted on a worker
-        self.async_chat_counts = 0
         self._status_at_start = ""
         self._asked = False  # started from the menu: always report the result
         self._last_list_refresh = 0.0
@@ -232,6 +173,11 @@ class TokenCounting:
     def working(self) -> bool:
         return self.state in ("working", "cancelling")
 
+    @property
+    def total_pending(self) -> bool:
+        """The dataset total is being (or about to be) recomputed."""
+        return self._total_job is not None or self._total_after is not None
+
     def may_have_written(self) -> bool:
         """For the main window's poll: a pass ran (or runs) on another connection since the last
         poll, so a changed data_version may be only token counts. Clears the mark when idle."""
@@ -262,17 +208,19 @@ class TokenCounting:
         self.total_label.configure(text="")
 
     def close(self) -> None:
+        """Teardown (the window closes): every worker is told to stop, no timer is left."""
         self._reset()
 
     def _reset(self) -> None:
-        self._cancel.set()
         self._gen += 1
-        self._job_q = None
+        self._jobs.close()
+        self._pass = self._total_job = None
+        self._total_again = False
         self._counter = None
         self._waiting = []
         self._chats = {}
         self._loading = None
-        for name in ("_start_after", "_total_after", "_after"):
+        for name in ("_start_after", "_total_after"):
             ident = getattr(self, name)
             if ident is not None:
                 try:
@@ -288,6 +236,7 @@ class TokenCounting:
 
     def _settings(self) -> tuple[str, str]:
         store = self.app.store
+        assert store is not None
         return str(store.get_setting("tokenizer") or ""), str(store.get_setting("context_limit") or 0)
 
     def data_changed(self) -> None:
@@ -304,11 +253,16 @@ class TokenCounting:
                 self._load_counter()
             if self.enabled and not store.readonly:
                 self.start(reason="the tokenizer changed")
-            for ed in list(self.app.editors.values()):
-                editor_changed(ed)
+            self._editors_changed()
         elif limit != self._limit:
             self._limit = limit
             self.app.chat_list.refresh_tokens()
+
+    def _editors_changed(self) -> None:
+        for ed in list(self.app.editors.values()):
+            changed = getattr(ed, "token_counts_changed", None)
+            if changed is not None:
+                changed()
 
     def _when_painted(self) -> None:
         self._start_after = None
@@ -337,7 +291,8 @@ class TokenCounting:
             if asked:
                 self.app.status("This dataset is read-only: token counts cannot be stored; cached ones are shown")
             return False
-        self._cancel.set()
+        if self._pass is not None:
+            self._pass.close()  # its results no longer count (what it stored stays stored)
         if self._start_after is not None:
             self.app.root.after_cancel(self._start_after)
             self._start_after = None
@@ -347,8 +302,6 @@ class TokenCounting:
             download = setting not in self._downloads
         if download:
             self._downloads.add(setting)
-        self._cancel = threading.Event()
-        self._job_q = queue.Queue()
         remember = getattr(self.app, "remember_content", None)
         if remember is not None:
             remember()
@@ -361,9 +314,12 @@ class TokenCounting:
         self._status_at_start = self.app.status_text
         self.app.chat_list.counting = True
         self._show_progress("Counting tokens…" if not reason else f"Counting tokens ({reason})…", None)
-        threading.Thread(target=_work_count, args=(Path(store.path), self._job_q, self._cancel, download, force),
-                         name="lima-tk count", daemon=True).start()
-        self._schedule()
+        path = Path(store.path)
+        self._pass = self._jobs.add(Job(
+            self.app.root, lambda job: _work_count(path, job, bool(download), force), name="count",
+            thread_name="lima-tk count", poll_ms=self.poll_ms, on_event=self._pass_event,
+            on_progress=lambda done, total: self._apply_progress((done, total)),
+            on_done=self._finished, on_error=lambda e: self._failed(_why(e))).start())
         return True
 
     def cancel(self) -> None:
@@ -372,60 +328,21 @@ class TokenCounting:
             self._reset()
             self.app.status("Token counting stopped")
             return
-        if self.state == "working":
+        if self.state == "working" and self._pass is not None:
             self.state = "cancelling"
-            self._cancel.set()
+            self._pass.cancel()
             self._show_progress("Stopping…", self.progress)
 
-    def _schedule(self) -> None:
-        if self._after is None:
-            try:
-                self._after = self.app.root.after(self.poll_ms, self._drain)
-            except tk.TclError:
-                pass
-
-    def _drain(self) -> None:
-        """Apply what the workers reported; keep polling while something is on its way."""
-        self._after = None
-        try:
-            self._drain_job()
-            self._drain_aux()
-        finally:
-            if self.working or self._loading is not None or self._total_running or self._chats:
-                self._schedule()
-
-    def _drain_job(self) -> None:
-        q = self._job_q
-        if q is None:
+    def _pass_event(self, kind: str, payload: Any) -> None:
+        if kind != "status":
             return
-        progress = None
-        for _ in range(100):
-            try:
-                kind, payload = q.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "progress":
-                progress = payload
-            elif kind == "status":
-                text = str(payload)
-                if text.startswith("Token counts are estimates"):
-                    self.note = text
-                elif text.startswith("Loading tokenizer "):
-                    self._show_progress(f"Loading {short_name(text[18:].rstrip('…'))}…", self.progress)
-                else:
-                    self._show_progress(text, self.progress)
-            elif kind == "done":
-                self._job_q = None
-                if progress is not None:
-                    self._apply_progress(progress)
-                self._finished(payload)
-                return
-            elif kind == "error":
-                self._job_q = None
-                self._failed(str(payload))
-                return
-        if progress is not None:
-            self._apply_progress(progress)
+        text = str(payload)
+        if text.startswith("Token counts are estimates"):
+            self.note = text
+        elif text.startswith("Loading tokenizer "):
+            self._show_progress(f"Loading {short_name(text[18:].rstrip('…'))}…", self.progress)
+        else:
+            self._show_progress(text, self.progress)
 
     def _apply_progress(self, progress: tuple[int, int]) -> None:
         self.progress = progress
@@ -438,10 +355,11 @@ class TokenCounting:
         if now - self._last_list_refresh >= 0.3:  # the rows on screen and the total follow the count
             self._last_list_refresh = now
             self.app.chat_list.refresh_tokens()
-            if self._total_after is None and not self._total_running:
+            if not self.total_pending:
                 self.refresh_total(delay=700)
 
     def _finished(self, result: CountResult | None) -> None:
+        self._pass = None
         self.result = result
         cancelled = bool(result is not None and result.cancelled)
         self.state = "cancelled" if cancelled else "done"
@@ -450,14 +368,13 @@ class TokenCounting:
         cl.counting = False
         if cl.filter.over_limit or cl.sort == "tokens":
             cl.refresh()
-            self.app._update_count()
+            self.app.update_count()
         else:
             cl.refresh_tokens()
         self.refresh_total(delay=0)
         if result is not None and self._counter is not None and self._counter.key != result.key:
             self._counter = None  # e.g. a download finished: load the real one for the editors
-        for ed in list(self.app.editors.values()):
-            editor_changed(ed)
+        self._editors_changed()
         if result is not None and result.estimate:
             self.note = f"Token counts are estimates (~): {result.reason}" if result.reason else self.note
         self._report(result)
@@ -488,6 +405,7 @@ class TokenCounting:
             self.app.status(text)
 
     def _failed(self, message: str) -> None:
+        self._pass = None
         self.state = "error"
         self._hide_progress()
         self.app.chat_list.counting = False
@@ -559,11 +477,31 @@ class TokenCounting:
         store = self.app.store
         if self._loading == self._gen or store is None:
             return
-        self._loading = self._gen
+        gen = self._loading = self._gen
         setting = str(store.get_setting("tokenizer") or "")
-        threading.Thread(target=_work_load, args=(self._gen, setting, Path(store.path).parent, self._aux),
-                         name="lima-tk tokenizer", daemon=True).start()
-        self._schedule()
+        base_dir = Path(store.path).parent
+        self._jobs.add(run_in_thread(self.app.root, lambda: _work_load(setting, base_dir),
+                                     lambda counter: self._counter_loaded(gen, counter),
+                                     lambda e: self._counter_failed(gen, e), name="tokenizer"))
+
+    def _counter_loaded(self, gen: int, counter: Counter) -> None:
+        if gen == self._loading:
+            self._loading = None
+        if gen != self._gen:
+            return  # for an older setting or dataset
+        self._counter = counter
+        waiting, self._waiting = self._waiting, []
+        for fn in waiting:
+            fn(counter)
+        self._editors_changed()
+
+    def _counter_failed(self, gen: int, e: BaseException) -> None:
+        if gen == self._loading:
+            self._loading = None
+        if gen != self._gen:
+            return
+        self.app.status(f"Cannot load the tokenizer: {_why(e)}", error=True)
+        self._waiting = []
 
     def count_chat_async(self, chat_id: int, done: Callable[[Any], None]) -> None:
         """Recount a big chat on a worker; `done(ChatCount | None)` runs on the Tk thread."""
@@ -579,9 +517,22 @@ class TokenCounting:
         if remember is not None:
             remember()
         self.async_chat_counts += 1
-        threading.Thread(target=_work_chat, args=(self._gen, Path(store.path), counter, chat_id, self._aux),
-                         name="lima-tk chat count", daemon=True).start()
-        self._schedule()
+        gen, path = self._gen, Path(store.path)
+
+        def counted(got: Any) -> None:
+            callbacks = self._chats.pop(chat_id, [])
+            if gen != self._gen:
+                return
+            for fn in callbacks:
+                fn(got)
+
+        def failed(e: BaseException) -> None:
+            self._chats.pop(chat_id, None)
+            if gen == self._gen:
+                self.app.status(f"Token count: {_why(e)}", error=True)
+
+        self._jobs.add(run_in_thread(self.app.root, lambda: _work_chat(path, counter, chat_id), counted, failed,
+                                     name="chat count"))
 
     def refresh_total(self, delay: int = 400) -> None:
         """Recompute the dataset total on a worker (debounced)."""
@@ -596,53 +547,22 @@ class TokenCounting:
         store = self.app.store
         if store is None:
             return
-        if self._total_running:
-            self._total_again = True
-            self._schedule()
+        if self._total_job is not None:
+            self._total_again = True  # one at a time; the newest request runs after it
             return
-        self._total_running = True
-        threading.Thread(target=_work_total, args=(self._gen, Path(store.path), store.readonly, self._aux),
-                         name="lima-tk token total", daemon=True).start()
-        self._schedule()
+        gen, path, readonly = self._gen, Path(store.path), store.readonly
 
-    def _drain_aux(self) -> None:
-        while True:
-            try:
-                kind, gen, payload = self._aux.get_nowait()
-            except queue.Empty:
-                return
-            if kind in ("total", "total_error"):
-                self._total_running = False
-                if gen == self._gen and kind == "total":
-                    self._show_total(payload)
-                if self._total_again:
-                    self._total_again = False
-                    self.refresh_total(delay=0)
-            elif kind in ("chat", "chat_error"):
-                chat_id, got = payload
-                callbacks = self._chats.pop(chat_id, [])
-                if gen != self._gen:
-                    continue
-                if kind == "chat_error":
-                    self.app.status(f"Token count: {got}", error=True)
-                    continue
-                for fn in callbacks:
-                    fn(got)
-            elif kind in ("counter", "counter_error"):
-                if gen == self._loading:
-                    self._loading = None
-                if gen != self._gen:
-                    continue  # for an older setting or dataset
-                if kind == "counter_error":
-                    self.app.status(f"Cannot load the tokenizer: {payload}", error=True)
-                    self._waiting = []
-                    continue
-                self._counter = payload
-                waiting, self._waiting = self._waiting, []
-                for fn in waiting:
-                    fn(payload)
-                for ed in list(self.app.editors.values()):
-                    editor_changed(ed)
+        def finished(total: TokenTotal | None, ok: bool = True) -> None:
+            self._total_job = None
+            if gen == self._gen and ok:
+                self._show_total(total)
+            if self._total_again:
+                self._total_again = False
+                self.refresh_total(delay=0)
+
+        self._total_job = self._jobs.add(run_in_thread(
+            self.app.root, lambda: _work_total(path, readonly), finished, lambda e: finished(None, ok=False),
+            name="token total"))
 
     def _show_total(self, t: TokenTotal | None) -> None:
         self.total = t
@@ -654,128 +574,3 @@ class TokenCounting:
         if t.estimate:
             text += " (estimate)"
         self.total_label.configure(text=text)
-
-
-# -- the chat editor's part ----------------------------------------------------------------------
-
-
-def editor_changed(editor: Any) -> None:
-    """The editor's hook: its chat was (re)loaded or a message was saved. Shows the cached counts
-    and recounts what the save changed (a moment later, once for several calls). Tk thread only."""
-    if getattr(editor, "closed", True) or not hasattr(editor, "cards"):
-        return
-    et = getattr(editor, "_tokens", None)
-    if et is None:
-        et = editor._tokens = EditorTokens(editor)
-    et.schedule()
-
-
-class EditorTokens:
-    """Per-message counts and the budget of one chat editor. Tk thread only."""
-
-    def __init__(self, editor: Any) -> None:
-        self.editor = editor
-        self.per_message: dict[int, int] = {}
-        self.estimate = False
-        self.total: int | None = None
-        self.limit = 0
-        self.updates = 0  # tests: how many times the counts were read
-        self._after: str | None = None
-        # Cards made after the counts were read (a long chat opens in chunks) get them too.
-        editor.bind("<<EditorReady>>", lambda e: self.apply(), add="+")
-
-    def schedule(self) -> None:
-        # On the root, not the editor: a save while the editor closes must not leave a timer
-        # that names a command the editor's destroy() deleted.
-        if self._after is None and not self.editor.closed:
-            self._after = self.editor.app.root.after(1, self.update)
-
-    def update(self) -> None:
-        self._after = None
-        ed = self.editor
-        if ed.closed:
-            return
-        store = ed.store
-        ctl = getattr(ed.app, "tokens", None)
-        if not isinstance(ctl, TokenCounting) or store.readonly:
-            ctl = None  # only what the cache holds (a stand-in app, a read-only dataset)
-        counter = ctl.counter() if ctl is not None else None  # None: loading on a worker
-        from lima_tk.ui.autosave import plain_reason, write_failed, write_wait
-
-        if counter is not None and write_wait() > 0:  # a write just failed (busy): the cached counts meanwhile
-            self._retry_later()
-            counter = None
-        if counter is not None:
-            if sum(len(m.content or "") for m in ed.messages.values()) > ASYNC_CHARS:
-                ctl.count_chat_async(ed.chat_id, self._counted)  # the cached counts meanwhile
-            else:
-                from lima_tk.tokens import count_chat
-
-                try:
-                    self._counted(count_chat(store, counter, ed.chat_id))
-                    return
-                except NotFound:
-                    return
-                except (LimaError, sqlite3.Error) as e:  # busy, disk full, or the file became read-only
-                    reason = plain_reason(e)
-                    if reason.startswith("another program"):
-                        write_failed()
-                        self._retry_later()  # the Tk thread never waits for the lock: count again soon
-                    else:
-                        ed.status(f"Token counts not updated: {reason}")
-        self._read_cached(store)
-        self.updates += 1
-        self.apply()
-
-    def _retry_later(self, ms: int = 1000) -> None:
-        if self._after is None and not self.editor.closed:
-            self._after = self.editor.app.root.after(ms, self.update)
-
-    def _counted(self, counted: Any) -> None:
-        """A ChatCount of this chat (None: it is gone)."""
-        ed = self.editor
-        if counted is None or ed.closed:
-            return
-        self.per_message, self.estimate = counted.per_message, counted.estimate
-        self.total, self.limit = counted.total, counted.limit
-        self.updates += 1
-        self.apply()
-        ctl = getattr(ed.app, "tokens", None)
-        if isinstance(ctl, TokenCounting):
-            ctl.chat_recounted(ed.chat_id)
-
-    def _read_cached(self, store: DatasetStore) -> None:
-        """No counter (yet, or a read-only dataset): what the cache holds under the active key."""
-        ed = self.editor
-        key = store.active_token_key()
-        try:
-            self.limit = max(0, int(store.get_setting("context_limit") or 0))
-        except (TypeError, ValueError):
-            self.limit = 0
-        if key is None:
-            self.per_message, self.estimate, self.total = {}, False, None
-            return
-        self.per_message = store.message_token_counts(ed.chat_id, key.id)
-        t = store.chat_token_totals([ed.chat_id], key).get(ed.chat_id)
-        n = len(ed.order)
-        self.estimate = key.estimate or bool(t and t.uncounted)
-        self.total = 0 if n == 0 else (t.total if t is not None and t.uncounted <= n else None)
-
-    def apply(self) -> None:
-        ed = self.editor
-        if ed.closed:
-            return
-        est = self.estimate
-        for mid, card in list(ed.cards.items()):
-            card.set_token_count(message_label(self.per_message.get(mid), est))
-        ed.props.set_budget(self.total, self.limit, est)
-
-
-def open_stats(app: Any) -> Any:
-    """View > Stats board."""
-    if app.store is None:
-        app.status("Open a dataset first", error=True)
-        return None
-    from lima_tk.ui.stats_board import open_stats_board
-
-    return open_stats_board(app)

@@ -1,0 +1,72 @@
+"""The main window's status bar (a message on the left, the dataset's path on the right; the token
+counting puts its progress and total between them) and the read-only notice over the toolbar.
+Tk thread only."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+from typing import TYPE_CHECKING
+
+from lima_tk.ui import theme
+from lima_tk.ui.dataset_files import short_path
+from lima_tk.ui.theme import PAD
+
+if TYPE_CHECKING:
+    from lima_tk.store import DatasetStore
+
+
+class StatusBar:
+    """`frame` (packed by the window at the bottom) and `notice` (packed over `toolbar` while the
+    dataset is read-only). Tk thread only."""
+
+    def __init__(self, root: tk.Tk, toolbar: tk.Widget) -> None:
+        self.root = root
+        self.toolbar = toolbar
+        self.text = ""
+        self.notice = ttk.Frame(root, style="Notice.TFrame")
+        self.notice_label = ttk.Label(self.notice, style="Notice.TLabel", text="")
+        self.notice_label.pack(side="left", fill="x", expand=True)
+        self.frame = ttk.Frame(root, style="Status.TFrame")
+        self.label = ttk.Label(self.frame, text="", style="Status.TLabel", anchor="w")
+        self.path_label = ttk.Label(self.frame, text="", style="StatusMuted.TLabel", anchor="e")
+        self.path_label.pack(side="right")
+        ttk.Style(root).configure("StatusError.TLabel", background=theme.PALETTE["status"],
+                                  foreground=theme.PALETTE["danger"], padding=(2 * PAD, PAD))
+
+    def pack_message(self) -> None:
+        """Packed after the parts on the right: a long message is clipped rather than squeezing them."""
+        self.label.pack(side="left", fill="x", expand=True)
+
+    def show(self, text: str, error: bool = False) -> None:
+        """The message (`error`: in red, with a bell)."""
+        self.text = text
+        try:
+            self.label.configure(text=text, style="StatusError.TLabel" if error else "Status.TLabel")
+        except tk.TclError:
+            pass
+        if error:
+            try:
+                self.root.bell()
+            except tk.TclError:
+                pass
+
+    def show_dataset(self, store: DatasetStore | None) -> None:
+        """The window's title, the path and the read-only notice for the open dataset."""
+        if store is None:
+            self.root.title("lima-tk")
+            self.path_label.configure(text="")
+            self.notice.pack_forget()
+            return
+        ro = " (read-only)" if store.readonly else ""
+        self.root.title(f"{store.path.name}{ro} - lima-tk")
+        path = short_path(str(store.path))
+        self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
+        if store.readonly:
+            why = getattr(store, "readonly_reason", None) or "this file (or its folder) cannot be written"
+            self.notice_label.configure(
+                text=f"Read-only: {why}. You can browse, search and "
+                     "export; to edit, use File > Save a copy as… and open the copy.")
+            self.notice.pack(side="top", fill="x", before=self.toolbar)
+        else:
+            self.notice.pack_forget()
