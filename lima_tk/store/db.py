@@ -20,14 +20,12 @@ from typing import Any, NamedTuple
 from lima_tk.errors import DatasetError, NotFound, ValidationError, quoted
 from lima_tk.model import FUNCTION_NAME_RE, ROLES, Chat, Message, Tool
 from lima_tk.settings import DATASET_DEFAULTS, parse_dataset_setting
-from lima_tk.store import files
+from lima_tk.store import files, schema
 from lima_tk.store.journal import Entry, Journal, Step, immediate, now_iso
 from lima_tk.store.sqlerrors import Connection, plain_error
 
-# The names of the steps in lima_tk/store/migrations.py, in order (a test keeps them equal): an
-# up-to-date file opens without importing sqlite_utils at all.
-SCHEMA_STEPS = ("m001_initial", "m002_chat_overview_view", "m003_token_cache", "m004_alternatives_provenance",
-                "m005_chat_tokens")
+# The names of the schema steps (lima_tk/store/schema.py), in order.
+SCHEMA_STEPS = tuple(name for name, _ in schema.STEPS)
 
 # AFTER INSERT triggers that add_chats replaces with one bulk index fill (the chat_tokens ones have
 # nothing to drop for chats that are new).
@@ -177,11 +175,7 @@ class DatasetStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 if state in ("new", "upgrade"):
-                    # Only now import sqlite_utils: it pulls in pandas/numpy when they are installed
-                    # (~0.3 s), too much for every start of an up-to-date dataset.
-                    from lima_tk.store.migrations import MIGRATIONS
-
-                    MIGRATIONS.apply(self.db)
+                    self._apply_schema()
             self.journal = Journal(self.conn, cap=int(self.get_setting("journal_cap")))
         except BaseException as e:
             conn.close()
@@ -247,6 +241,17 @@ class DatasetStore:
             return "newer"
         return "upgrade" if set(SCHEMA_STEPS) - set(applied) else "ok"
 
+    def _apply_schema(self) -> None:
+        """Create or upgrade the schema. Without sqlite_utils: it imports pandas/numpy when they
+        are installed (~0.3 s, issue 15), too much for creating a dataset. Only a migrations table
+        of an older sqlite-utils layout (never made by lima-tk) is left to sqlite_utils itself."""
+        if schema.can_apply_without_sqlite_utils(self.conn):
+            schema.apply_steps(self.conn)
+        else:
+            from lima_tk.store.migrations import MIGRATIONS
+
+            MIGRATIONS.apply(self.db)
+
     @property
     def db(self):
         """A sqlite_utils Database over this connection (imported on first use)."""
@@ -255,14 +260,6 @@ class DatasetStore:
 
             self._db = Database(self.conn)
         return self._db
-
-    def _schema_pending(self) -> bool:
-        try:
-            applied = {r[0] for r in self.conn.execute(
-                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'lima_tk'")}
-        except sqlite3.OperationalError:  # a new file: no migrations table yet
-            return True
-        return not set(SCHEMA_STEPS) <= applied
 
     def _read_only_error(self) -> DatasetError:
         why = self.readonly_reason or "read-only"
