@@ -19,14 +19,16 @@ its own). `load_counter(download=True)` may block on the network: call it from a
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -431,7 +433,7 @@ class CountResult:
 
 def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
                   cancel: threading.Event | None = None, chat_ids: Iterable[int] | None = None,
-                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 2048) -> CountResult:
+                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 256) -> CountResult:
     """Count every message (or those of `chat_ids`) missing from the cache; the store must be
     this thread's own. Only texts never counted under this tokenizer are encoded, so a warm
     cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
@@ -974,6 +976,34 @@ def _set_overheads(c: Counter) -> None:
 # -- a worker for the GUI ---------------------------------------------------------------------
 
 
+_frozen_lock = threading.Lock()
+_frozen_depth = 0
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Any thread. While a long count runs beside a UI: `gc.freeze()` the objects that exist
+    now (the app, its modules, the tokenizer just loaded) and `gc.unfreeze()` them afterwards.
+
+    A garbage collection runs in C holding the GIL over every tracked object of the process, so
+    the counting thread's allocations froze the Tk loop for up to ~140 ms each time they set off
+    a full collection (issue 15); frozen objects are skipped. Nothing is collected here (a
+    collection on a worker could run Tk finalizers off the Tk thread), and unfreezing at the end
+    hands anything that died in a cycle meanwhile back to the collector. Nested or concurrent
+    counts unfreeze when the last one ends."""
+    global _frozen_depth
+    with _frozen_lock:
+        _frozen_depth += 1
+        gc.freeze()
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_depth -= 1
+            if _frozen_depth == 0:
+                gc.unfreeze()
+
+
 def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.Event | None = None,
                     download: bool = True) -> threading.Thread:
     """Load the dataset's tokenizer and count what is missing on a daemon thread, with its own
@@ -988,7 +1018,8 @@ def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.
                 counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
                 if counter.estimate:
                     events.put(("status", f"Token counts are estimates: {counter.reason}"))
-                result = count_dataset(store, counter, lambda d, t: events.put(("progress", (d, t))), cancel)
+                with frozen_heap():
+                    result = count_dataset(store, counter, lambda d, t: events.put(("progress", (d, t))), cancel)
             events.put(("done", result))
         except Exception as e:  # noqa: BLE001 - reported to the UI, never silent
             events.put(("error", str(e) or type(e).__name__))
