@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_tk.errors import LimaError
-from lima_tk.model import Chat, Message
+from lima_tk.model import Chat, Message, Tool
 from lima_tk.store import DatasetStore
 
 DEFAULT_TOKENIZER = "Qwen/Qwen2.5-0.5B-Instruct"  # Apache-2.0, not gated, has a chat template
@@ -922,16 +922,34 @@ def continuation_template(counter: Counter | None) -> Callable[[list[dict[str, A
         return None
     template, special = counter.template, counter.special
 
-    def render(history: list[dict[str, Any]], partial: str) -> str:
-        msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
-                for m in history]
-        text, _ = _render_jinja(template, Chat(messages=[*msgs, Message("assistant", partial + _CUT)]), special)
-        cut = text.rfind(_CUT)
-        if cut < 0:
-            raise LimaError("the chat template leaves out the reply being continued; use the chat method")
-        return text[:cut]
+    def render(history: list[dict[str, Any]], partial: str, tools: list[dict[str, Any]] | None = None) -> str:
+        text, _ = _render_jinja(template, _continued_chat(history, partial, tools), special)
+        return _cut_at_marker(text)
 
     return render
+
+
+def chatml_continuation(history: list[dict[str, Any]], partial: str = "",
+                        tools: list[dict[str, Any]] | None = None) -> str:
+    """The prompt to continue a reply when there is no chat template: the generic ChatML layout
+    the counts use (`render_chatml`: the tool definitions in a `# Tools` block of the system
+    turn, calls as `<tool_call>` blocks), cut right after the partial reply."""
+    return _cut_at_marker(render_chatml(_continued_chat(history, partial, tools)))
+
+
+def _continued_chat(history: list[dict[str, Any]], partial: str, tools: list[dict[str, Any]] | None) -> Chat:
+    """OpenAI-shape messages (and tools) + the partial reply with the cut marker, as a Chat."""
+    msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
+            for m in history]
+    return Chat(messages=[*msgs, Message("assistant", partial + _CUT)],
+                tools=[Tool.from_openai(t) for t in tools or ()])
+
+
+def _cut_at_marker(text: str) -> str:
+    cut = text.rfind(_CUT)
+    if cut < 0:
+        raise LimaError("the chat template leaves out the reply being continued; use the chat method")
+    return text[:cut]
 
 
 def count_rendered(counter: Counter, chat: Chat, store: DatasetStore | None = None) -> tuple[int, Rendered]:
