@@ -104,9 +104,11 @@ def test_rendering_keeps_few_chats_alive(db_path: Path, tok_file: Path):
     every full collection has to walk stay bounded, whatever the size of the dataset."""
     _dataset(db_path, 900, tok_file)
     alive: list[int] = []
+    gc.collect()
+    before = sum(1 for o in gc.get_objects() if type(o) is Chat)  # other tests' leftovers
 
     def progress(done: int, total: int) -> None:
-        alive.append(sum(1 for o in gc.get_objects() if type(o) is Chat))
+        alive.append(sum(1 for o in gc.get_objects() if type(o) is Chat) - before)
 
     with DatasetStore(db_path) as s:
         r = count_dataset(s, load_counter(str(tok_file)), progress)
