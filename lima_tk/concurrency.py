@@ -157,18 +157,22 @@ class AdaptiveLimit:
                     st.increases += 1
             elif outcome in RETRY:
                 self._successes = 0
+                fresh = slot.epoch == self._epoch  # the first news of this overload
                 if outcome == CUT:
                     st.cuts += 1
                 else:
                     st.busy += 1
-                    pause = retry_after if retry_after is not None and retry_after >= 0 else \
-                        min(self.max_backoff, self.base_backoff * 2 ** self._backoffs)
-                    self._backoffs += 1
-                    until = self.clock() + min(pause, 60.0)
+                    pause = None
+                    if retry_after is not None and retry_after >= 0:
+                        pause = retry_after  # the server's word, whenever it comes
+                    elif fresh:  # the refusals of one burst back off once, not once each
+                        pause = min(self.max_backoff, self.base_backoff * 2 ** self._backoffs)
+                        self._backoffs += 1
+                    until = self.clock() + min(pause, 60.0) if pause is not None else 0.0
                     if until > self._hold_until:
                         st.waited += until - max(self._hold_until, self.clock())
                         self._hold_until = until
-                if slot.epoch == self._epoch:  # once per overload: the others saw the same one
+                if fresh:  # once per overload: the others saw the same one
                     self._epoch += 1
                     new = max(self.floor, self.limit // 2)
                     if new < self.limit:

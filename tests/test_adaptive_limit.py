@@ -160,3 +160,14 @@ def test_shared_limit_per_server():
     assert shared_limit("http://a.test/v1", 2) is a and a.ceiling == 2 and a.limit <= 2
     with pytest.raises(ValueError):
         AdaptiveLimit(0)
+
+
+def test_the_refusals_of_one_burst_back_off_once():
+    clock = Clock()
+    lim = AdaptiveLimit(4, base_backoff=0.25, clock=clock)
+    slots = take(lim, 4)
+    for s in slots[:3]:  # three requests refused together: one overload
+        lim.release(s, BUSY)
+    assert lim.limit == 2 and lim.wait_time() == pytest.approx(0.25)
+    lim.release(slots[3], BUSY, retry_after=2.0)  # but the server's own word always counts
+    assert lim.wait_time() == pytest.approx(2.0)
