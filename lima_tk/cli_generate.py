@@ -211,10 +211,10 @@ def _execute(store: Any, cfg: Any, tasks: queue.Queue[_Task], run: _Run, concurr
                     jobs = list(in_flight)
                 for job in jobs:
                     job.cancel()  # their partial replies come back as cancelled and are dropped
-            with lock:
-                if stop.is_set() and not in_flight and results.empty() and \
-                        not any(t.is_alive() for t in threads):
-                    break
+            # Stopped: once every worker has ended no result can come any more (threads first,
+            # then the queue, so a result put by a worker just before it ended is still saved).
+            if stop.is_set() and not any(t.is_alive() for t in threads) and results.empty():
+                break
             try:
                 chat_id, out = results.get(timeout=0.1)
             except queue.Empty:

@@ -52,6 +52,26 @@ def test_sort_by_tokens_matches_the_plain_sql(tokens_store, descending: bool):
     assert [r.id for r in s.list_chats(sort="tokens", descending=descending, offset=100, limit=60)] == want[100:160]
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_by_ids_keeps_the_order_of_the_whole_list(tokens_store, descending: bool):
+    """The chat list pages a token sort by ids (chat_ids once, then list_chats of a window of
+    ids): ties must come in the same order both ways, also when list order is not id order."""
+    s, tok, ids = tokens_store
+    s.move_chats(ids[200:260], -150)
+    s.move_chats([ids[3]], 40)
+    order = s.chat_ids(sort="tokens", descending=descending)
+    for lo in (0, 17, 120, 250):
+        window = order[lo:lo + 40]
+        rows = s.list_chats(ChatFilter(ids=window), sort="tokens", descending=descending, limit=len(window))
+        assert [r.id for r in rows] == window, lo
+    # without a tokenizer key the generic SQL sorts the same way (ties by id)
+    s.conn.execute("UPDATE token_keys SET active = 0")
+    order = s.chat_ids(sort="tokens", descending=descending)
+    window = order[30:80]
+    rows = s.list_chats(ChatFilter(ids=window), sort="tokens", descending=descending, limit=len(window))
+    assert [r.id for r in rows] == window
+
+
 def test_sort_by_tokens_follows_an_edit(tokens_store):
     s, tok, ids = tokens_store
     first = s.list_chats(sort="tokens", descending=True, limit=1)[0].id

@@ -1643,7 +1643,9 @@ def _writable(path: Path) -> bool:
 def _order(sort: str, direction: str) -> str:
     """ORDER BY terms: the sort key, then list order. Never `position` twice: a repeated term
     makes SQLite sort in a temp b-tree (a deep OFFSET page went from 2 ms to 90 ms on 100k chats)."""
-    tail = f"c.id {direction}" if sort == "position" else f"c.position {direction}, c.id {direction}"
+    # Ties by tokens go in id order, as the index on chat_tokens(tok, n) gives them (issue 15):
+    # a page by ids and the whole list must agree.
+    tail = f"c.id {direction}" if sort in ("position", "tokens") else f"c.position {direction}, c.id {direction}"
     return f"{SORTS[sort]} {direction}, {tail}"
 
 
