@@ -656,7 +656,8 @@ def ensure_counted(store: DatasetStore, download: bool = False, progress: Progre
     if settled and key is not None and store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 0:
         return None
     counter = load_counter(setting, base_dir=store.path.parent, download=download)
-    return count_dataset(store, counter, progress, cancel)
+    with frozen_heap():  # the stats board runs this on a worker beside the Tk loop
+        return count_dataset(store, counter, progress, cancel)
 
 
 @dataclass
