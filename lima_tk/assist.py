@@ -23,7 +23,6 @@ Secrets: the key is never put into a message, an event or a repr; server message
 from __future__ import annotations
 
 import functools
-import json
 import os
 import queue
 import socket
@@ -50,8 +49,9 @@ FINISHED = ("stop", "length", "tool_calls", "content_filter", "function_call")  
 CONTINUE_METHODS = ("completions", "chat")
 
 # A prompt template for "continue" via the completions API: (OpenAI-shape messages, partial reply)
-# -> prompt text. The default is ChatML; a tokenizer's own chat template can be plugged in later.
-PromptTemplate = Callable[[list[dict[str, Any]], str], str]
+# -> prompt text; one that takes a `tools` keyword also gets the chat's tool definitions (OpenAI
+# shape). The default is ChatML; the tokenizer's own chat template plugs in the same way.
+PromptTemplate = Callable[..., str]
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -197,26 +197,32 @@ def continue_request(chat: Chat, index: int, method: str = "completions", templa
         req.prefix = partial
         return req
     render = template or chatml_prompt
-    return AssistRequest("completion", history, prompt=render(history, partial),
+    tools = [t.to_openai() for t in chat.tools] or None
+    prompt = render(history, partial, tools=tools) if tools and _takes_tools(render) else render(history, partial)
+    return AssistRequest("completion", history, prompt=prompt,
                          stop=["<|im_end|>"] if template is None else [], prefix=partial)
 
 
-def chatml_prompt(messages: list[dict[str, Any]], partial: str = "") -> str:
-    """ChatML: <|im_start|>role\\ntext<|im_end|> per message, then the open assistant turn.
-    Tool calls are rendered Hermes-style as <tool_call>{"name", "arguments"}</tool_call>."""
-    parts = []
-    for m in messages:
-        text = m.get("content") or ""
-        for c in m.get("tool_calls") or []:
-            fn = c.get("function") or {}
-            try:
-                args: Any = json.loads(fn.get("arguments") or "{}")
-            except ValueError:
-                args = fn.get("arguments")
-            call = json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False)
-            text += f"\n<tool_call>\n{call}\n</tool_call>"
-        parts.append(f"<|im_start|>{m['role']}\n{text}<|im_end|>\n")
-    return "".join(parts) + "<|im_start|>assistant\n" + partial
+def _takes_tools(render: Callable[..., str]) -> bool:
+    """Does a prompt template take the chat's tool definitions (a `tools` keyword)? The built-in
+    ones do; a caller's own two-argument template is called as before."""
+    import inspect
+
+    try:
+        params = inspect.signature(render).parameters
+    except (TypeError, ValueError):
+        return False
+    return "tools" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def chatml_prompt(messages: list[dict[str, Any]], partial: str = "", tools: list[dict[str, Any]] | None = None) -> str:
+    """ChatML: <|im_start|>role\\ntext<|im_end|> per message, then the open assistant turn with the
+    partial reply. The layout is the token counter's generic one (`tokens.chatml_continuation`):
+    the chat's tools in a `# Tools` block of the system turn, tool calls Hermes-style as
+    <tool_call>{"name", "arguments"}</tool_call>."""
+    from lima_tk.tokens import chatml_continuation
+
+    return chatml_continuation(messages, partial, tools)
 
 
 # -- results -----------------------------------------------------------------------------

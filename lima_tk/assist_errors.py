@@ -19,6 +19,7 @@ class AssistError(LimaError):
     client. `partial` is what arrived before the failure (keep it: it is the user's data now)."""
 
     FATAL = ("auth", "forbidden", "model", "url", "connection", "client")  # every request would fail
+    retry_after: float | None = None  # seconds the server asked to wait (Retry-After of a 429/503)
 
     def __init__(self, message: str, kind: str, status: int | None = None, partial: Reply | None = None) -> None:
         super().__init__(message)
@@ -58,36 +59,73 @@ def explain(exc: BaseException, config: AssistConfig, partial: Reply | None = No
     endpoint = {"chat": "/chat/completions", "completion": "/completions", "models": "/models"}.get(kind, "")
     got = partial is not None and (partial.chunks > 0 or bool(partial.text))
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = _server_message(exc, config)
-        said = f"HTTP {status}" + (f": {detail}" if detail else "")
-        code = (exc.code or "").lower()
-        if code == "model_not_found" or (status == 404 and "model" in detail.lower()):
-            return AssistError(f"the server does not know the model {config.model!r} ({said}); "
-                               "pick one the server lists", "model", status, partial)
-        if status == 401:
-            if config.api_key:
-                where = f" (from {config.key_source})" if config.key_source else ""
-                text = f"the server refused the API key{where} ({said}); check it in Settings or $OPENAI_API_KEY"
-            else:
-                text = f"the server needs an API key ({said}); set one in Settings or in $OPENAI_API_KEY"
-            return AssistError(text, "auth", status, partial)
-        if status == 403:
-            return AssistError(f"the server denied access ({said})", "forbidden", status, partial)
-        if status in (404, 405):
-            return AssistError(f"{url}{endpoint} is not an OpenAI-compatible endpoint ({said}); check the base "
-                               "URL (it usually ends in /v1)", "url", status, partial)
-        if code == "context_length_exceeded" or _CONTEXT_RE.search(detail):
-            return AssistError(f"the chat is too long for the model's context window ({said}); shorten the chat "
-                               "or lower max tokens", "context", status, partial)
-        if status == 429:
-            return AssistError(f"rate limit or quota reached ({said}); wait a little and retry", "rate", status,
-                               partial)
-        if status >= 500:
-            return AssistError(f"the server failed ({said})", "server", status, partial)
-        if 400 <= status < 500:
-            return AssistError(f"the server rejected the request ({said})", "request", status, partial)
-        return AssistError(f"unexpected answer from the server ({said})", "http", status, partial)
+        err = _status_error(exc, config, partial, url, endpoint)
+        err.retry_after = retry_after_of(exc)
+        return err
+    return _other_error(exc, config, partial, url, got)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds from a response's Retry-After (or retry-after-ms) header, if it has one."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from datetime import datetime, timezone
+            from email.utils import parsedate_to_datetime
+
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(exc: Any, config: AssistConfig, partial: Reply | None, url: str, endpoint: str) -> AssistError:
+    """An HTTP error answer in plain words."""
+    status = exc.status_code
+    detail = _server_message(exc, config)
+    said = f"HTTP {status}" + (f": {detail}" if detail else "")
+    code = (exc.code or "").lower()
+    if code == "model_not_found" or (status == 404 and "model" in detail.lower()):
+        return AssistError(f"the server does not know the model {config.model!r} ({said}); "
+                           "pick one the server lists", "model", status, partial)
+    if status == 401:
+        if config.api_key:
+            where = f" (from {config.key_source})" if config.key_source else ""
+            text = f"the server refused the API key{where} ({said}); check it in Settings or $OPENAI_API_KEY"
+        else:
+            text = f"the server needs an API key ({said}); set one in Settings or in $OPENAI_API_KEY"
+        return AssistError(text, "auth", status, partial)
+    if status == 403:
+        return AssistError(f"the server denied access ({said})", "forbidden", status, partial)
+    if status in (404, 405):
+        return AssistError(f"{url}{endpoint} is not an OpenAI-compatible endpoint ({said}); check the base "
+                           "URL (it usually ends in /v1)", "url", status, partial)
+    if code == "context_length_exceeded" or _CONTEXT_RE.search(detail):
+        return AssistError(f"the chat is too long for the model's context window ({said}); shorten the chat "
+                           "or lower max tokens", "context", status, partial)
+    if status == 429:
+        return AssistError(f"rate limit or quota reached ({said}); wait a little and retry", "rate", status,
+                           partial)
+    if status >= 500:
+        return AssistError(f"the server failed ({said})", "server", status, partial)
+    if 400 <= status < 500:
+        return AssistError(f"the server rejected the request ({said})", "request", status, partial)
+    return AssistError(f"unexpected answer from the server ({said})", "http", status, partial)
+
+
+def _other_error(exc: BaseException, config: AssistConfig, partial: Reply | None, url: str,
+                 got: bool) -> AssistError:
+    """A failure without an HTTP status (timeouts, connections, stream errors) in plain words."""
+    openai = require_openai()
     if isinstance(exc, openai.APITimeoutError):
         if got:
             return AssistError(f"the stream stalled: nothing from {url} for {config.timeout:g} s",

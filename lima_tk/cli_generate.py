@@ -27,10 +27,16 @@ from lima_tk.errors import LimaError, NotFound
 DB_HELP = "Dataset file (default: $LIMA_TK_DB or dataset.lima.db in the user data directory)."
 
 
+# How often one chat's request is sent again after the server cut its stream or answered
+# 429/503 (each time at a lower concurrency, or after the pause the server asked for).
+MAX_RETRIES = 8
+
+
 @dataclass
 class _Task:
     chat_id: int
     request: Any  # lima_tk.assist.AssistRequest
+    retries: int = 0
 
 
 @dataclass
@@ -48,6 +54,8 @@ class _Run:
     failures: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     failure_kinds: set[str] = field(default_factory=set)
     stopped_by: str | None = None
+    retried: int = 0  # requests sent again after a cut stream or a 429/503
+    limit: Any = None  # the lima_tk.concurrency.AdaptiveLimit of the run
 
 
 @click.command("generate")
@@ -59,7 +67,8 @@ class _Run:
               help="Read the API key from this environment variable (default: $OPENAI_API_KEY, else the user "
                    "settings; with none, local servers get a placeholder).")
 @click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Requests in flight at once.")
+              help="Most requests in flight at once. Fewer while the server cuts streams or answers 429/503 "
+                   "(then those chats are retried), more again when it keeps up.")
 @click.option("--alternatives", "-k", default=1, show_default=True, type=click.IntRange(1, 50),
               help="Replies per chat: the first one back is shown, the others are kept as its alternatives.")
 @click.option("--max-tokens", type=click.IntRange(1), default=None, help="Longest reply, in tokens.")
@@ -128,23 +137,38 @@ def _pending(store: Any, flt: Any) -> tuple[dict[int, int], list[int]]:
 
 
 def _execute(store: Any, cfg: Any, tasks: queue.Queue[_Task], run: _Run, concurrency: int) -> None:
+    """Worker threads run the requests under an AdaptiveLimit (lima_tk/concurrency.py): a stream
+    cut while others ran, or a 429/503, lowers the concurrency and the chat is sent again; only
+    final outcomes come back to this (the main) thread, which alone writes the store."""
     from lima_tk.assist import AssistError, Job
+    from lima_tk.concurrency import RETRY, UNUSED, AdaptiveLimit, classify
 
     results: queue.Queue[tuple[int, Any]] = queue.Queue()
     stop = threading.Event()
     lock = threading.Lock()
     in_flight: set[Job] = set()
+    limit = run.limit = AdaptiveLimit(concurrency)
+    finished = 0  # tasks with a final outcome (workers end when every task has one)
     started = 0
 
     def worker() -> None:
-        nonlocal started
-        while True:
+        nonlocal finished, started
+        while not stop.is_set():
+            try:
+                task = tasks.get(timeout=0.05)
+            except queue.Empty:
+                with lock:
+                    if finished >= run.total:
+                        return
+                continue
+            slot = None
+            while slot is None and not stop.is_set():
+                slot = limit.acquire(stop, timeout=0.2)
+            if slot is None:
+                return
             with lock:
                 if stop.is_set():
-                    return
-                try:
-                    task = tasks.get_nowait()
-                except queue.Empty:
+                    limit.release(slot, UNUSED)
                     return
                 started += 1
                 job = Job(cfg, task.request, events=None)
@@ -155,6 +179,16 @@ def _execute(store: Any, cfg: Any, tasks: queue.Queue[_Task], run: _Run, concurr
                 out = e
             with lock:
                 in_flight.discard(job)
+            outcome = UNUSED if getattr(out, "cancelled", False) else classify(out, slot)
+            limit.release(slot, outcome, getattr(out, "retry_after", None))
+            if outcome in RETRY and task.retries < MAX_RETRIES and not stop.is_set():
+                task.retries += 1
+                with lock:
+                    run.retried += 1
+                tasks.put(task)  # sent again once the limit lets it (its partial text is dropped)
+                continue
+            with lock:
+                finished += 1
             results.put((task.chat_id, out))
 
     interrupted = threading.Event()
@@ -173,9 +207,10 @@ def _execute(store: Any, cfg: Any, tasks: queue.Queue[_Task], run: _Run, concurr
                     jobs = list(in_flight)
                 for job in jobs:
                     job.cancel()  # their partial replies come back as cancelled and are dropped
-            with lock:
-                if stop.is_set() and run.received >= started:
-                    break
+            # Stopped: once every worker has ended no result can come any more (threads first,
+            # then the queue, so a result put by a worker just before it ended is still saved).
+            if stop.is_set() and not any(t.is_alive() for t in threads) and results.empty():
+                break
             try:
                 chat_id, out = results.get(timeout=0.1)
             except queue.Empty:
@@ -252,8 +287,9 @@ class _Progress:
         self.last = now
         r = self.run
         failed = sum(len(v) for v in r.failures.values())
-        click.echo(f"\rgenerating: {r.received}/{r.total} done, {len(self.in_flight)} in flight, {failed} failed ",
-                   err=True, nl=False)
+        lim = f" (at most {r.limit.limit})" if r.limit is not None and r.limit.limit < r.limit.ceiling else ""
+        click.echo(f"\rgenerating: {r.received}/{r.total} done, {len(self.in_flight)} in flight{lim}, "
+                   f"{failed} failed ", err=True, nl=False)
         self.shown = True
 
     def end(self) -> None:
@@ -265,6 +301,7 @@ def _report(run: _Run, alternatives: int, concurrency: int) -> None:
     chats = len(run.message_of)
     extra = f" ({run.alternatives} kept as alternatives)" if alternatives > 1 else ""
     click.echo(f"generated {run.replies} replies for {chats} chat{'s' if chats != 1 else ''}{extra}")
+    _report_concurrency(run)
     if run.truncated:
         click.echo(f"  {run.truncated} replies stopped at the token limit (finish: length)", err=True)
     if run.stopped_by == "interrupt":
@@ -287,9 +324,24 @@ def _report(run: _Run, alternatives: int, concurrency: int) -> None:
             else:
                 shown = ", ".join(map(str, ids[:5])) + (", …" if len(ids) > 5 else "")
                 click.echo(f"  {len(ids)} chats ({shown}): {message}", err=True)
-        if "interrupted" in run.failure_kinds and concurrency > 1:
-            click.echo("hint: this server may serve one request at a time and cut the others "
-                       "(llama-cpp-python does): try --concurrency 1", err=True)
+
+
+def _report_concurrency(run: _Run) -> None:
+    """One stderr line when the server made the run slow down: why, how low, where it ended."""
+    if run.limit is None:
+        return
+    st = run.limit.stats()
+    if not (st.decreases or st.cuts or st.busy):
+        return
+    why = []
+    if st.cuts:
+        why.append(f"cut {st.cuts} stream{'s' if st.cuts != 1 else ''} while others ran")
+    if st.busy:
+        why.append(f"answered {st.busy} request{'s' if st.busy != 1 else ''} with 429/503")
+    waited = f", waited {st.waited:.1f} s as asked" if st.waited >= 0.05 else ""
+    click.echo(f"concurrency: the server {' and '.join(why)}; lowered from {st.ceiling} to {st.lowest}"
+               f"{waited}, {st.limit} at the end; {run.retried} request{'s' if run.retried != 1 else ''} "
+               "sent again", err=True)
 
 
 def _install_sigint(flag: threading.Event) -> Any:

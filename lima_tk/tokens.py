@@ -19,6 +19,7 @@ its own). `load_counter(download=True)` may block on the network: call it from a
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -26,14 +27,15 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lima_tk.errors import LimaError
-from lima_tk.model import Chat, Message
+from lima_tk.model import Chat, Message, Tool
 from lima_tk.store import DatasetStore
 
 DEFAULT_TOKENIZER = "Qwen/Qwen2.5-0.5B-Instruct"  # Apache-2.0, not gated, has a chat template
@@ -483,7 +485,7 @@ class CountResult:
 
 def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
                   cancel: threading.Event | None = None, chat_ids: Iterable[int] | None = None,
-                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 2048) -> CountResult:
+                  chunk: int = 8192, activate: bool = True, chat_chunk: int = 256) -> CountResult:
     """Count every message (or those of `chat_ids`) missing from the cache; the store must be
     this thread's own. Only texts never counted under this tokenizer are encoded, so a warm
     cache encodes nothing and an edit costs one message. Cancel between chunks with `cancel`."""
@@ -712,8 +714,15 @@ def ensure_counted(store: DatasetStore, download: bool = False, progress: Progre
     Cheap when everything is counted: no tokenizer is loaded (nor `tokenizers` imported)."""
     if not counting_needed(store):
         return None
-    counter = load_counter(store.get_setting("tokenizer"), base_dir=store.path.parent, download=download)
-    return count_dataset(store, counter, progress, cancel)
+    setting = store.get_setting("tokenizer")
+    key = store.active_token_key()
+    # An estimate standing in for a real tokenizer is retried: it may be in the cache by now.
+    settled = key is not None and key.setting == setting and (not key.estimate or setting.lower() == ESTIMATE)
+    if settled and key is not None and store.count_uncounted(key.id) == 0 and store.count_uncounted_chats(key.id) == 0:
+        return None
+    counter = load_counter(setting, base_dir=store.path.parent, download=download)
+    with frozen_heap():  # the stats board runs this on a worker beside the Tk loop
+        return count_dataset(store, counter, progress, cancel)
 
 
 @dataclass
@@ -979,16 +988,34 @@ def continuation_template(counter: Counter | None) -> Callable[[list[dict[str, A
         return None
     template, special = counter.template, counter.special
 
-    def render(history: list[dict[str, Any]], partial: str) -> str:
-        msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
-                for m in history]
-        text, _ = _render_jinja(template, Chat(messages=[*msgs, Message("assistant", partial + _CUT)]), special)
-        cut = text.rfind(_CUT)
-        if cut < 0:
-            raise LimaError("the chat template leaves out the reply being continued; use the chat method")
-        return text[:cut]
+    def render(history: list[dict[str, Any]], partial: str, tools: list[dict[str, Any]] | None = None) -> str:
+        text, _ = _render_jinja(template, _continued_chat(history, partial, tools), special)
+        return _cut_at_marker(text)
 
     return render
+
+
+def chatml_continuation(history: list[dict[str, Any]], partial: str = "",
+                        tools: list[dict[str, Any]] | None = None) -> str:
+    """The prompt to continue a reply when there is no chat template: the generic ChatML layout
+    the counts use (`render_chatml`: the tool definitions in a `# Tools` block of the system
+    turn, calls as `<tool_call>` blocks), cut right after the partial reply."""
+    return _cut_at_marker(render_chatml(_continued_chat(history, partial, tools)))
+
+
+def _continued_chat(history: list[dict[str, Any]], partial: str, tools: list[dict[str, Any]] | None) -> Chat:
+    """OpenAI-shape messages (and tools) + the partial reply with the cut marker, as a Chat."""
+    msgs = [Message(m["role"], m.get("content"), m.get("name"), m.get("tool_calls"), m.get("tool_call_id"))
+            for m in history]
+    return Chat(messages=[*msgs, Message("assistant", partial + _CUT)],
+                tools=[Tool.from_openai(t) for t in tools or ()])
+
+
+def _cut_at_marker(text: str) -> str:
+    cut = text.rfind(_CUT)
+    if cut < 0:
+        raise LimaError("the chat template leaves out the reply being continued; use the chat method")
+    return text[:cut]
 
 
 def count_rendered(counter: Counter, chat: Chat, store: DatasetStore | None = None) -> tuple[int, Rendered]:
@@ -1033,6 +1060,34 @@ def _set_overheads(c: Counter) -> None:
 # -- a worker for the GUI ---------------------------------------------------------------------
 
 
+_frozen_lock = threading.Lock()
+_frozen_depth = 0
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Any thread. While a long count runs beside a UI: `gc.freeze()` the objects that exist
+    now (the app, its modules, the tokenizer just loaded) and `gc.unfreeze()` them afterwards.
+
+    A garbage collection runs in C holding the GIL over every tracked object of the process, so
+    the counting thread's allocations froze the Tk loop for up to ~140 ms each time they set off
+    a full collection (issue 15); frozen objects are skipped. Nothing is collected here (a
+    collection on a worker could run Tk finalizers off the Tk thread), and unfreezing at the end
+    hands anything that died in a cycle meanwhile back to the collector. Nested or concurrent
+    counts unfreeze when the last one ends."""
+    global _frozen_depth
+    with _frozen_lock:
+        _frozen_depth += 1
+        gc.freeze()
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_depth -= 1
+            if _frozen_depth == 0:
+                gc.unfreeze()
+
+
 def count_missing(db_path: str | Path, status: Callable[[str], None], progress: Progress | None = None,
                   cancel: threading.Event | None = None, download: bool = True) -> CountResult:
     """Load the dataset's tokenizer and count what is missing, with a store of its own; `status`
@@ -1044,7 +1099,8 @@ def count_missing(db_path: str | Path, status: Callable[[str], None], progress: 
         counter = load_counter(setting, base_dir=Path(db_path).parent, download=download)
         if counter.estimate:
             status(f"Token counts are estimates: {counter.reason}")
-        return count_dataset(store, counter, progress, cancel)
+        with frozen_heap():  # beside the Tk loop: no full collections of the app's objects
+            return count_dataset(store, counter, progress, cancel)
 
 
 def start_count_job(db_path: str | Path, events: queue.Queue, cancel: threading.Event | None = None,

@@ -101,14 +101,12 @@ def baseline_import_same_schema(src: Path, db: Path) -> None:
     triggers dropped, FTS for names and messages filled in bulk): what the schema itself costs."""
     import uuid
 
-    from sqlite_utils import Database
-
-    from lima_tk.store.migrations import MIGRATIONS
+    from lima_tk.store.schema import apply_steps
 
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    MIGRATIONS.apply(Database(conn))
+    apply_steps(conn)
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute("BEGIN")
@@ -143,6 +141,32 @@ def lima_import(src: Path, db: Path) -> None:
 
     with DatasetStore(db) as store:
         import_file(store, src, fmt="openai")
+
+
+def open_as_new(src: Path, db: Path) -> None:
+    """What the window's File > Open of a chat file runs (ui/app.py `_import_new`): a new dataset
+    beside it, the import with the format detected, then the first page of the list and its count
+    (what `open_dataset` shows first)."""
+    from lima_tk.formats import import_file
+    from lima_tk.store import DatasetStore
+
+    with DatasetStore(db) as store:
+        import_file(store, src, "auto")
+    with DatasetStore(db) as store:
+        store.list_chats(limit=50)
+        store.count_chats()
+
+
+def process_time(fn: str, src: Path, db: Path) -> float:
+    """Seconds from spawn to exit of a fresh interpreter running `fn(src, db)` from this script."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from pathlib import Path\n"
+            f"from scripts.bench_store import {fn}\n"
+            f"{fn}(Path({str(src)!r}), Path({str(db)!r}))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - t
 
 
 def baseline_export(db: Path, out: Path) -> None:
@@ -226,6 +250,16 @@ def main() -> None:
                  f"{ml / mb:.2f}x", "<= 1.3x"))
     rows.append(("import, baseline into lima-tk's own schema", f"{ml:.2f} s", f"{ms:.2f} s (same tables)",
                  f"{ml / ms:.2f}x", "<= 1.3x"))
+
+    # File > Open of the JSONL into a new dataset, whole process (spawn to exit) against the
+    # baseline's whole process
+    p_lima, p_base = [], []
+    for _ in range(args.runs):
+        p_base.append(process_time("baseline_import", src, fresh(tmp, "pbase.db")))
+        p_lima.append(process_time("open_as_new", src, fresh(tmp, "open.lima.db")))
+    ml, mb = statistics.median(p_lima), statistics.median(p_base)
+    rows.append(("open the JSONL as a new dataset, whole process (+ first page)", f"{ml:.2f} s",
+                 f"{mb:.2f} s (whole process)", f"{ml / mb:.2f}x", "<= 1.1 s (LIMA-GUI)"))
 
     # export
     lima_db = tmp / "lima.lima.db"

@@ -9,6 +9,11 @@ closed the connection before the server finished.
 
 Behaviour is chosen per request: `server.default`, overridden by the first `server.rules` entry
 whose text occurs in the raw request body (so a subprocess test can steer it through chat text).
+
+Two server-wide modes of home servers under load (issue 15): `one_at_a_time` (llama-cpp-python:
+a new request cuts the stream that is running, which then ends with `[DONE]` and no finish
+reason) and `busy_over = N` (more than N requests at once are answered `busy_status`, 429 or
+503, with `busy_retry_after` as the Retry-After header when set).
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ class Record:
     auth: str | None
     client_closed: bool = False
     finished: bool = False
+    cut: bool = False  # ended early by a newer request (one_at_a_time)
+    status: int = 200
+    at: float = 0.0  # time.monotonic() when the request arrived
+    ended: float = 0.0  # when the answer was complete
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,14 +135,44 @@ class _Handler(BaseHTTPRequestHandler):
         rec.finished = True
 
     def do_POST(self) -> None:
-        with self.server._lock:
-            self.server.in_flight += 1
-            self.server.max_in_flight = max(self.server.max_in_flight, self.server.in_flight)
+        srv = self.server
+        with srv._lock:
+            srv.in_flight += 1
+            srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+            busy = srv.busy_over is not None and srv.in_flight > srv.busy_over
+            self._cut: threading.Event | None = None
+            if srv.one_at_a_time and not busy:
+                if srv.running is not None:
+                    srv.running.set()  # cut the stream that runs now
+                srv.running = self._cut = threading.Event()
         try:
-            self._post()
+            if busy:
+                self._busy()
+            else:
+                self._post()
         finally:
-            with self.server._lock:
-                self.server.in_flight -= 1
+            with srv._lock:
+                srv.in_flight -= 1
+                if self._cut is not None and srv.running is self._cut:
+                    srv.running = None
+
+    def _busy(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        rec = self.server.record(self, json.loads(raw) if raw else {})
+        rec.status = self.server.busy_status
+        message = "Rate limit reached, slow down" if rec.status == 429 else "Server busy, try again later"
+        data = json.dumps({"error": {"message": message, "type": "rate_limit_error" if rec.status == 429 else
+                                     "server_error", "param": None, "code": None}}).encode()
+        self.send_response(rec.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if self.server.busy_retry_after is not None:
+            self.send_header("Retry-After", self.server.busy_retry_after)
+        self.end_headers()
+        self.wfile.write(data)
+        rec.finished = True
+        rec.ended = time.monotonic()
 
     def _post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -248,6 +287,13 @@ class _Handler(BaseHTTPRequestHandler):
                 last.update(text="", logprobs=None)
             events.append({**base, "choices": [last]})
         for n, ev in enumerate(events):
+            if self._cut is not None and self._cut.is_set():
+                # llama-cpp-python: a newer request ends this stream, [DONE] without a finish reason
+                rec.cut = True
+                if self._event("[DONE]", rec) and self._chunk(b"", rec):
+                    rec.finished = True
+                    rec.ended = time.monotonic()
+                return
             if b.cut_after is not None and n >= b.cut_after:
                 # Hang up without the terminating chunk: the client sees an incomplete body.
                 self.close_connection = True
@@ -265,6 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if self._event("[DONE]", rec) and self._chunk(b"", rec):
             rec.finished = True
+            rec.ended = time.monotonic()
 
     def _whole(self, b: Behaviour, model: str, text: str, chat: bool) -> None:
         if chat:
@@ -295,6 +342,11 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[Record] = []
         self.in_flight = 0
         self.max_in_flight = 0  # most POSTs handled at the same time
+        self.one_at_a_time = False
+        self.running: threading.Event | None = None  # set to cut the stream that runs (one_at_a_time)
+        self.busy_over: int | None = None
+        self.busy_status = 429
+        self.busy_retry_after: str | None = None
         self._lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -304,7 +356,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
     def record(self, handler: _Handler, body: dict[str, Any] | None) -> Record:
-        rec = Record(handler.path, handler.command, body, handler.headers.get("Authorization"))
+        rec = Record(handler.path, handler.command, body, handler.headers.get("Authorization"), at=time.monotonic())
         with self._lock:
             self.requests.append(rec)
         return rec
@@ -388,6 +440,14 @@ class OpenAIServer:
     @property
     def max_in_flight(self) -> int:
         return self._srv.max_in_flight
+
+    def serve_one_at_a_time(self, on: bool = True) -> None:
+        """llama-cpp-python's way: a new request cuts the running stream ([DONE], no finish reason)."""
+        self._srv.one_at_a_time = on
+
+    def busy_above(self, n: int | None, status: int = 429, retry_after: str | None = None) -> None:
+        """Answer `status` (429 or 503) to requests beyond `n` at once, with Retry-After if given."""
+        self._srv.busy_over, self._srv.busy_status, self._srv.busy_retry_after = n, status, retry_after
 
     def posts(self) -> list[Record]:
         return [r for r in self.requests if r.method == "POST"]

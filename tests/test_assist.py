@@ -245,8 +245,30 @@ def test_chatml_renders_tool_calls():
     msgs = [{"role": "assistant", "content": None, "tool_calls": [
         {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]},
         {"role": "tool", "content": "ok", "tool_call_id": "c"}]
-    assert chatml_prompt(msgs, "") == ('<|im_start|>assistant\n\n<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n'
+    assert chatml_prompt(msgs, "") == ('<|im_start|>assistant\n<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n'
                                        "</tool_call><|im_end|>\n<|im_start|>tool\nok<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_continue_with_completions_sends_the_chats_tools(openai_server: OpenAIServer):
+    """Issue 15: the ChatML prompt for continue carried no tool definitions. It now lays them out
+    as the token counts do (tokens.render_chatml): a # Tools block in the system turn."""
+    from lima_tk.model import Tool
+    from lima_tk.tokens import render_chatml
+
+    c = chat("weather in Oslo?", "Let me check")
+    c.tools = [Tool("get_weather", "Weather of a city", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    req = continue_request(c, 2, "completions")
+    stream_reply(config(openai_server), req)
+    prompt = openai_server.posts()[0].body["prompt"]
+    assert prompt.startswith("<|im_start|>system\nBe brief.\n\n# Tools\n\n<tools>\n")
+    assert '"name": "get_weather"' in prompt and '"description": "Weather of a city"' in prompt
+    assert prompt.endswith("<|im_start|>assistant\nLet me check")
+    # exactly the layout the counts use, up to the partial reply
+    counted = render_chatml(c)
+    assert counted.startswith(prompt) and counted[len(prompt):] == "<|im_end|>\n"
+    # a caller's own two-argument template is still called as before
+    req = continue_request(c, 2, "completions", template=lambda messages, partial: f"MINE {partial}")
+    assert req.prompt == "MINE Let me check"
 
 
 # -- errors in plain words ---------------------------------------------------------------------

@@ -95,7 +95,9 @@ def test_failures_are_listed_per_chat_and_exit_1(openai_server: OpenAIServer, db
     assert "failed: 2 chats" in r.stderr
     assert f"chat {bad} 'broken one': the server failed (HTTP 500: GPU on fire)" in r.stderr
     assert f"chat {cut} 'cut one': the reply was cut off" in r.stderr
-    assert "try --concurrency 1" in r.stderr
+    # a stream cut while others ran is sent again (tests/test_generate_adaptive.py); the last try
+    # of this one ran alone, so it is a real failure, reported, not retried forever
+    assert len([p for p in openai_server.posts() if "CUTME" in str(p.body)]) <= 2
     with DatasetStore(db_path) as s:
         assert s.get_messages(ok)[-1].content == "Echo: hello"
         assert s.get_messages(bad)[-1].role == "user"

@@ -412,6 +412,24 @@ def test_continuation_prompt_uses_the_tokenizers_own_template(folder: Path, tmp_
         continue_request(chat, 2, "completions", template=bad)
 
 
+def test_continuation_prompt_passes_the_tools_to_the_template(tmp_path: Path) -> None:
+    """Issue 15: continuing with the model's own template renders the chat's tools as the template
+    does (it reads `tools`), not without them."""
+    from lima_tk.assist import continue_request
+
+    template = ("{% if tools %}[tools:{% for t in tools %}{{ t.function.name }};{% endfor %}]{% endif %}"
+                "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}")
+    model_folder(tmp_path / "tools", template=template)
+    render = tokens.continuation_template(load_counter(str(tmp_path / "tools")))
+    assert render is not None
+    chat = Chat(messages=[Message("user", "hi"), Message("assistant", "par")],
+                tools=[Tool("lookup", "find", {"type": "object"}), Tool("add")])
+    prompt = continue_request(chat, 1, "completions", template=render).prompt
+    assert prompt == "[tools:lookup;add;]<user>hi<assistant>par"
+    chat.tools = []
+    assert continue_request(chat, 1, "completions", template=render).prompt == "<user>hi<assistant>par"
+
+
 # -- issue 17: ChatML with a system prompt and tools, text beside calls, edits of calls and tools --
 
 

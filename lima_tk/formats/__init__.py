@@ -240,9 +240,11 @@ def import_files(
             assert spec.read is not None
             lines = LineReader(path, progress, cancel, offset, total)
             ctx = ReadContext(store, path, spec.name, tag_list, lines, options, head)
-            chats = _checked(ctx, spec.read(ctx))
+            chats: Iterable[Chat] = _checked(ctx, spec.read(ctx))
+            if known is not None:
+                chats = known.filter(ctx, chats)
             try:
-                result = store.add_chats(chats if known is None else known.filter(ctx, chats), label)
+                result = store.add_chats(chats, label, bulk=True)
             except RecursionError:  # a value nested deeper than a reader or the store can walk
                 raise FormatError(str(path), ctx.line or None, NESTED_TOO_DEEP) from None
             report = ctx.report
@@ -300,12 +302,17 @@ class _Known:
             seen.setdefault(fingerprint(msgs), chat_id)
         return seen
 
+    def load(self) -> None:
+        """Read the dataset's fingerprints now (the store's thread only)."""
+        if self.seen is None:
+            self.seen = self._load()
+
     def filter(self, ctx: ReadContext, chats: Iterable[Chat]) -> Iterator[Chat]:
         from lima_tk.validate import fingerprint
 
-        if self.seen is None:
-            self.seen = self._load()
+        self.load()
         seen = self.seen
+        assert seen is not None
         for chat in chats:
             if chat.messages:
                 fp = fingerprint(chat.messages)

@@ -105,10 +105,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every line: json.loads(text, parse_constant=...) would build a new one per call.
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def loads_line(text: str, path: Path, line: int, complete: bool = True) -> Any:
     """Parse one JSON line; errors name the line (a last line without newline is 'truncated')."""
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _DECODE(text)
     except json.JSONDecodeError as e:
         what = f"invalid JSON: {e.msg} at column {e.colno}"
         raise FormatError(str(path), line, f"truncated last line ({what})" if not complete else what) from None

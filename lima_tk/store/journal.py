@@ -62,6 +62,12 @@ class Step:
     undone: bool
 
 
+# Kinds whose coalescing changes join their step even when newer steps lie on top of it: a
+# streamed reply ("generate", target = the message) stays one undo step while the user edits
+# other messages meanwhile (issue 15). See Journal.change.
+REACH_BACK_KINDS = frozenset({"generate"})
+
+
 class Entry:
     """The journal entry of the change in progress. Tk thread (or the store's owner) only."""
 
@@ -140,6 +146,14 @@ class Journal:
         Nested calls join the outer entry, so a compound edit is one undo step. With
         `coalesce`, the change merges into the newest entry when that entry has the same
         kind and target and has not been undone (consecutive typing in one message).
+
+        A kind in REACH_BACK_KINDS (a streamed reply, target = its message) merges into the
+        newest entry of that kind and target even when newer steps lie on top of it, as long
+        as none of the entries from it upwards is undone (a redo tail is never reached past).
+        Those newer steps then hold before images of the message from before this change:
+        every column this change alters is carried into their images where they still show
+        the value it had, so undoing a newer step (a message inserted above the reply shifts
+        its position and images it) never takes back text the stream wrote after it.
         """
         if self._current is not None:
             yield self._current
@@ -148,12 +162,29 @@ class Journal:
         try:
             with immediate(conn):
                 entry = None
+                newer = False
                 if coalesce:
                     top = conn.execute(
                         "SELECT id, kind, target, undone FROM journal ORDER BY id DESC LIMIT 1"
                     ).fetchone()
                     if top and top[1] == kind and top[2] == target and not top[3]:
                         entry = Entry(self, top[0], coalesced=True)
+                    elif top and kind in REACH_BACK_KINDS and target is not None:
+                        own = conn.execute(
+                            "SELECT id FROM journal WHERE kind = ? AND target = ? AND undone = 0 "
+                            "ORDER BY id DESC LIMIT 1", (kind, target)).fetchone()
+                        if own and not conn.execute(
+                                "SELECT EXISTS (SELECT 1 FROM journal WHERE id > ? AND undone = 1)",
+                                (own[0],)).fetchone()[0]:
+                            entry = Entry(self, own[0], coalesced=True)
+                            newer = True
+                if newer:
+                    assert entry is not None and target is not None
+                    before = self._message_row(target)
+                    self._current = entry
+                    yield entry
+                    self._carry_into_newer(entry.id, target, before)
+                    return
                 if entry is None:
                     # A new step cuts the redo tail.
                     conn.execute("DELETE FROM journal WHERE undone = 1")
@@ -168,6 +199,25 @@ class Journal:
                     self._trim()
         finally:
             self._current = None
+
+    def _message_row(self, message_id: int) -> dict[str, object] | None:
+        cols = self.columns("messages")
+        row = self.conn.execute(f"SELECT {', '.join(cols)} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return dict(zip(cols, row, strict=True)) if row else None
+
+    def _carry_into_newer(self, entry_id: int, message_id: int, before: dict[str, object] | None) -> None:
+        """After a change merged into an older step: the columns of the message it altered are
+        carried into the before images that newer steps hold of it, where those still show the
+        value from before the change (a newer step that changed that column itself keeps its own)."""
+        after = self._message_row(message_id)
+        if before is None or after is None:
+            return
+        for col, old in before.items():
+            if col == "id" or after[col] == old:
+                continue
+            self.conn.execute(
+                f"UPDATE journal_messages SET {col} = ? WHERE entry_id > ? AND side = 0 AND id = ? AND {col} IS ?",
+                (after[col], entry_id, message_id, old))
 
     def _trim(self) -> None:
         if self.cap <= 0:
