@@ -59,10 +59,41 @@ def explain(exc: BaseException, config: AssistConfig, partial: Reply | None = No
     endpoint = {"chat": "/chat/completions", "completion": "/completions", "models": "/models"}.get(kind, "")
     got = partial is not None and (partial.chunks > 0 or bool(partial.text))
     if isinstance(exc, openai.APIStatusError):
-        err = _status_error(exc, config, partial, url, endpoint)
+        err = _status_error(exc, config, partial, url, endpoint, kind)
         err.retry_after = retry_after_of(exc)
         return err
-    return _other_error(exc, config, partial, url, got)
+    if isinstance(exc, openai.APITimeoutError):
+        if got:
+            return AssistError(f"the stream stalled: nothing from {url} for {config.timeout:g} s",
+                               "timeout", None, partial)
+        return AssistError(f"no answer from {url} within {config.timeout:g} s (timeout)", "timeout", None, partial)
+    if isinstance(exc, openai.APIConnectionError):
+        reason = _cause_text(exc)
+        if got:
+            return AssistError(f"the stream broke off mid-way ({reason})", "broken", None, partial)
+        low = reason.lower()
+        host = urlsplit(config.base_url).netloc.rpartition("@")[2] or url
+        if "refused" in low:
+            return AssistError(f"cannot connect to {host}: connection refused (is the server running?)",
+                               "connection", None, partial)
+        if any(s in low for s in ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")):
+            return AssistError(f"cannot find the host {host}: check the base URL", "connection", None, partial)
+        if "ssl" in low or "certificate" in low or "tls" in low:
+            return AssistError(f"secure connection to {url} failed ({reason}); if the server speaks plain HTTP, "
+                               "use an http:// base URL", "connection", None, partial)
+        if "disconnected" in low:  # "Server disconnected without sending a response."
+            return AssistError(f"{host} closed the connection without answering", "connection", None, partial)
+        return AssistError(f"cannot reach {url} ({reason})", "connection", None, partial)
+    if isinstance(exc, openai.APIError):  # an error event inside the stream
+        msg = _scrub(exc.message or str(exc), config)
+        where = " mid-stream" if got else ""
+        return AssistError(f"the server reported an error{where}: {msg}", "server", None, partial)
+    if isinstance(exc, ValueError):  # a data line that is not JSON
+        return AssistError(f"{url} sent something that is not an OpenAI stream ({_scrub(str(exc), config)[:200]})",
+                           "protocol", None, partial)
+    if isinstance(exc, openai.OpenAIError):
+        return AssistError(_scrub(str(exc), config), "client", None, partial)
+    return AssistError(f"{type(exc).__name__}: {_scrub(str(exc), config)}", "client", None, partial)
 
 
 def retry_after_of(exc: BaseException) -> float | None:
@@ -88,13 +119,16 @@ def retry_after_of(exc: BaseException) -> float | None:
         return None
 
 
-def _status_error(exc: Any, config: AssistConfig, partial: Reply | None, url: str, endpoint: str) -> AssistError:
+def _status_error(exc: Any, config: AssistConfig, partial: Reply | None, url: str, endpoint: str,
+                  kind: str) -> AssistError:
     """An HTTP error answer in plain words."""
     status = exc.status_code
     detail = _server_message(exc, config)
     said = f"HTTP {status}" + (f": {detail}" if detail else "")
     code = (exc.code or "").lower()
-    if code == "model_not_found" or (status == 404 and "model" in detail.lower()):
+    # A 404 that names a model is about the model, except from /models itself: there it is the
+    # URL that is wrong ("Cannot GET /v1/models").
+    if code == "model_not_found" or (status == 404 and "model" in detail.lower() and kind != "models"):
         return AssistError(f"the server does not know the model {config.model!r} ({said}); "
                            "pick one the server lists", "model", status, partial)
     if status == 401:
@@ -122,44 +156,6 @@ def _status_error(exc: Any, config: AssistConfig, partial: Reply | None, url: st
     return AssistError(f"unexpected answer from the server ({said})", "http", status, partial)
 
 
-def _other_error(exc: BaseException, config: AssistConfig, partial: Reply | None, url: str,
-                 got: bool) -> AssistError:
-    """A failure without an HTTP status (timeouts, connections, stream errors) in plain words."""
-    openai = require_openai()
-    if isinstance(exc, openai.APITimeoutError):
-        if got:
-            return AssistError(f"the stream stalled: nothing from {url} for {config.timeout:g} s",
-                               "timeout", None, partial)
-        return AssistError(f"no answer from {url} within {config.timeout:g} s (timeout)", "timeout", None, partial)
-    if isinstance(exc, openai.APIConnectionError):
-        reason = _cause_text(exc)
-        if got:
-            return AssistError(f"the stream broke off mid-way ({reason})", "broken", None, partial)
-        low = reason.lower()
-        host = urlsplit(config.base_url).netloc.rpartition("@")[2] or url
-        if "refused" in low:
-            return AssistError(f"cannot connect to {host}: connection refused (is the server running?)",
-                               "connection", None, partial)
-        if any(s in low for s in ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")):
-            return AssistError(f"cannot find the host {host}: check the base URL", "connection", None, partial)
-        if "ssl" in low or "certificate" in low or "tls" in low:
-            return AssistError(f"secure connection to {url} failed ({reason}); if the server speaks plain HTTP, "
-                               "use an http:// base URL", "connection", None, partial)
-        if "without sending a response" in low or "disconnected" in low:
-            return AssistError(f"{host} closed the connection without answering", "connection", None, partial)
-        return AssistError(f"cannot reach {url} ({reason})", "connection", None, partial)
-    if isinstance(exc, openai.APIError):  # an error event inside the stream
-        msg = _scrub(exc.message or str(exc), config)
-        where = " mid-stream" if got else ""
-        return AssistError(f"the server reported an error{where}: {msg}", "server", None, partial)
-    if isinstance(exc, ValueError):  # a data line that is not JSON
-        return AssistError(f"{url} sent something that is not an OpenAI stream ({_scrub(str(exc), config)[:200]})",
-                           "protocol", None, partial)
-    if isinstance(exc, openai.OpenAIError):
-        return AssistError(_scrub(str(exc), config), "client", None, partial)
-    return AssistError(f"{type(exc).__name__}: {_scrub(str(exc), config)}", "client", None, partial)
-
-
 def interrupted(config: AssistConfig, reply: Reply) -> AssistError:
     if not reply.chunks:
         msg = (f"{safe_url(config.base_url)} ended the stream without sending anything; is it an "
@@ -171,16 +167,15 @@ def interrupted(config: AssistConfig, reply: Reply) -> AssistError:
 
 
 def _server_message(exc: Any, config: AssistConfig) -> str:
+    # The openai SDK already took the error object out of {"error": {...}}; one more level is for
+    # servers that nest it twice. FastAPI's {"detail": ...} and a bare {"message": ...} are read too.
     body = exc.body
+    if isinstance(body, dict) and "error" in body:
+        body = body["error"]
     msg = ""
     if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            msg = str(inner.get("message") or inner.get("detail") or "")
-        elif isinstance(inner, str):
-            msg = inner
-        msg = msg or str(body.get("detail") or body.get("message") or "")
-    elif isinstance(body, str) and not body.lstrip().startswith("<"):
+        msg = str(body.get("message") or body.get("detail") or "")
+    elif isinstance(body, str) and not body.startswith("<"):  # (the SDK strips the text) an HTML page: nothing
         msg = body
     return _scrub(" ".join(msg.split())[:300], config)
 
@@ -193,7 +188,7 @@ def _cause_text(exc: BaseException) -> str:
         if seen is None:
             break
         text = str(seen)
-        if text and text not in ("Connection error.", "Request timed out."):
+        if text and text != "Connection error.":  # the SDK's own words (a timeout is explained before)
             reason = text
         seen = seen.__cause__ or seen.__context__
     return " ".join(reason.split())[:200] or "connection error"

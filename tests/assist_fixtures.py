@@ -33,10 +33,17 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "con
         time.sleep(0.01)
 
 
+# Sockets behind refused_port(): kept bound for the whole test session.
+_held: list[socket.socket] = []
+
+
 def refused_port() -> int:
-    """A loopback port with nothing listening (bound, then closed): connections are refused."""
-    s = socket.socket()
+    """A loopback port whose connections are refused, for as long as the tests run.
+
+    The port is held by a socket that is bound but never listens: the kernel answers a connect
+    to it with a reset (ECONNREFUSED), and no other program can take the port meanwhile. (A port
+    that was bound and then closed could be taken by anyone, e.g. a parallel test's server.)"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _held.append(s)
+    return s.getsockname()[1]

@@ -8,12 +8,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from lima_tk.store import DatasetStore
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 _xvfb: subprocess.Popen | None = None
+
+# Hypothesis profiles. "ci" (the default) is derandomized and sized so that all property tests
+# together stay well under a minute on a loaded 2-core machine; "dev" searches much longer with a
+# fresh seed each run (HYPOTHESIS_PROFILE=dev pytest tests/test_properties*.py); "mutation" is the
+# short fixed run scripts/mutation.py uses for every mutant.
+_slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40, print_blob=True,
+                          suppress_health_check=_slow_ok)
+settings.register_profile("dev", deadline=None, max_examples=1000, print_blob=True, suppress_health_check=_slow_ok)
+settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=25, database=None,
+                          suppress_health_check=_slow_ok)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _start_xvfb() -> None:

@@ -4,7 +4,10 @@ It speaks `/v1/models`, `/v1/chat/completions` and `/v1/completions` with SSE st
 HTTP/1.1 chunked encoding, and misbehaves on request: delays, HTTP errors in the OpenAI error
 shape, tool-call deltas, a stream cut off mid-way (no terminating chunk: the client sees a broken
 body), a stream that ends with `[DONE]` but no `finish_reason` (what llama.cpp's server does to a
-running stream when a second request arrives). Every request is recorded, with whether the client
+running stream when a second request arrives). It can also send the valid stream shapes real
+servers differ in: the last text in the finish chunk (vLLM), tool-call names and arguments split
+over many chunks, parallel calls interleaved, a chunk with an empty `choices` list, a usage-only
+final chunk, and a stray second choice. Every request is recorded, with whether the client
 closed the connection before the server finished.
 
 Behaviour is chosen per request: `server.default`, overridden by the first `server.rules` entry
@@ -51,6 +54,19 @@ class Behaviour:
     # `status` error only without streaming); tool_calls fragments mirrored in function_call.
     empty_stream_on_error: bool = False
     mirror_function_call: bool = False
+    # Stream shapes real servers send (all valid OpenAI streams):
+    finish_with_text: bool = False  # the last delta carries finish_reason too (vLLM), no separate chunk
+    empty_choices_first: bool = False  # first chunk has "choices": [] (Azure's prompt_filter_results)
+    usage_chunk: bool = False  # after the finish, a chunk with "choices": [] and usage (include_usage)
+    stray_choice: bool = False  # every chunk also carries a choice with index 1 (n > 1 not asked for)
+    tool_pieces: int = 3  # each tool call's arguments arrive in this many fragments
+    tool_name_pieces: int = 1  # ... and its name in this many (the first one with the id)
+    tool_calls_together: bool = False  # parallel calls: fragment i of every call in one chunk
+    legacy_function_call: bool = False  # the (first) call only as legacy `function_call` deltas
+    tool_id_alone: bool = False  # a call's first fragment has its id and no `function` at all
+    error_body: str | None = None  # with `status`: this body as it is, instead of the OpenAI error shape
+    error_content_type: str = "application/json"
+    hang_up: bool = False  # read the request, then close the connection without any answer
 
 
 @dataclass
@@ -59,6 +75,7 @@ class Record:
     method: str
     body: dict[str, Any] | None
     auth: str | None
+    host: str | None = None  # the Host header (through a proxy: the host the client thinks it talks to)
     client_closed: bool = False
     finished: bool = False
     cut: bool = False  # ended early by a newer request (one_at_a_time)
@@ -87,6 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, b: Behaviour, status: int | None = None, message: str | None = None,
                code: str | None = None) -> None:
         status = status or b.status or 500
+        if b.error_body is not None and message is None:
+            data = b.error_body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", b.error_content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         err = {"message": message or b.error_message, "type": b.error_type, "param": None,
                "code": code if code is not None else b.error_code}
         self._json(status, {"error": err})
@@ -123,10 +148,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes ---------------------------------------------------------------------------
 
+    def _route(self) -> bool:
+        """Proxy requests (absolute URLs) are served as if sent here; `server.redirects` answer
+        307. False when the request was answered already."""
+        if self.path.startswith(("http://", "https://")):
+            self.path = "/" + self.path.split("://", 1)[1].partition("/")[2]
+        for old, new in self.server.redirects.items():
+            if self.path.startswith(old):
+                if self.command == "POST":
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.server.record(self, None)
+                self.send_response(307)
+                self.send_header("Location", new + self.path[len(old):])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+        return True
+
     def do_GET(self) -> None:
+        if not self._route():
+            return
         rec = self.server.record(self, None)
         if self.path.rstrip("/") == "/v1/models":
-            if not self._auth_ok(rec):
+            if not self._wait(self.server.models_delay, rec) or not self._auth_ok(rec):
+                return
+            if self.server.models_status:
+                self._error(Behaviour(), self.server.models_status, "models are unavailable")
                 return
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.server.models]
             self._json(200, {"object": "list", "data": data})
@@ -135,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         rec.finished = True
 
     def do_POST(self) -> None:
+        if not self._route():
+            return
         srv = self.server
         with srv._lock:
             srv.in_flight += 1
@@ -183,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         rec = self.server.record(self, body)
         b = self.server.behaviour_for(raw)
+        if b.hang_up:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if not self._wait(b.delay, rec):
             return
         path = self.path.rstrip("/")
@@ -264,28 +317,50 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 choice = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
             events.append({**base, "choices": [choice]})
-        if chat:
-            for i, tc in enumerate(b.tool_calls):
-                args = tc.get("arguments", "")
-                third = max(1, len(args) // 3)
-                first = {"index": i, "id": tc["id"], "type": "function",
-                         "function": {"name": tc["name"], "arguments": ""}}
-                frags = [first] + [{"index": i, "function": {"arguments": args[j:j + third]}}
-                                   for j in range(0, len(args), third)]
-                for frag in frags:
-                    delta: dict[str, Any] = {"tool_calls": [frag]}
-                    if b.mirror_function_call:
-                        fn = frag["function"]
-                        delta["function_call"] = {"name": fn.get("name"), "arguments": fn.get("arguments")}
-                    events.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-        if not b.no_finish:
-            finish = "tool_calls" if (b.tool_calls and b.finish == "stop") else b.finish
-            last: dict[str, Any] = {"index": 0, "finish_reason": finish}
-            if chat:
-                last["delta"] = {}
+        if chat and b.tool_calls and b.legacy_function_call:
+            for frag in _tool_fragments(0, b.tool_calls[0], b):
+                fn = frag.get("function", {})
+                fc = {k: fn[k] for k in ("name", "arguments") if k in fn}
+                events.append({**base, "choices": [{"index": 0, "delta": {"function_call": fc},
+                                                    "finish_reason": None}]})
+        elif chat and b.tool_calls:
+            per_call = [_tool_fragments(i, tc, b) for i, tc in enumerate(b.tool_calls)]
+            if b.tool_calls_together:  # fragment j of every call in one delta
+                steps = [[frags[j] for frags in per_call if j < len(frags)]
+                         for j in range(max(len(f) for f in per_call))]
             else:
-                last.update(text="", logprobs=None)
-            events.append({**base, "choices": [last]})
+                steps = [[frag] for frags in per_call for frag in frags]
+            for step in steps:
+                delta: dict[str, Any] = {"tool_calls": step}
+                if b.mirror_function_call:
+                    fn = step[0].get("function", {})
+                    delta["function_call"] = {"name": fn.get("name"), "arguments": fn.get("arguments")}
+                events.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        if not b.no_finish:
+            finish = ("function_call" if b.legacy_function_call else "tool_calls") \
+                if (b.tool_calls and b.finish == "stop") else b.finish
+            carrier = events[-1]["choices"][0] if events and events[-1]["choices"] else None
+            if b.finish_with_text and carrier is not None and (carrier.get("text") or carrier.get("delta")):
+                carrier["finish_reason"] = finish
+            else:
+                last: dict[str, Any] = {"index": 0, "finish_reason": finish}
+                if chat:
+                    last["delta"] = {}
+                else:
+                    last.update(text="", logprobs=None)
+                events.append({**base, "choices": [last]})
+        if b.empty_choices_first:
+            events.insert(0, {**base, "choices": [], "prompt_filter_results": [{"prompt_index": 0}]})
+        if b.stray_choice:
+            for ev in events:
+                if ev["choices"]:
+                    stray = {"index": 1, "finish_reason": None}
+                    stray.update({"delta": {"content": "STRAY"}} if chat else {"text": "STRAY", "logprobs": None})
+                    ev["choices"] = [stray, *ev["choices"]]  # listed first: it must be skipped, not end the chunk
+        if b.usage_chunk:
+            n = len(events)
+            events.append({**base, "choices": [],
+                           "usage": {"prompt_tokens": 7, "completion_tokens": n, "total_tokens": 7 + n}})
         for n, ev in enumerate(events):
             if self._cut is not None and self._cut.is_set():
                 # llama-cpp-python: a newer request ends this stream, [DONE] without a finish reason
@@ -347,6 +422,9 @@ class _Server(ThreadingHTTPServer):
         self.busy_over: int | None = None
         self.busy_status = 429
         self.busy_retry_after: str | None = None
+        self.redirects: dict[str, str] = {}  # path prefix -> new prefix, answered with 307
+        self.models_status: int | None = None  # /v1/models answers this HTTP error
+        self.models_delay = 0.0
         self._lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -356,7 +434,8 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
     def record(self, handler: _Handler, body: dict[str, Any] | None) -> Record:
-        rec = Record(handler.path, handler.command, body, handler.headers.get("Authorization"), at=time.monotonic())
+        rec = Record(handler.path, handler.command, body, handler.headers.get("Authorization"),
+                     handler.headers.get("Host"), at=time.monotonic())
         with self._lock:
             self.requests.append(rec)
         return rec
@@ -371,8 +450,17 @@ class _Server(ThreadingHTTPServer):
 class OpenAIServer:
     """Start with `OpenAIServer().start()`; `base_url` is `http://127.0.0.1:<port>/v1`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """`tls`: (certificate file, key file) to speak HTTPS."""
         self._srv = _Server()
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self._srv.socket = ctx.wrap_socket(self._srv.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="openai-test-server", daemon=True)
 
@@ -397,7 +485,12 @@ class OpenAIServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
+
+    @property
+    def server(self) -> _Server:
+        """The server object itself: `redirects`, `models_status`, `models_delay`."""
+        return self._srv
 
     @property
     def default(self) -> Behaviour:
@@ -461,6 +554,20 @@ def _last_user_text(body: dict[str, Any]) -> str:
             c = m.get("content")
             return c if isinstance(c, str) else json.dumps(c)
     return ""
+
+
+def _tool_fragments(i: int, tc: dict[str, str], b: Behaviour) -> list[dict[str, Any]]:
+    """One tool call as stream fragments: id and the first piece of the name, the rest of the
+    name, then the arguments in pieces (OpenAI sends the whole name at once; others do not)."""
+    name, args = tc["name"], tc.get("arguments", "")
+    names = _split(name, b.tool_name_pieces) if name else [""]
+    frags: list[dict[str, Any]] = [{"index": i, "id": tc["id"], "type": "function",
+                                    "function": {"name": names[0], "arguments": ""}}]
+    if b.tool_id_alone:
+        frags = [{"index": i, "id": tc["id"], "type": "function"}, {"index": i, "function": {"name": names[0]}}]
+    frags += [{"index": i, "function": {"name": piece}} for piece in names[1:]]
+    frags += [{"index": i, "function": {"arguments": piece}} for piece in (_split(args, b.tool_pieces) if args else [])]
+    return frags
 
 
 def _split(text: str, n: int) -> list[str]:

@@ -194,8 +194,31 @@ def _check_target(out: Path, dataset: Path | None = None) -> None:
         if not ours:
             raise LimaError(f"{out}: the folder is not empty and not an earlier lima-tk hf export; "
                             "choose a new or empty folder")
+        # The old folder is replaced whole: anything in it that an export did not write (a git
+        # clone's .git, the user's notes, another split) would be deleted with it. Refuse instead.
+        theirs = _foreign(out)
+        if theirs:
+            shown = ", ".join(theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+            raise LimaError(f"{out}: holds files that are not from lima-tk ({shown}); nothing was changed: "
+                            "choose a new or empty folder, or move them out first")
     if not out.parent.is_dir():
         raise LimaError(f"{out}: cannot write (no folder {out.parent})")
+
+
+# Every file name an hf export may write under data/ (both configurations, both splits).
+DATA_FILES = ("train.jsonl", "test.jsonl", "tools-train.jsonl", "tools-test.jsonl")
+
+
+def _foreign(out: Path) -> list[str]:
+    """What is in an earlier export folder besides README.md and the data files an export writes."""
+    theirs = [p.name for p in out.iterdir() if p.name not in ("README.md", "data")]
+    data = out / "data"
+    if data.is_symlink() or (data.exists() and not data.is_dir()):
+        theirs.append("data")
+    elif data.is_dir():
+        theirs += [f"data/{p.name}" for p in data.iterdir()
+                   if p.name not in DATA_FILES or p.is_symlink() or not p.is_file()]
+    return sorted(theirs)
 
 
 def export_folder(
@@ -285,7 +308,7 @@ def export_folder(
         with open(tmp / "README.md", "w", encoding="utf-8", newline="\n") as f:
             f.write(card)
             f.flush()
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # like the data files: whole on disk before the folder is renamed in
         _replace(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)

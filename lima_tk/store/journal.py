@@ -22,6 +22,7 @@ in step, so they need no journal of their own.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,7 +118,7 @@ class Journal:
 
     def __init__(self, conn: sqlite3.Connection, cap: int = DEFAULT_CAP) -> None:
         self.conn = conn
-        self.cap = cap
+        self.cap = cap  # used when the dataset has no journal_cap setting
         self._cols: dict[str, list[str]] = {}
         self._current: Entry | None = None
 
@@ -219,11 +220,21 @@ class Journal:
                 f"UPDATE journal_messages SET {col} = ? WHERE entry_id > ? AND side = 0 AND id = ? AND {col} IS ?",
                 (after[col], entry_id, message_id, old))
 
+    def current_cap(self) -> int:
+        """The dataset's `journal_cap` as stored now (0: no limit). Read from the file, not kept:
+        another process, or an undo of the setting itself, may have changed it since."""
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'journal_cap'").fetchone()
+        try:
+            return int(json.loads(row[0])) if row else self.cap
+        except (TypeError, ValueError):
+            return self.cap
+
     def _trim(self) -> None:
-        if self.cap <= 0:
+        cap = self.current_cap()
+        if cap <= 0:
             return
         row = self.conn.execute(
-            "SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?", (self.cap,)
+            "SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?", (cap,)
         ).fetchone()
         if row:
             self.conn.execute("DELETE FROM journal WHERE id <= ?", (row[0],))

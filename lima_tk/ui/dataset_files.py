@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,9 +185,20 @@ class DatasetFiles:
 
     def _import_new(self, src: Path, dest: Path, options: dict[str, Any] | None = None,
                     allow_duplicates: bool = False) -> Job:
+        created = threading.Event()  # set by the worker once `dest` is a file it made
+
         def work(job: Job):
             from lima_tk.formats import import_file
 
+            # Claim the name now, atomically: the check when it was asked may be old (an options
+            # dialog was open meanwhile; another import took the name). An existing dataset is
+            # never imported into, and so never removed when this import fails.
+            try:
+                os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                raise DatasetError(f"{dest.name} already exists in {dest.parent}; nothing was imported into it "
+                                   "(choose another name)") from None
+            created.set()
             with DatasetStore(dest) as s:
                 return import_file(s, src, "auto", progress=job.progress, cancel=job.cancel_event, options=options,
                                    allow_duplicates=allow_duplicates)
@@ -196,7 +208,8 @@ class DatasetFiles:
             self.import_done(report, src)
 
         def failed(exc: BaseException | None = None):
-            _remove_dataset(dest)
+            if created.is_set():
+                _remove_dataset(dest)
             if exc is None:
                 self.status(f"Import of {src.name} cancelled; nothing was created")
             else:

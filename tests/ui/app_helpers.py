@@ -35,15 +35,21 @@ def write_openai_jsonl(path: Path, n: int, prefix: str = "imported") -> Path:
     return path
 
 
-def app_factory(db_path: Path):
+def app_factory(db_path: Path, count_tokens: bool = False):
     """Body of each test module's `make_app` fixture: an App factory with short poll/debounce
-    intervals; every App is closed after the test. Use: `yield from app_factory(db_path)`."""
+    intervals; every App is closed after the test. Use: `yield from app_factory(db_path)`.
+
+    The background token count is off unless asked for (`count_tokens=True`, as the token tests
+    do): it ends with its own status line ("Counted the tokens of ...") at a moment of its own
+    choosing, which races every test that reads the status bar about something else. Tests that
+    keep it on wait for it with `wait_for_count(app)`."""
     apps: list[App] = []
 
     def make(path: Path | None = None, **kw) -> App:
         kw.setdefault("poll_ms", 100)
         kw.setdefault("debounce_ms", 20)
         kw.setdefault("job_poll_ms", 10)
+        kw.setdefault("count_tokens", count_tokens)
         app = App(path or db_path, **kw)
         app.root.update()
         apps.append(app)
@@ -52,6 +58,13 @@ def app_factory(db_path: Path):
     yield make
     for app in apps:
         app.close()
+
+
+def wait_for_count(app: App, timeout: float = 20.0) -> None:
+    """Wait until the background token count has started (after its delay) and finished, so it
+    cannot change the status line or the list under a test any more."""
+    t = app.tokens
+    wait_until(lambda: not t.running and t._start_after is None and not t._chats, app.root, timeout)
 
 
 def settle(app: App) -> None:

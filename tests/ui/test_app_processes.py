@@ -84,7 +84,7 @@ def test_cli_import_config_and_undo_between_gui_edits(make_app, db_path: Path, t
     seed(db_path, 3)
     a = write_openai_jsonl(tmp_path / "a.jsonl", 20, "import a")
     b = write_openai_jsonl(tmp_path / "b.jsonl", 7, "import b")
-    app = make_app()
+    app = make_app(count_tokens=True)  # its worker store is part of what is tested
     settle(app)
     worker_stores_ran(app, tmp_path)
     new_chat(app, "gui 1")
@@ -150,7 +150,7 @@ class Driver:
 @pytest.mark.parametrize("first_to_close", ["subprocess", "this process"])
 def test_two_windows_on_one_file(make_app, db_path: Path, tmp_path: Path, first_to_close: str) -> None:
     seed(db_path, 2)
-    app = make_app()
+    app = make_app(count_tokens=True)  # its worker store is part of what is tested
     settle(app)
     worker_stores_ran(app, tmp_path)
     other = Driver(db_path)

@@ -114,7 +114,7 @@ def test_export_a_hugging_face_folder_from_the_dialog(make_app, db_path: Path, t
 def test_hf_upload_option_and_the_message_without_huggingface_hub(make_app, db_path: Path, tmp_path: Path,
                                                                    monkeypatch) -> None:
     seed(db_path, 3)
-    app = make_app()
+    app = make_app(count_tokens=True)
     settle(app)
     # The background token count reports in the status bar; let it finish before the export's
     # own status line is checked (it raced it once in a random-order run).

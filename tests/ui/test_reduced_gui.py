@@ -58,7 +58,7 @@ def test_counts_are_estimates_without_tokenizers(make_app, db_path: Path, tmp_pa
     ids = seed(db_path, str(words))
     monkeypatch.setitem(sys.modules, "tokenizers", None)
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
-    app = make_app(count_delay_ms=0)
+    app = make_app(count_delay_ms=0, count_tokens=True)
     settle(app)
     counted(app)
     cells = [app.chat_list.token_text(i) for i in ids]

@@ -30,7 +30,7 @@ CHATS = [
 
 @pytest.fixture
 def make_app(db_path: Path):
-    yield from app_factory(db_path)
+    yield from app_factory(db_path, count_tokens=True)
 
 
 # A template that writes the contents only: a chat's rendered count is its word count, so the
