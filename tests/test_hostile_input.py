@@ -65,6 +65,9 @@ def _bomb(path: Path, title_mib: int) -> Path:
     return path
 
 
+# The peak is this process's own high-water mark (VmHWM). Not ru_maxrss: Linux carries the RSS a
+# process had when it was forked over exec, so a child of a big pytest process (700+ MiB after
+# the GUI and transformers tests, in a shuffled run) reported the parent's size, not its own.
 MEASURE = """
 import resource, sys
 from lima_tk.formats import import_file
@@ -76,7 +79,11 @@ with DatasetStore(sys.argv[1]) as s:
         print("imported")
     except LimaError as e:
         print(str(e))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+try:
+    with open("/proc/self/status") as f:
+        print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) // 1024)
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
