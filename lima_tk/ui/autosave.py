@@ -30,7 +30,7 @@ from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull
 SAVE_DELAY_MS = 500  # typing pause before the text is saved
 SAVE_MAX_WAIT_MS = 800  # ...but never later than this after the first unsaved keystroke (< 1 s)
 RETRY_MS = (250, 500, 1000, 2000)  # backoff between attempts after a failed write (then 2 s)
-GUI_BUSY_TIMEOUT_MS = 50  # how long a write on the Tk thread waits for another process's lock
+GUI_BUSY_TIMEOUT_MS = 20  # how long a write on the Tk thread waits for another process's lock
 CLOSE_GRACE_MS = 1000  # closing with unsaved text: retry this long before asking
 DIALOG_POLL_MS = 250  # while the question is shown, retry this often (it closes itself on success)
 
@@ -40,6 +40,7 @@ RETRYABLE = (DatasetError, sqlite3.OperationalError, sqlite3.DatabaseError, OSEr
 # due in the same loop iteration would otherwise wait GUI_BUSY_TIMEOUT_MS each, back to back.
 FAILED_WRITE_SPACING_S = 0.1
 _last_failed_write = [float("-inf")]  # monotonic time of the last failed autosave write (any window)
+_last_failure: list[BaseException | None] = [None]  # ...and why it failed
 
 
 def write_wait() -> float:
@@ -49,9 +50,16 @@ def write_wait() -> float:
     return max(0.0, _last_failed_write[0] + FAILED_WRITE_SPACING_S - time.monotonic())
 
 
-def write_failed() -> None:
+def write_failed(exc: BaseException | None = None) -> None:
     """A Tk-thread write just failed for want of the lock (or room)."""
     _last_failed_write[0] = time.monotonic()
+    _last_failure[0] = exc
+
+
+def recent_failure() -> BaseException | None:
+    """Why the last Tk-thread write failed, while writes are still being spaced after it: the
+    reason of a save that was not tried because another one failed a moment ago."""
+    return _last_failure[0] if write_wait() > 0 else None
 
 
 def plain_reason(exc: BaseException) -> str:
@@ -145,7 +153,7 @@ class Autosaver:
         try:
             self.save()
         except RETRYABLE as e:
-            write_failed()
+            write_failed(e)
             changed = self.failure is None or plain_reason(self.failure) != plain_reason(e)
             self.failure = e
             self.failures += 1

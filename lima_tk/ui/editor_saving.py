@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull, NotFound
-from lima_tk.ui.autosave import SAVE_DELAY_MS, SAVE_MAX_WAIT_MS, Autosaver, describe, plain_reason
+from lima_tk.ui.autosave import SAVE_DELAY_MS, SAVE_MAX_WAIT_MS, Autosaver, describe, plain_reason, recent_failure
 
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import SavingHost
@@ -164,7 +164,7 @@ class EditorSaving:
     def save_error(self) -> DatasetError:
         """The error a structural action raises when pending typing could not be saved first:
         the action changes nothing; the typing stays and is retried."""
-        exc = self.autosaver.failure
+        exc = self.autosaver.failure or recent_failure()  # not tried: another write failed just now
         reason = plain_reason(exc) if exc is not None else "the dataset could not be written"
         cls = DatasetBusy if isinstance(exc, DatasetBusy) or "another program" in reason else \
             DatasetFull if isinstance(exc, DatasetFull) or "disk is full" in reason else DatasetError

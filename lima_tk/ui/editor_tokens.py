@@ -100,7 +100,7 @@ class EditorTokens:
                 except (LimaError, sqlite3.Error) as e:  # busy, disk full, or the file became read-only
                     reason = plain_reason(e)
                     if reason.startswith("another program"):
-                        write_failed()
+                        write_failed(e)
                         self._retry_later()  # the Tk thread never waits for the lock: count again soon
                     else:
                         ed.status(f"Token counts not updated: {reason}")
