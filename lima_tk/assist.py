@@ -281,12 +281,22 @@ class Job:
     """One streamed request. `start()` runs it on a daemon thread; `run()` runs it here.
 
     States: idle -> working -> (cancelling ->) done. Events go to `self.events` (its own queue by
-    default, so one Tk drain loop per job); pass `events=None` to get only the return value."""
+    default, so one Tk drain loop per job); pass `events=None` to get only the return value.
+
+    With `limit` (a lima_tk.concurrency.AdaptiveLimit shared by the jobs to one server), the job
+    waits for a slot before it sends (event `waiting`, then `sending`), and a stream the server cut
+    while another ran, or a 429/503, lowers the limit and is sent again, up to `attempts` times in
+    all: event `restart` (payload: the reason) tells the consumer to drop what that attempt
+    streamed. Without `limit` the job sends at once, one attempt (the CLI's batch runs its own)."""
 
     def __init__(self, config: AssistConfig, request: AssistRequest,
-                 events: queue.Queue[tuple[str, Any]] | None | bool = True) -> None:
+                 events: queue.Queue[tuple[str, Any]] | None | bool = True, *,
+                 limit: Any = None, attempts: int = 4) -> None:
         self.config = config
         self.request = request
+        self.limit = limit
+        self.attempts = max(1, attempts)
+        self.restarts = 0  # attempts sent again after a cut or a 429/503
         self.events: queue.Queue[tuple[str, Any]] | None = (
             queue.Queue() if events is True else (events or None))
         self.cancel_event = threading.Event()
@@ -341,7 +351,7 @@ class Job:
             if self.state == "idle":
                 self.state = "working"
         try:
-            reply = self._stream()
+            reply = self._stream() if self.limit is None else self._stream_limited()
         except AssistError as e:
             with self._lock:
                 self.error, self.state = e, "done"
@@ -353,6 +363,32 @@ class Job:
         return reply
 
     # -- worker side ----------------------------------------------------------------------
+
+    def _stream_limited(self) -> Reply:
+        from lima_tk.concurrency import RETRY, UNUSED, classify
+
+        limit = self.limit
+        while True:
+            slot = limit.try_acquire()
+            if slot is None:
+                self._emit("waiting", limit.in_flight)
+                while slot is None:
+                    if self.cancel_event.is_set():
+                        return Reply(finish="cancelled")
+                    slot = limit.acquire(self.cancel_event, timeout=0.2)
+                self._emit("sending", None)
+            try:
+                reply = self._stream()
+            except AssistError as e:
+                outcome = classify(e, slot)
+                limit.release(slot, outcome, e.retry_after)
+                if outcome in RETRY and self.restarts + 1 < self.attempts and not self.cancel_event.is_set():
+                    self.restarts += 1
+                    self._emit("restart", e.message)
+                    continue
+                raise
+            limit.release(slot, UNUSED if reply.cancelled else classify(reply, slot))
+            return reply
 
     def _on_connect(self, name: str, info: dict[str, Any]) -> None:
         """httpcore trace hook: remember each new connection's socket, so cancel() can shut it."""

@@ -1253,6 +1253,17 @@ class DatasetStore(StoreQueries):
                               (text, message_id))
             self._touch_chats(entry, [chat_id])
 
+    def truncate_generated_text(self, message_id: int, length: int) -> None:
+        """Drop streamed text back to its first `length` characters (a generation the server cut
+        is being sent again): part of the same "Generate reply" undo step as the appends."""
+        with self.change("Generate reply", "generate", target=message_id, coalesce=True) as entry:
+            chat_id = self._chat_of(message_id)
+            entry.snapshot("messages", "id = ?", (message_id,))
+            # SQLite's substr counts characters (code points), as Python's len does.
+            self.conn.execute("UPDATE messages SET content = substr(coalesce(content, ''), 1, ?) WHERE id = ?",
+                              (max(0, int(length)), message_id))
+            self._touch_chats(entry, [chat_id])
+
     def finish_generated(self, message_id: int, finish: str, tool_calls: list[dict[str, Any]] | None = None,
                          model: str | None = None) -> None:
         """Record how a generated reply ended: the server's finish_reason, 'interrupted' or

@@ -71,6 +71,7 @@ BELOW = 3 * st.PAD  # room kept under a followed reply (the editor's margin afte
 TICK_MS = 30  # how often the queue of a running job is drained
 JOIN_TIMEOUT = 1.0  # Stop / close: how long to wait for the worker to end (it ends within ms of cancel)
 MARK = "lima_stream"  # where streamed text goes in the Text (right gravity: it moves along)
+FROM_MARK = "lima_stream_from"  # where the streamed text starts (left gravity: it stays)
 TAIL_TAG = "lima_stream_tail"  # continue at the cursor: the text after the cursor
 
 @dataclass
@@ -88,10 +89,15 @@ class Stream:
     calling: str = ""  # the function a streamed tool call names
     ticker: Ticker | None = None  # drains the job's queue on the Tk thread
     result: str = ""  # how it ended: the server's finish reason, "cancelled", or "error"
+    start_len: int = -1  # characters of `stored` before the first streamed piece (set in __post_init__)
     before: Message | None = None  # regenerate / continue: the message as it was (None: nothing before)
     prev_shown: int | None = None  # regenerate: the version shown before (index among the versions)
     explicit_stop: bool = False  # the user pressed Stop (the partial reply is then shown)
     outcome: str = ""  # "restored" (nothing came), "previous" (partial kept as a version), "" (shown)
+
+    def __post_init__(self) -> None:
+        if self.start_len < 0:
+            self.start_len = len(self.stored)
 
 
 @dataclass
@@ -104,6 +110,17 @@ class InlineError:
     partial: int | None = None  # a partial reply kept as this version (not shown): "Show partial"
 
 
+GUI_CONCURRENCY = 4  # generations at once to one server from this process, at most (it adapts down)
+
+
+def make_shared_job(cfg: AssistConfig, request: Any) -> Job:
+    """A job under the process-wide limit of its server: several chat windows generating at
+    once share what the server can take (lima_tk/concurrency.py), as `lima-tk generate` does."""
+    from lima_tk.concurrency import shared_limit
+
+    return Job(cfg, request, limit=shared_limit(cfg.base_url, GUI_CONCURRENCY))
+
+
 class AssistController:
     """AI assist for one chat editor. Tk thread only (a job's own thread only fills its queue)."""
 
@@ -114,7 +131,7 @@ class AssistController:
         self.last: Stream | None = None  # the last finished stream (tests and the benchmark read it)
         self.errors: dict[int, InlineError] = {}
         # Seams for the benchmark: how a job is made and how its queue is drained.
-        self.make_job: Callable[[AssistConfig, Any], Job] = lambda cfg, req: Job(cfg, req)
+        self.make_job: Callable[[AssistConfig, Any], Job] = make_shared_job
         self.drain: Callable[[Any], list[tuple[str, Any]]] = drain
         self.on_tick: Callable[[], None] | None = None
         self.versions = VersionActions(self, editor)  # ‹ 2/3 ›, the list, rejected versions
@@ -355,6 +372,8 @@ class AssistController:
         else:
             t.mark_set(MARK, "end-1c")
         t.mark_gravity(MARK, "right")
+        t.mark_set(FROM_MARK, MARK)  # where the streamed text starts (a restart deletes back to it)
+        t.mark_gravity(FROM_MARK, "left")
         t.edit_modified(False)
         t.configure(state="disabled")
         if tail and card.fit():
@@ -389,6 +408,14 @@ class AssistController:
         for kind, payload in events:
             if kind == "delta":
                 pieces.append(payload)
+            elif kind == "restart":  # the server cut this attempt (or refused it): it is sent again
+                pieces.clear()
+                calling = ""
+                self._restart(s, str(payload))
+            elif kind == "waiting":
+                self.editor.status(f"Waiting for the server: {payload} other generation(s) running…")
+            elif kind == "sending":
+                self.editor.status("Generating…")
             elif kind == "tool_call_delta":
                 if payload.get("name") and not calling:
                     calling = str(payload["name"])
@@ -406,6 +433,24 @@ class AssistController:
                 card.update_placeholder()
         if final is not None:
             self._finish(s, *final)
+
+    def _restart(self, s: Stream, reason: str) -> None:
+        """Drop what the cut attempt streamed, in the store (same undo step) and on screen."""
+        if len(s.stored) > s.start_len:
+            self.store.truncate_generated_text(s.mid, s.start_len)
+            s.stored = s.stored[:s.start_len]
+            card = self.editor.view.cards.get(s.mid)
+            if card is not None and not self.editor.closed:
+                t = card.text
+                t.configure(state="normal")
+                t.delete(FROM_MARK, MARK)
+                t.configure(state="disabled")
+                t.edit_modified(False)
+                card.saved_text = s.stored
+                card.message.content = s.stored
+                if card.fit():
+                    self.editor.view.layout()
+        self.editor.status(f"The server cut the reply short ({reason}); sending it again…")
 
     def _append(self, s: Stream, text: str) -> None:
         self.store.append_generated_text(s.mid, text)
