@@ -294,6 +294,22 @@ class ChatList(ttk.Frame):
             self._cursor_to_selection()
         self._notify()
 
+    def show_first_rows(self, f: ChatFilter, rows: list[ChatSummary], selected: list[int]) -> None:
+        """Show the first rows of a big text filter while its count runs on a worker (the full
+        result follows through `show_filtered`). Meanwhile the list holds just these rows."""
+        self.commit_rename()
+        self.filter = f
+        self._ids = [r.id for r in rows]
+        self.total = len(rows)
+        self._cache, self._cache_start = list(rows), 0
+        self.top = 0
+        self.selected = set(selected)  # the selected chats among these rows (the full result has all)
+        self.cursor = self.anchor = -1
+        self._render()
+        if self.selected:
+            self._cursor_to_selection()
+        self._notify()
+
     def sort_by(self, column: str) -> None:
         """Heading click: ascending, then descending, then back to the list order."""
         key = next((c[5] for c in COLUMNS if c[0] == column), None)

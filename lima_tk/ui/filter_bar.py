@@ -129,6 +129,10 @@ class FilterBar:
         if r.error is not None:
             self.host.status(f"Search failed: {r.error}", error=True)
             return
+        if r.partial:
+            self.host.chat_list.show_first_rows(r.filter, r.rows, r.selected)
+            self.update_count(counting=True)
+            return
         self.host.chat_list.show_filtered(r.filter, r.ids, r.rows, r.selected)
         self.update_count()
 
@@ -179,8 +183,9 @@ class FilterBar:
             langs += [x for x in store.languages_in_use() if x and x not in langs]
         self.lang_combo.configure(values=[ALL_LANGS, *langs])
 
-    def update_count(self) -> None:
-        """"312 of 20,000 chats · 3 selected"."""
+    def update_count(self, counting: bool = False) -> None:
+        """"312 of 20,000 chats · 3 selected" ("50+ of 100,000 chats, counting…" while a big
+        filter's first page is shown and its count is on its way)."""
         cl = self.host.chat_list
         store = self.host.store
         if store is None:
@@ -192,7 +197,7 @@ class FilterBar:
             text = f"{shown:,} chat{'s' if shown != 1 else ''}"
         else:
             self.all_count = all_n = store.count_chats()
-            text = f"{shown:,} of {all_n:,} chats"
+            text = f"{shown:,}{'+' if counting else ''} of {all_n:,} chats{', counting…' if counting else ''}"
         n = len(cl.selected)
         if n > 1:
             text += f" · {n:,} selected"

@@ -131,6 +131,47 @@ def test_new_chat_is_revealed_at_the_end(big) -> None:
         assert s.count_chats() == N + 1
 
 
+def test_a_big_filter_shows_its_first_page_before_its_count(make_app, db_path: Path) -> None:
+    seed(db_path, 500)
+    app = make_app(async_filter_from=100)
+    settle(app)
+    cl = app.chat_list
+    seen: list[tuple[bool, int, str]] = []  # (partial, rows shown, count label) per result
+    real = app.filter_bar._result
+
+    def spy(r) -> None:
+        real(r)
+        seen.append((r.partial, cl.total, app.count_label.cget("text")))
+
+    app.filter_bar._result = spy
+    app.filter_var.set("chat")
+    app.apply_filter()
+    app.filter_query.on_result = spy  # the worker was made by this apply: route its results
+    wait_until(lambda: not app.filter_query.pending, app.root)
+    # First the page (the list's first rows, "counting…"), then every match with its count.
+    assert [p for p, _, _ in seen] == [True, False]
+    page = seen[0][1]
+    assert 0 < page < 500 and seen[0][2] == f"{page}+ of 500 chats, counting…"
+    assert seen[1][1:] == (500, "500 of 500 chats")
+    assert cl.row_at(0).name == "chat 0" and cl.total == 500
+    # A selected chat on the first page stays selected from the first page on.
+    seen.clear()
+    click_row(app, 3)
+    app.filter_var.set("chat 3")
+    app.apply_filter()
+    wait_until(lambda: seen, app.root)
+    assert seen[0][0] is True and cl.selected == {cl.row_at(0).id} and cl.row_at(0).name == "chat 3"
+    wait_until(lambda: not app.filter_query.pending, app.root)
+    assert [p for p, _, _ in seen] == [True, False] and cl.total == 111
+    # Sorted otherwise, the page has no cheap first rows: straight to the full result.
+    seen.clear()
+    cl.set_sort("name")
+    app.filter_var.set("chat 4")
+    app.apply_filter()
+    wait_until(lambda: not app.filter_query.pending, app.root)
+    assert [p for p, _, _ in seen] == [False]
+
+
 def test_text_filter_on_a_big_dataset_runs_on_a_worker(make_app, db_path: Path) -> None:
     ids = seed(db_path, 500)
     app = make_app(async_filter_from=100)
