@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lima_tk import diagnostics
 from lima_tk.first_run import WELCOME_KEY
+from lima_tk.ui.dataset_files import short_path
 from lima_tk.ui.dialogs import Dialog, TextReport
 from lima_tk.ui.theme import PAD
 from lima_tk.ui.welcome import WelcomePanel
@@ -20,7 +21,8 @@ from lima_tk.ui.welcome import WelcomePanel
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import FilesHost
 
-ABOUT_KEYS = ("lima-tk", "dataset", "python", "tk", "sqlite", "platform", "data dir", "config", "log")
+ABOUT_KEYS = {"dataset": "Dataset", "python": "Python", "tk": "Tk", "sqlite": "SQLite", "platform": "System",
+              "data dir": "Data folder", "config": "Settings file", "log": "Log file"}
 
 
 def open_with_system(path: Path) -> bool:
@@ -48,10 +50,12 @@ class AboutDialog(Dialog):
         ttk.Label(self.body, text="Hand-craft multi-turn chat datasets for fine-tuning. Apache-2.0.").grid(
             row=1, column=0, columnspan=2, sticky="w", pady=(PAD, 3 * PAD))
         self.values: dict[str, str] = {}
-        for i, key in enumerate(ABOUT_KEYS[1:], start=2):
+        for i, (key, label) in enumerate(ABOUT_KEYS.items(), start=2):
             value = str(self.info.get(key, ""))
+            if key in ("dataset", "data dir", "config", "log"):
+                value = short_path(value)
             self.values[key] = value
-            ttk.Label(self.body, text=key.capitalize(), foreground="#667085").grid(row=i, column=0, sticky="nw",
+            ttk.Label(self.body, text=label, foreground="#667085").grid(row=i, column=0, sticky="nw",
                                                                                    padx=(0, 3 * PAD))
             ttk.Label(self.body, text=value, wraplength=560, justify="left").grid(row=i, column=1, sticky="w")
         self.add_button("Close", self.cancel, default=True)
@@ -114,7 +118,7 @@ class HelpActions:
             from lima_tk.paths import user_data_dir
 
             self.welcome = WelcomePanel(app.root, app.user_settings, app.save_settings, actions,
-                                        str(user_data_dir()))
+                                        short_path(str(user_data_dir())))
         self.welcome.show(before=app.chat_list)
         return self.welcome
 
