@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from shotlib import display_session, grab, settle  # noqa: E402
+from shotlib import display_session, grab, settle, wait_for  # noqa: E402
 
 TOPICS = [
     ("pip install with extras", "code"), ("reset params in pytorch", "code"), ("padding and figures", "code"),
@@ -244,6 +244,10 @@ def shoot(tmp: Path, out: Path, n: int, quick: bool = False) -> None:
     empty = tmp / "empty.lima.db"
     app = App(empty, user_settings={**USER_DEFAULTS, **settings})
     grab(app.root, out / "empty_state.png", menu=True)
+    board = app.open_stats_board()
+    wait_for(board, lambda: board.state == "done")
+    board.geometry("760x360")
+    grab(board, out / "stats_empty.png")
     app.close()
 
     app = App(db, readonly=True, user_settings={**USER_DEFAULTS, **settings})
