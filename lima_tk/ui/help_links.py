@@ -15,7 +15,7 @@ from lima_tk import diagnostics
 from lima_tk.first_run import WELCOME_KEY
 from lima_tk.ui.dataset_files import short_path
 from lima_tk.ui.dialogs import Dialog, TextReport
-from lima_tk.ui.theme import PAD
+from lima_tk.ui.theme import PAD, PALETTE
 from lima_tk.ui.welcome import WelcomePanel
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class AboutDialog(Dialog):
             if key in ("dataset", "data dir", "config", "log"):
                 value = short_path(value)
             self.values[key] = value
-            ttk.Label(self.body, text=label, foreground="#667085").grid(row=i, column=0, sticky="nw",
+            ttk.Label(self.body, text=label, foreground=PALETTE["muted"]).grid(row=i, column=0, sticky="nw",
                                                                                    padx=(0, 3 * PAD))
             ttk.Label(self.body, text=value, wraplength=560, justify="left").grid(row=i, column=1, sticky="w")
         self.add_button("Close", self.cancel, default=True)
