@@ -61,3 +61,35 @@ def format_report(info: dict[str, Any]) -> str:
         else:
             lines.append(f"{k}: {v}")
     return "\n".join(lines)
+
+
+def manual_path() -> Path | None:
+    """docs/manual.md beside the package (a source checkout or the launcher's editable install);
+    None for an installed wheel, which carries no docs."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "manual.md"
+    return path if path.is_file() else None
+
+
+def problem_report(info: dict[str, Any], settings: dict[str, Any] | None = None, log_lines: int = 30) -> str:
+    """What Help > Report a problem copies: the diagnostics and the log's last lines, with every
+    secret lima-tk knows of (the settings' key, secret-named environment variables, key-shaped
+    strings) replaced by [redacted], so the text can be pasted anywhere."""
+    from lima_tk.logs import configured_secrets, redact
+
+    text = "lima-tk problem report\n\n" + format_report(info)
+    tail = _log_tail(Path(str(info.get("log") or "")), log_lines)
+    if tail:
+        text += f"\n\nlast {len(tail)} lines of the log:\n" + "\n".join(tail)
+    secrets = configured_secrets()
+    key = (settings or {}).get("api_key")
+    if isinstance(key, str) and key.strip():
+        secrets.append(key.strip())
+    return redact(text, secrets)
+
+
+def _log_tail(path: Path, n: int) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n") for line in f.readlines()[-n:]]
+    except OSError:
+        return []

@@ -19,6 +19,7 @@ from lima_tk.paths import DATASET_SUFFIX, user_data_dir
 
 log = logging.getLogger(__name__)
 
+WELCOME_KEY = "show_welcome"  # user setting: the main window shows its welcome panel
 EXAMPLE_NAME = "Example: how a chat looks"
 EXAMPLE_TAG = "example"
 EXAMPLE_MESSAGES = (
@@ -104,7 +105,22 @@ def prepare_start(settings: dict[str, Any]) -> Path:
     path = start_dataset(settings)
     if path == default_dataset_file() and not os.path.lexists(path):
         try:
-            create_default_dataset(path)
+            created = create_default_dataset(path)
         except Exception as e:  # noqa: BLE001 - opening it will say what is wrong, in the window
             log.warning("first run: could not create %s: %s", path, e)
+        else:
+            if created:
+                ask_for_welcome(settings)
     return path
+
+
+def ask_for_welcome(settings: dict[str, Any]) -> None:
+    """Remember (in the user settings file) that the window should show its welcome panel: set
+    once, on the first run, and cleared when the user dismisses the panel."""
+    from lima_tk.settings import save_user_settings
+
+    settings[WELCOME_KEY] = True
+    try:
+        save_user_settings(settings)
+    except OSError as e:  # no welcome panel is better than no start
+        log.warning("first run: could not save the settings: %s", e)

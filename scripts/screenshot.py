@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""Open the app on a generated demo dataset under a virtual X screen and write PNGs of its windows.
+"""Regenerate every screenshot of README.md and docs/ under a virtual X screen (one command).
 
-    python3 scripts/screenshot.py [--out docs/screenshots] [--chats 240]
+    python3 scripts/screenshot.py [--out docs/screenshots] [--chats 240] [--quick]
 
-Needs Xvfb and ImageMagick's `import` (a private Xvfb is started when $DISPLAY is unset). The
-user config is redirected to a temp dir, so your own settings are never touched. Also the home
-of `make_demo_dataset`, which scripts/bench_gui.py uses for its large datasets.
+The main window's pictures are made here (the chat list, filters, first run with the welcome
+panel, About, dialogs, empty states); then the other screenshot_*.py scripts run on the same
+display for the chat editor (tool-calling chat), AI assist (streaming), import/export, the stats
+board and the Problems panel. `--quick` makes only the main window's pictures from a few chats
+(what tests/ui/test_screenshots.py runs). Needs Xvfb and ImageMagick's `import` (a private Xvfb is
+started when $DISPLAY is unset). The user config and data folder are redirected to a temp dir, so
+your own settings are never touched. Also the home of `make_demo_dataset`, which
+scripts/bench_gui.py uses for its large datasets.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from shotlib import display_session, grab, settle  # noqa: E402
+from shotlib import display_session, grab, settle, wait_for  # noqa: E402
 
 TOPICS = [
     ("pip install with extras", "code"), ("reset params in pytorch", "code"), ("padding and figures", "code"),
@@ -119,19 +126,39 @@ def wait_counted(app, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+# The other screenshot scripts: (script, its --out argument: a folder, or a file in it).
+SCRIPTS = (
+    ("screenshot_editor.py", ""),
+    ("screenshot_assist.py", ""),
+    ("screenshot_interop.py", ""),
+    ("screenshot_stats.py", "stats_board.png"),
+    ("screenshot_problems.py", "problems.png"),
+)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--chats", type=int, default=240)
+    ap.add_argument("--quick", action="store_true", help="Only the main window's pictures, from 30 chats.")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    failed = []
     with display_session("lima-shots-") as tmp:
-        shoot(tmp, out, args.chats)
+        shoot(tmp, out, 30 if args.quick else args.chats, quick=args.quick)
+        for script, target in () if args.quick else SCRIPTS:
+            # Each in its own process (one Tk per process), on this display ($DISPLAY is set).
+            r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--out", str(out / target)])
+            if r.returncode:
+                failed.append(script)
+    if failed:
+        print("failed:", ", ".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 
-def shoot(tmp: Path, out: Path, n: int) -> None:
+def shoot(tmp: Path, out: Path, n: int, quick: bool = False) -> None:
     from lima_tk.ui.app import App
     from lima_tk.ui.progress import ProgressDialog
 
@@ -210,14 +237,52 @@ def shoot(tmp: Path, out: Path, n: int) -> None:
     pd.close()
     app.close()
 
+    shoot_first_run(out, {**USER_DEFAULTS, **settings})
+    if quick:
+        return
+
     empty = tmp / "empty.lima.db"
     app = App(empty, user_settings={**USER_DEFAULTS, **settings})
     grab(app.root, out / "empty_state.png", menu=True)
+    board = app.open_stats_board()
+    wait_for(board, lambda: board.state == "done")
+    board.geometry("760x360")
+    grab(board, out / "stats_empty.png")
     app.close()
 
     app = App(db, readonly=True, user_settings={**USER_DEFAULTS, **settings})
     grab(app.root, out / "read_only.png", menu=True)
     app.close()
+
+
+def shoot_first_run(out: Path, settings: dict) -> None:
+    """The very first start: the default dataset with its example chat and the welcome panel,
+    then Help > About over it."""
+    from lima_tk.first_run import prepare_start
+    from lima_tk.ui.app import App
+
+    # A home of its own (the data and log folders are shown as ~/...), never the real one.
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")}
+    os.environ["HOME"] = str(Path(os.environ["LIMA_TK_CONFIG"]).parent / "home")
+    os.environ.pop("XDG_DATA_HOME", None)
+    os.environ.pop("XDG_STATE_HOME", None)
+    try:
+        settings = dict(settings, last_dataset="")
+        path = prepare_start(settings)  # creates the example and asks for the welcome panel
+        app = App(path, user_settings=settings, count_tokens=False)
+        settle(app.root, 0.3)
+        app.chat_list.move_cursor(0)
+        grab(app.root, out / "first_run.png", menu=True)
+        dlg = app.about()
+        grab(dlg, out / "about.png")
+        dlg.destroy()
+        app.close()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 if __name__ == "__main__":

@@ -135,3 +135,20 @@ def test_example_is_valid_training_data(tmp_path: Path) -> None:
         export_file(s, tmp_path / "out.jsonl", fmt="openai")
     (row,) = (json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines())
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+
+
+def test_the_first_run_asks_once_for_the_welcome_panel() -> None:
+    from lima_tk.first_run import WELCOME_KEY
+    from lima_tk.settings import load_user_settings
+
+    settings: dict = {}
+    prepare_start(settings)
+    assert settings[WELCOME_KEY] is True and load_user_settings()[WELCOME_KEY] is True  # saved at once
+    saved = load_user_settings()
+    saved[WELCOME_KEY] = False  # dismissed in the window
+    from lima_tk.settings import save_user_settings
+
+    save_user_settings(saved)
+    again = load_user_settings()
+    prepare_start(again)  # the default dataset is there: not a first run
+    assert again[WELCOME_KEY] is False and load_user_settings()[WELCOME_KEY] is False

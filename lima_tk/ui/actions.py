@@ -64,6 +64,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("<<StopCounting>>", "Stop counting tokens", "", (), "View"),
     # Help
     Action("<<Shortcuts>>", "Keyboard shortcuts", "F1", ("<F1>",), "Help"),
+    Action("<<Manual>>", "Manual", "", (), "Help"),
+    Action("<<Welcome>>", "Welcome panel", "", (), "Help"),
+    Action("<<ReportProblem>>", "Report a problem (copy diagnostics)", "", (), "Help"),
     Action("<<About>>", "About lima-tk", "", (), "Help"),
 )
 
@@ -83,7 +86,8 @@ LIST_KEYS: tuple[tuple[str, str], ...] = (
 MENUS = ("File", "Edit", "View", "Chat", "Help")
 # A separator before these items of the main window's menus.
 MENU_GROUPS = frozenset({"<<Save>>", "<<Import>>", "<<Settings>>", "<<Quit>>", "<<Find>>", "<<OpenChat>>",
-                         "<<RenameChat>>", "<<SetLanguage>>", "<<MoveUp>>", "<<SelectAllChats>>", "<<About>>"})
+                         "<<RenameChat>>", "<<SetLanguage>>", "<<MoveUp>>", "<<SelectAllChats>>", "<<About>>",
+                         "<<ReportProblem>>"})
 
 # -- the chat editor ----------------------------------------------------------------------------
 

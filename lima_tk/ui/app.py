@@ -40,6 +40,7 @@ from lima_tk.ui.dataset_files import DatasetFiles
 from lima_tk.ui.errors import as_status_line as action
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_bar import FilterBar
+from lima_tk.ui.help_links import HelpActions
 from lima_tk.ui.menus import MenuBar
 from lima_tk.ui.open_editors import OpenEditors
 from lima_tk.ui.status_bar import StatusBar
@@ -94,8 +95,10 @@ class App:
         self.files = DatasetFiles(self, poll_ms=job_poll_ms)
         self.jobs = self.files.jobs  # the running and finished jobs (import, export, copy)
         self.chats = ChatActions(self)
+        self.help = HelpActions(self)
         self._build(debounce_ms, async_filter_from, job_poll_ms)
         self._bind_actions()
+        self.help.start()  # the welcome panel on the first run
         self._restore_geometry()
         self.root.protocol("WM_DELETE_WINDOW", self.close)
         self.root.deiconify()
@@ -316,6 +319,9 @@ class App:
             "<<StopCounting>>": self.tokens.cancel,
             "<<Shortcuts>>": self.shortcuts_dialog,
             "<<About>>": self.about,
+            "<<Manual>>": self.help.open_manual,
+            "<<Welcome>>": self.help.show_welcome,
+            "<<ReportProblem>>": self.help.report_problem,
         }
         self.handlers = handlers
         for a in ACTIONS:
@@ -450,10 +456,8 @@ class App:
 
         return ShortcutsDialog(self)
 
-    def about(self) -> None:
-        from lima_tk.ui.help_dialogs import about
-
-        about(self)
+    def about(self) -> Any:
+        return self.help.about()
 
     def set_font_size(self, size: int) -> None:
         self.user_settings["font_size"] = int(size)

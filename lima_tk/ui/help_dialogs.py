@@ -1,9 +1,9 @@
-"""Help > Keyboard shortcuts (F1), built from the same table that binds them, and Help > About.
-Tk thread only."""
+"""Help > Keyboard shortcuts (F1), built from the same table that binds them (Help > About and the rest of
+the Help menu: lima_tk/ui/help_links.py). Tk thread only."""
 
 from __future__ import annotations
 
-from tkinter import messagebox, ttk
+from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.ui.actions import ACTIONS, LIST_KEYS, MENUS
@@ -46,13 +46,3 @@ class ShortcutsDialog(Dialog):
         self.add_button("Close", self.cancel, default=True)
         self.show(tree)
 
-
-def about(app: WindowHost) -> None:
-    from lima_tk import __version__
-
-    messagebox.showinfo(
-        "About lima-tk",
-        f"lima-tk {__version__}\n\nA small, fast tool to hand-craft multi-turn chat datasets for fine-tuning.\n"
-        "Apache-2.0.",
-        parent=app.root,
-    )

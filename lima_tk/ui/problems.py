@@ -31,6 +31,9 @@ ALL_CODES = "All codes"
 SEVERITIES = {"All": None, "Errors": ERROR, "Warnings": "warning"}
 MAX_ROWS = 5000  # rows put in the list at once; the rest are counted, and a code filter shows them
 WARNING_FG = "#8a5a00"
+NO_PROBLEMS = ("No problems found.\nEvery chat passes the checks: role order, empty turns, tool calls, the context "
+               "limit, duplicates.\nAfter more edits, “Check again” looks again.")
+NO_CHATS = "No chats to check yet.\nAdd one in the main window (Ctrl+N) or import a file (Ctrl+I)."
 
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import WindowHost
@@ -237,10 +240,10 @@ class ProblemsPanel(tk.Toplevel):
             text += f" · showing the first {len(self.shown):,} of {len(rows):,}"
         self.summary.configure(text=text)
         if not self.findings:
-            self.empty.configure(text="No problems found.")
+            self.empty.configure(text=NO_CHATS if not self.checked else NO_PROBLEMS)
             self.empty.place(relx=0.5, rely=0.4, anchor="center")
         elif not rows:
-            self.empty.configure(text="No problems of this kind.")
+            self.empty.configure(text="No problems of this kind.\nChoose “All” and “All codes” above for the rest.")
             self.empty.place(relx=0.5, rely=0.4, anchor="center")
         else:
             self.empty.place_forget()

@@ -259,6 +259,9 @@ class StatsBoard(tk.Toplevel):
         if s is None:
             c.create_text(width // 2, 80, text="Computing the stats…", fill=PALETTE["muted"], font=self.f_text)
             return
+        if not s["chats"]:
+            self._empty(width)
+            return
         t = s["tokens"]
         mark = "~" if t["estimate"] else ""
         limit = t["context_limit"]
@@ -309,6 +312,25 @@ class StatsBoard(tk.Toplevel):
                       width=width - 2 * m)
         y += self.f_small.metrics("linespace") * 2 + m
         c.configure(scrollregion=(0, 0, width, y))
+
+    def empty_text(self) -> tuple[str, str]:
+        """What an empty board says: why there is nothing to show, and what to do next."""
+        flt = self.chat_filter()
+        if flt.tag or flt.language:
+            return ("No chat has this tag or language", "Choose “All tags” and “All languages” above to see "
+                    "the whole dataset.")
+        return ("No chats to count yet", "Add a chat in the main window (Ctrl+N) or import a file (Ctrl+I): "
+                "this board then shows chats, messages and tokens per chat, role, tag and language, and which "
+                "chats are over the context limit.")
+
+    def _empty(self, width: int) -> None:
+        title, text = self.empty_text()
+        c = self.canvas
+        c.create_text(width // 2, 80, text=title, fill=PALETTE["text"], font=self.f_title, tags=("empty",))
+        c.create_text(width // 2, 80 + 2 * self.f_title.metrics("linespace"), text=text, fill=PALETTE["muted"],
+                      font=self.f_text, width=min(560, width - 8 * PAD), justify="center", anchor="n",
+                      tags=("empty",))
+        c.configure(scrollregion=(0, 0, width, 200))
 
     def _cards(self, cards: list[tuple[str, str, str, str]], x: int, y: int, width: int) -> int:
         """A row of number cards, in as many rows as it takes for every text to fit; returns the bottom."""

@@ -5,6 +5,7 @@ Tk thread only."""
 from __future__ import annotations
 
 import tkinter as tk
+from pathlib import Path
 from tkinter import ttk
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,12 @@ from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
     from lima_tk.store import DatasetStore
+
+
+def window_title(path: Path, readonly: bool = False) -> str:
+    """"dataset.lima.db (read-only) - ~/.local/share/lima-tk - lima-tk": which file is open, and where."""
+    ro = " (read-only)" if readonly else ""
+    return f"{path.name}{ro} - {short_path(str(path.parent))} - lima-tk"
 
 
 class StatusBar:
@@ -58,8 +65,7 @@ class StatusBar:
             self.path_label.configure(text="")
             self.notice.pack_forget()
             return
-        ro = " (read-only)" if store.readonly else ""
-        self.root.title(f"{store.path.name}{ro} - lima-tk")
+        self.root.title(window_title(store.path, store.readonly))
         path = short_path(str(store.path))
         self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
         if store.readonly:
