@@ -502,6 +502,8 @@ class App:
         ro = f" (read-only: {new.readonly_reason})" if new.readonly and new.readonly_reason else " (read-only)"
         self.status(f"Opened {path.name} - {n:,} chat{'' if n == 1 else 's'}" + (ro if new.readonly else ""))
         self.tokens.dataset_opened()  # counts what is missing, after the first paint
+        # The keyboard starts in the list, on its first row: Down / Enter work at once (issue 13).
+        self.focus_list()
         return True
 
     def _close_store(self) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.ui import editor_style as st
 from lima_tk.ui.actions import EDITOR_ACTIONS, REDO_KEYS, UNDO_KEYS
 from lima_tk.ui.autotext import AutoText
+from lima_tk.ui.dialog_keys import install_select_all
 from lima_tk.ui.message_frame import ACTION_TAG, HEADER_TAG, MSG_TAG
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_pixels
 
@@ -340,6 +341,7 @@ def install(root: tk.Misc) -> None:
     if int(root.tk.call("info", "exists", "::lima_editor_bindings")):
         return
     root.tk.setvar("::lima_editor_bindings", 1)
+    install_select_all(root)
     for action in EDITOR_ACTIONS:
         for key in action.keys:
             root.bind_class(MSG_TAG, key, lambda e, v=action.event: _fire(e, v))

@@ -11,6 +11,8 @@ import weakref
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from lima_tk.ui.dialog_keys import install_select_all
+
 # Spacing unit: every padding is a multiple of it.
 PAD = 4
 
@@ -48,6 +50,7 @@ def apply_theme(root: tk.Tk, font_size: int = 11, scale: float | None = None) ->
     if scale:
         root.tk.call("tk", "scaling", float(scale))
     set_font_size(root, font_size)
+    install_select_all(root)
     p = PALETTE
     style = ttk.Style(root)
     if style.theme_use() != "clam":
