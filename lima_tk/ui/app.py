@@ -448,7 +448,7 @@ class App:
     def shortcuts_dialog(self) -> Any:
         from lima_tk.ui.help_dialogs import ShortcutsDialog
 
-        return ShortcutsDialog(self)
+        return ShortcutsDialog(self.root, "Main window")
 
     def about(self) -> None:
         from lima_tk.ui.help_dialogs import about

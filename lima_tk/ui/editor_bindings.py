@@ -306,6 +306,12 @@ def bind_window(ed: EditorWindow) -> None:
         "<<PrevVersion>>": lambda: assist.versions.step_current(-1),
         "<<NextVersion>>": lambda: assist.versions.step_current(1),
         "<<DeleteVersion>>": lambda: assist.versions.step_current(0),
+        "<<PreferVersion>>": assist.versions.prefer_current,
+        "<<RoleSystem>>": lambda: msgs.role_key("system"),
+        "<<RoleUser>>": lambda: msgs.role_key("user"),
+        "<<RoleAssistant>>": lambda: msgs.role_key("assistant"),
+        "<<RoleTool>>": lambda: msgs.role_key("tool"),
+        "<<Shortcuts>>": lambda: _shortcuts(ed),
         "<<AddTool>>": tools.add_tool,
         "<<EditTool>>": tools.edit_tool,
         "<<DeleteTool>>": tools.delete_tool,
@@ -334,6 +340,12 @@ def bind_window(ed: EditorWindow) -> None:
     c.bind("<Delete>", lambda e: ed.event_generate("<<DeleteMessage>>"))
     c.bind("<Return>", lambda e: nav.edit_current())
     c.bind("<Control-a>", lambda e: ed.event_generate("<<SelectAllMessages>>"))
+
+
+def _shortcuts(ed: EditorWindow) -> None:
+    from lima_tk.ui.help_dialogs import ShortcutsDialog
+
+    ed.dialog = ShortcutsDialog(ed, "Chat editor")
 
 
 def install(root: tk.Misc) -> None:

@@ -42,8 +42,9 @@ def test_keyboard_walks_the_whole_list(big) -> None:
     app, ids = big
     cl = app.chat_list
     tree = cl.tree
+    assert cl.cursor == 0 and cl.selection_ids() == [ids[0]]  # the first row from the start (issue 13)
     key(tree, "<Down>")
-    assert cl.cursor == 0 and cl.selection_ids() == [ids[0]]
+    assert cl.cursor == 1 and cl.selection_ids() == [ids[1]]
     key(tree, "<End>")
     assert cl.cursor == N - 1
     assert cl.selection_ids() == [ids[-1]]

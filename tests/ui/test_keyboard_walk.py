@@ -4,10 +4,14 @@ focus (`focused(root)`), as a keyboard sends them; nothing sleeps."""
 
 from __future__ import annotations
 
+import tkinter as tk
 from pathlib import Path
 
 import pytest
 
+from lima_tk.model import Message
+from lima_tk.store import DatasetStore
+from lima_tk.ui.actions import ACTIONS, EDITOR_ACTIONS
 from tests.ui.app_helpers import app_factory, seed, settle
 from tests.ui.conftest import wait_until
 
@@ -125,3 +129,101 @@ def test_ctrl_a_selects_all_of_a_text(make_app, db_path: Path) -> None:
     assert last.get("sel.first", "sel.last") == "answer 0"
     type_keys(last, "x")
     assert last.get("1.0", "end-1c") == "x"
+
+
+# -- help in both windows (item 2), versions (item 4) and roles (item 9) from the keyboard ---------
+
+
+def open_first_chat(app):
+    """Enter on the list's first row (it has the keyboard at start): its editor, cursor in the last
+    message."""
+    settle(app)
+    wait_until(lambda: focused(app.root) is app.chat_list.tree, app.root)
+    cid = app.chat_list.id_at(0)
+    press(app.root, "<Return>")
+    ed = wait_until(lambda: app.editors.get(cid), app.root)
+    wait_until(lambda: focused(ed) is ed.cards[ed.order[-1]].text, ed)
+    return ed
+
+
+def shortcuts_window(parent):
+    return next((w for w in parent.winfo_children() if isinstance(w, tk.Toplevel)
+                 and w.title() == "Keyboard shortcuts"), None)
+
+
+def test_f1_in_the_editor_lists_the_editor_keys(make_app, db_path: Path) -> None:
+    seed(db_path, 1)
+    app = make_app()
+    ed = open_first_chat(app)
+    press(ed, "<F1>")
+    dlg = wait_until(lambda: shortcuts_window(ed), ed)
+    assert dlg.notebook.tab(dlg.notebook.select(), "text") == "Chat editor"
+    shown = {keys for _, keys in dlg.rows}
+    for a in EDITOR_ACTIONS:
+        if a.keys:
+            assert a.accel in shown, a
+    for keys in ("Ctrl+Enter", "Alt+Shift+Up", "Ctrl+Delete", "Ctrl+G", "Ctrl+Shift+G", "Ctrl+W", "Alt+Left",
+                 "Ctrl+1", "F1"):
+        assert keys in shown
+    assert {title for title in dlg.sections} == {"Main window", "Chat editor"}
+    press(dlg, "<Escape>")
+    wait_until(lambda: not dlg.winfo_exists(), ed)
+
+
+@pytest.mark.parametrize("window", ["main", "editor"])
+def test_every_menu_item_with_a_key_shows_it(make_app, db_path: Path, window: str) -> None:
+    seed(db_path, 1)
+    app = make_app()
+    if window == "main":
+        table, bar = ACTIONS, app.menu_bar
+    else:
+        table, bar = EDITOR_ACTIONS, open_first_chat(app).menu_bar
+    assert "Help" in bar.menus
+    for a in table:
+        if a.menu and a.keys:
+            menu, index = bar.index[a.event]
+            assert menu.entrycget(index, "accelerator") == a.accel != "", a
+
+
+FLIP = [("user", "Capital of France?"), ("assistant", "Paris.")]
+
+
+def test_alt_left_right_flip_versions_and_alt_p_prefers(make_app, db_path: Path) -> None:
+    with DatasetStore(db_path) as s:
+        cid = s.create_chat("flip", "en", (), messages=[Message(r, c) for r, c in FLIP])
+        mid = s.get_chat(cid).messages[1].id
+        s.add_alternative(mid, "Lyon, I think.", model="m", finish="stop", show=False)
+        s.add_alternative(mid, "It is Paris.", model="m", finish="stop", show=False)
+        s.conn.execute("DELETE FROM journal")
+    app = make_app()
+    ed = open_first_chat(app)
+
+    def shown() -> str:
+        return app.store.get_chat(cid).messages[1].content
+
+    press(ed, "<Alt-Right>")
+    wait_until(lambda: shown() == "Lyon, I think.", ed)
+    press(ed, "<Alt-Right>")
+    wait_until(lambda: shown() == "It is Paris.", ed)
+    press(ed, "<Alt-Left>")
+    wait_until(lambda: shown() == "Lyon, I think.", ed)
+    press(ed, "<Alt-Left>")
+    wait_until(lambda: shown() == "Paris.", ed)
+    assert focused(ed) is ed.cards[mid].text  # the keyboard stays in the reply
+    press(ed, "<Alt-p>")
+    variants = app.store.get_chat(cid).messages[1].variants()
+    assert [bool(v.get("rejected")) for v in variants] == [False, True, True]
+
+
+def test_ctrl_1_to_4_set_the_role_of_the_focused_message(make_app, db_path: Path) -> None:
+    seed(db_path, 1)
+    app = make_app()
+    ed = open_first_chat(app)
+    cid = ed.chat_id
+    roles = lambda: [m.role for m in app.store.get_chat(cid).messages]  # noqa: E731
+    for sequence, role in (("<Control-Key-1>", "system"), ("<Control-Key-2>", "user"),
+                           ("<Control-Key-4>", "tool"), ("<Control-Key-3>", "assistant")):
+        wait_until(lambda: focused(ed) is not None, ed)
+        press(ed, sequence)
+        wait_until(lambda r=role: roles() == ["user", r], ed)
+        assert ed.cards[ed.order[-1]].role_box.get() == role
