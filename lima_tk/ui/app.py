@@ -271,6 +271,7 @@ class App:
         self.chat_list.empty_content = self._empty_content
 
         sb = self.status_bar = StatusBar(root, bar)
+        self.editors.on_save_state = sb.show_save_state
         self.notice, self.notice_label, self.status_label = sb.notice, sb.notice_label, sb.label
         # Token counting: its progress and the dataset total, left of the path.
         self.tokens = TokenCounting(self, sb.frame, sb.path_label, enabled=self.count_tokens,

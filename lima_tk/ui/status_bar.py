@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lima_tk.ui import theme
 from lima_tk.ui.dataset_files import short_path
+from lima_tk.ui.save_state import NOT_SAVED, SAVED, title_mark
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
@@ -31,12 +32,18 @@ class StatusBar:
         self.label = ttk.Label(self.frame, text="", style="Status.TLabel", anchor="w")
         self.path_label = ttk.Label(self.frame, text="", style="StatusMuted.TLabel", anchor="e")
         self.path_label.pack(side="right")
+        # Saved / Saving… / Not saved: the open editors' typing (the list's own changes are written at once).
+        self.save_label = ttk.Label(self.frame, text="", style="StatusMuted.TLabel", anchor="e")
+        self.save_label.pack(side="right")
+        self.save_state = SAVED
+        self.title_base = "lima-tk"
         ttk.Style(root).configure("StatusError.TLabel", background=theme.PALETTE["status"],
                                   foreground=theme.PALETTE["danger"], padding=(2 * PAD, PAD))
 
     def pack_message(self) -> None:
         """Packed after the parts on the right: a long message is clipped rather than squeezing them."""
         self.label.pack(side="left", fill="x", expand=True)
+        theme.wrap_to_width(self.label)
 
     def show(self, text: str, error: bool = False) -> None:
         """The message (`error`: in red, with a bell)."""
@@ -51,15 +58,30 @@ class StatusBar:
             except tk.TclError:
                 pass
 
+    def show_save_state(self, state: str, force: bool = False) -> None:
+        """The open editors' saving state, in the bar and the title (lima_tk/ui/save_state.py)."""
+        if state == self.save_state and not force:
+            return
+        self.save_state = state
+        try:
+            self.save_label.configure(text=state, style="StatusError.TLabel" if state == NOT_SAVED
+                                      else "StatusMuted.TLabel")
+            self.root.title(f"{self.title_base}{title_mark(state)} - lima-tk")
+        except tk.TclError:
+            pass
+
     def show_dataset(self, store: DatasetStore | None) -> None:
         """The window's title, the path and the read-only notice for the open dataset."""
         if store is None:
+            self.title_base = "lima-tk"
             self.root.title("lima-tk")
             self.path_label.configure(text="")
+            self.save_label.configure(text="")
             self.notice.pack_forget()
             return
         ro = " (read-only)" if store.readonly else ""
-        self.root.title(f"{store.path.name}{ro} - lima-tk")
+        self.title_base = f"{store.path.name}{ro}"
+        self.show_save_state(self.save_state, force=True)
         path = short_path(str(store.path))
         self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
         if store.readonly:

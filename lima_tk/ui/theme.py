@@ -326,3 +326,15 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 def palette() -> dict[str, str]:
     return dict(PALETTE)
+
+
+def wrap_to_width(label: ttk.Label, margin: int = 8) -> None:
+    """A status label whose text wraps to the width it gets, rather than being cut (issue 13: a cut
+    status read "Stopped: the text so far is kep")."""
+
+    def on_configure(event: tk.Event) -> None:
+        width = max(80, event.width - margin)
+        if int(str(label.cget("wraplength") or 0)) != width:
+            label.configure(wraplength=width)
+
+    label.bind("<Configure>", on_configure, add="+")

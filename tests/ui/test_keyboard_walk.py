@@ -14,6 +14,7 @@ from lima_tk.store import DatasetStore
 from lima_tk.ui.actions import ACTIONS, EDITOR_ACTIONS
 from tests.ui.app_helpers import app_factory, seed, settle
 from tests.ui.conftest import wait_until
+from tests.ui.process_helpers import LockHolder
 
 
 @pytest.fixture
@@ -227,3 +228,50 @@ def test_ctrl_1_to_4_set_the_role_of_the_focused_message(make_app, db_path: Path
         press(ed, sequence)
         wait_until(lambda r=role: roles() == ["user", r], ed)
         assert ed.cards[ed.order[-1]].role_box.get() == role
+
+
+# -- saving is visible in both windows, and the status is not stale (item 5) -----------------------
+
+
+def save_states(app, ed) -> tuple[str, str, str, str]:
+    return (str(ed.saving.indicator.cget("text")), ed.title(), str(app.status_bar.save_label.cget("text")),
+            app.root.title())
+
+
+def test_saved_saving_and_not_saved_are_shown_in_both_windows(make_app, db_path: Path) -> None:
+    seed(db_path, 1)
+    app = make_app()
+    ed = open_first_chat(app)
+    text = ed.cards[ed.order[-1]].text
+    ind, title, main, main_title = save_states(app, ed)
+    assert (ind, main) == ("Saved", "Saved") and title == "chat 0 – lima-tk" and "(" not in main_title
+    type_keys(text, "x")
+    ind, title, main, main_title = save_states(app, ed)
+    assert (ind, main) == ("Saving…", "Saving…")
+    assert title.endswith("(saving…) – lima-tk") and "(saving…)" in main_title
+    wait_until(lambda: save_states(app, ed)[0] == "Saved", ed)
+    ind, title, main, main_title = save_states(app, ed)
+    assert main == "Saved" and "saving" not in title and "saving" not in main_title
+    assert app.store.get_chat(ed.chat_id).messages[-1].content == "answer 0x"
+    with LockHolder(db_path) as lock:
+        type_keys(text, "y")
+        wait_until(lambda: save_states(app, ed)[0] == "Not saved", ed, timeout=10)
+        ind, title, main, main_title = save_states(app, ed)
+        assert main == "Not saved" and "(not saved)" in title and "(not saved)" in main_title
+        lock.release()
+    wait_until(lambda: save_states(app, ed)[0] == save_states(app, ed)[2] == "Saved", ed, timeout=10)
+    assert app.store.get_chat(ed.chat_id).messages[-1].content == "answer 0xy"
+
+
+def test_undo_clears_the_editors_stale_status(make_app, db_path: Path) -> None:
+    seed(db_path, 1)
+    app = make_app()
+    ed = open_first_chat(app)
+    press(ed, "<Control-Delete>")
+    wait_until(lambda: len(app.store.get_chat(ed.chat_id).messages) == 1, ed)
+    assert "Deleted" in str(ed.status_label.cget("text"))
+    ed.canvas.focus_force()
+    wait_until(lambda: focused(ed) is ed.canvas, ed)
+    press(ed, "<Control-z>")
+    wait_until(lambda: len(app.store.get_chat(ed.chat_id).messages) == 2, ed)
+    assert "Deleted" not in str(ed.status_label.cget("text"))
