@@ -167,7 +167,7 @@ class ChatEditor(tk.Toplevel):
         ttk.Style(self).configure("EditorStatusError.TLabel", background=st.BG, foreground=st.DANGER,
                                   padding=(2 * st.PAD, st.PAD))
         self.saving.make_indicator(bottom).pack(side="right")  # Saved / Saving… / Not saved (issue 13)
-        self.status_label.pack(side="right", fill="x", expand=True)
+        self.status_label.pack(side="bottom", fill="x", before=self.add_button)  # a line of its own: not cut
         wrap_to_width(self.status_label)
 
         self.props = ChatProperties(paned, self)

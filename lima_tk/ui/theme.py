@@ -328,7 +328,7 @@ def palette() -> dict[str, str]:
     return dict(PALETTE)
 
 
-def wrap_to_width(label: ttk.Label, margin: int = 8) -> None:
+def wrap_to_width(label: ttk.Label, margin: int = 32) -> None:
     """A status label whose text wraps to the width it gets, rather than being cut (issue 13: a cut
     status read "Stopped: the text so far is kep")."""
 
