@@ -151,6 +151,7 @@ class App:
             return
         self.data_changed()
         self.status(f"{'Undid' if which == 'undo' else 'Redid'} {step.label}")
+        self.tokens.recount_missing()
 
     def flush_pending(self, strict: bool = True) -> None:
         """Save what is still being typed: a chat name in the list, and the open editors' texts

@@ -239,6 +239,13 @@ class ChatEditor(tk.Toplevel):
     def tell_main_window(self) -> None:
         self.app.data_changed(source=self)
 
+    def show_save_state(self) -> None:
+        if not self.closed:
+            self.title(self.saving.title())
+        notify = getattr(self.app.editors, "save_state_changed", None)  # a stand-in's plain dict has none
+        if notify is not None:
+            notify()
+
     def confirm(self, title: str, message: str) -> bool:
         return ask_confirm(self, title, message)
 

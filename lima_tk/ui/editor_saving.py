@@ -67,13 +67,7 @@ class EditorSaving:
         if self.indicator is not None:
             self.indicator.configure(text=state, style="SaveStateError.TLabel" if state == NOT_SAVED
                                      else "SaveState.TLabel")
-        self.host.title(self.title())
-        self._tell_main_window()
-
-    def _tell_main_window(self) -> None:
-        notify = getattr(self.host.app.editors, "save_state_changed", None)  # a stand-in's plain dict has none
-        if notify is not None:
-            notify()
+        self.host.show_save_state()
 
     # -- when ------------------------------------------------------------------------------------
 
@@ -146,7 +140,7 @@ class EditorSaving:
             self._save_card(card)
         if ed.props.flush():
             self.written += 1
-        ed.after_idle(self.show_state)  # the Autosaver clears its own marks after this returns
+        ed.after(0, self.show_state)  # the Autosaver clears its own marks after this returns
 
     def _save_card(self, card: MessageCard) -> bool:
         """Write one card's text; True when it was written. A write failure propagates and
@@ -173,6 +167,8 @@ class EditorSaving:
             ed.view.schedule_layout()
         if saved:
             ed.tokens.schedule()  # recount the saved message (issue 6)
+            if card.update_assist():  # "→ continue" once a reply written by hand has text (issue 13)
+                ed.view.schedule_layout()
         return saved
 
     # -- failures --------------------------------------------------------------------------------
@@ -243,4 +239,4 @@ class EditorSaving:
 
     def close(self) -> None:
         self.autosaver.cancel()
-        self._tell_main_window()  # this window's state no longer counts
+        self.host.show_save_state()  # this window's state no longer counts in the main window

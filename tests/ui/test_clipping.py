@@ -86,3 +86,33 @@ def test_numbers_and_status_lines_are_not_cut(make_app, db_path: Path, size: int
     ed.status(LONG_STATUS)
     wait_until(lambda: fits(ed.status_label), ed)
     assert str(ed.status_label.cget("text")) == LONG_STATUS
+
+
+def test_undoing_a_delete_in_the_list_brings_back_counts_mark_and_total(make_app, db_path: Path) -> None:
+    """Item 7: after Delete + Ctrl+Z the restored chat showed blank Tokens, lost its over-limit
+    mark, and the status total was stale."""
+    seed_big(db_path)
+    app = make_app()
+    settle(app)
+    wait_for_count(app)
+    cl, tree = app.chat_list, app.chat_list.tree
+    tokens = COLUMN_IDS.index("tokens")
+
+    def big_cell() -> str:
+        return next(str(tree.item(i, "values")[tokens]) for i in tree.get_children()
+                    if tree.item(i, "values")[0] == "big one")
+
+    wait_until(lambda: big_cell().startswith("⚠") and app.tokens.total_label.cget("text"), app.root)
+    before_cell, before_total = big_cell(), str(app.tokens.total_label.cget("text"))
+    assert tree.item(tree.get_children()[0], "values")[0] == "big one"
+    cl.move_cursor(0)
+    tree.focus_force()
+    tree.event_generate("<Delete>")
+    wait_until(lambda: cl.total == 5, app.root)
+    wait_until(lambda: str(app.tokens.total_label.cget("text")) != before_total, app.root)
+    tree.focus_force()
+    tree.event_generate("<Control-z>")
+    wait_until(lambda: cl.total == 6, app.root)
+    wait_until(lambda: big_cell() == before_cell, app.root, timeout=10)
+    wait_until(lambda: str(app.tokens.total_label.cget("text")) == before_total, app.root)
+    assert "Undid" in app.status_text  # the quiet recount does not replace what the undo said
