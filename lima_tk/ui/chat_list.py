@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 # id, heading, default width, anchor, stretch, SQL sort key (None: not sortable)
 COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
+    ("pos", "#", 48, "e", False, None),  # the row's position in the list, as lima-gui shows it
     ("name", "Name", 360, "w", True, "name"),
     ("language", "Language", 120, "w", False, "language"),
     ("tags", "Tags", 220, "w", False, "tags"),
@@ -40,7 +41,7 @@ COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
     ("updated", "Updated", 170, "w", False, "updated"),
 )
 COLUMN_IDS = tuple(c[0] for c in COLUMNS)
-NUMBER_COLUMNS = ("messages", "tokens", "trainable", "updated")  # widened to fit (column_fit.py)
+NUMBER_COLUMNS = ("pos", "messages", "tokens", "trainable", "updated")  # widened to fit (column_fit.py)
 GIVE_ROOM = (("name", 200), ("tags", 120), ("language", 90), ("tags", 60), ("language", 60), ("name", 60))
 ARROW_UP, ARROW_DOWN = " ▲", " ▼"
 OVER_MARK = "⚠"
@@ -567,7 +568,8 @@ class ChatList(ttk.Frame):
         selected = []
         for i, (iid, row) in enumerate(zip(self._slots, rows, strict=False)):
             cell, over = token_cell(totals.get(row.id), row.n_messages, key, limit, counting)
-            values = row_values(row, cell, trainable_cell(totals.get(row.id), row.n_messages, key))
+            values = (f"{self.top + i + 1:,}",
+                      *row_values(row, cell, trainable_cell(totals.get(row.id), row.n_messages, key)))
             tags = ("alt",) if (self.top + i) % 2 else ()
             if over:
                 tags += ("over",)

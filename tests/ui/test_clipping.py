@@ -100,11 +100,11 @@ def test_undoing_a_delete_in_the_list_brings_back_counts_mark_and_total(make_app
 
     def big_cell() -> str:
         return next(str(tree.item(i, "values")[tokens]) for i in tree.get_children()
-                    if tree.item(i, "values")[0] == "big one")
+                    if tree.item(i, "values")[1] == "big one")
 
     wait_until(lambda: big_cell().startswith("⚠") and app.tokens.total_label.cget("text"), app.root)
     before_cell, before_total = big_cell(), str(app.tokens.total_label.cget("text"))
-    assert tree.item(tree.get_children()[0], "values")[0] == "big one"
+    assert tree.item(tree.get_children()[0], "values")[:2] == ("1", "big one")
     cl.move_cursor(0)
     tree.focus_force()
     tree.event_generate("<Delete>")
