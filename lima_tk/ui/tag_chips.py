@@ -30,9 +30,9 @@ class TagChips(ttk.Frame):
         row = ttk.Frame(self, style="Panel.TFrame")
         row.pack(fill="x", pady=(st.PAD, 0))
         self.picker = tk.Menu(self, tearoff=False, postcommand=self._fill_picker)
-        self.pick_button = ttk.Menubutton(row, text="Pick", menu=self.picker, takefocus=False)
+        self.pick_button = ttk.Menubutton(row, text="Pick", menu=self.picker, takefocus=False, width=5)
         self.pick_button.pack(side="right", padx=(st.PAD, 0))
-        self.entry = ttk.Entry(row, textvariable=self.entry_var)
+        self.entry = ttk.Entry(row, textvariable=self.entry_var, width=8)  # grows with the panel
         self.entry.pack(side="left", fill="x", expand=True)
         self.picker_vars: dict[str, tk.BooleanVar] = {}
         self.suggest = tk.Listbox(self, height=5, activestyle="none", exportselection=False,
