@@ -90,6 +90,8 @@ MENU_GROUPS = frozenset({"<<Save>>", "<<Import>>", "<<Settings>>", "<<Quit>>", "
 EDITOR_ACTIONS: tuple[Action, ...] = (
     Action("<<Save>>", "Save now", "Ctrl+S", ("<Control-s>",), "Chat"),
     Action("<<CloseEditor>>", "Close", "Ctrl+W", ("<Control-w>",), "Chat"),
+    # The chat's tags from the keyboard: the tag picker of the properties (issue 13).
+    Action("<<PickTags>>", "Tags…", "Ctrl+T", ("<Control-t>",), "Chat"),
     Action("<<JournalUndo>>", "Undo", "Ctrl+Z", (), "Edit"),
     Action("<<JournalRedo>>", "Redo", "Ctrl+Y", (), "Edit"),
     Action("<<Find>>", "Find in chat…", "Ctrl+F", ("<Control-f>",), "Edit"),
@@ -134,7 +136,7 @@ EDITOR_MENUS = ("Chat", "Edit", "Message", "Tools", "Help")
 # A separator before these items of the editor's menus (also when first in its menu).
 EDITOR_MENU_GROUPS = frozenset({"<<Find>>", "<<AddMessage>>", "<<FocusPrevMessage>>", "<<AddTool>>",
                                 "<<GenerateReply>>", "<<CloseEditor>>", "<<AddToolCall>>", "<<PrevVersion>>",
-                                "<<RoleSystem>>"})
+                                "<<RoleSystem>>", "<<PickTags>>"})
 # Keys of the editor handled by its widgets (listed in Help, not in a menu).
 EDITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("Indent inside a message", "Tab"),

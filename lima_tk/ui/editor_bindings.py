@@ -312,6 +312,7 @@ def bind_window(ed: EditorWindow) -> None:
         "<<RoleAssistant>>": lambda: msgs.role_key("assistant"),
         "<<RoleTool>>": lambda: msgs.role_key("tool"),
         "<<Shortcuts>>": lambda: _shortcuts(ed),
+        "<<PickTags>>": ed.props.tags.open_picker,
         "<<AddTool>>": tools.add_tool,
         "<<EditTool>>": tools.edit_tool,
         "<<DeleteTool>>": tools.delete_tool,

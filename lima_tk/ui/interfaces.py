@@ -574,6 +574,8 @@ class EditorWindow(BindingHost, Protocol):
     msgs: Any
     tools: Any
     find: Any
+    props: Any  # chat_properties.ChatProperties: its `tags` (the tag picker, Ctrl+T)
+    dialog: tk.Toplevel | None
 
     def close(self) -> bool: ...
 

@@ -102,8 +102,10 @@ class TagChips(ttk.Frame):
                                  command=lambda t=tag, v=var: self.add(t) if v.get() else self.remove(t))
 
     def open_picker(self) -> None:
-        """The list of the dataset's tags under the Entry (F4 / Alt+Down); arrows and Enter pick."""
+        """The list of the dataset's tags under the Entry (F4 / Alt+Down in it; Ctrl+T in the
+        editor); arrows and Enter pick, and the keyboard stays in the tags field."""
         self._show([])
+        self.entry.focus_set()
         x, y = self.entry.winfo_rootx(), self.entry.winfo_rooty() + self.entry.winfo_height()
         try:
             self.picker.tk_popup(x, y, 0)

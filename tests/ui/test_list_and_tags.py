@@ -61,3 +61,24 @@ def test_the_tag_picker_lists_the_datasets_tags_and_toggles_them(make_app, db_pa
     menu.unpost()
     wait_until(lambda: app.store.get_chat(ids[0]).tags == ["code", "math"], ed, timeout=5)
     assert chips.tags == ["code", "math"]
+
+
+def test_ctrl_t_in_the_editor_opens_the_tag_picker(make_app, db_path: Path) -> None:
+    ids = seed(db_path, 1)
+    app = make_app()
+    app.store.set_setting("tags", ["code", "math"])
+    settle(app)
+    tree = app.chat_list.tree
+    tree.focus_force()
+    tree.event_generate("<Return>")
+    ed = wait_until(lambda: app.editors.get(ids[0]), app.root)
+    text = ed.cards[ed.order[-1]].text
+    wait_until(lambda: ed.focus_get() is text, ed)
+    text.event_generate("<Control-t>")  # from a message: the chat's tags
+    chips = ed.props.tags
+    wait_until(lambda: chips.picker.winfo_ismapped(), ed)
+    menu = chips.picker
+    assert menu.entrycget(menu.index("active"), "label") == "code"  # the first tag is active
+    menu.event_generate("<Return>")  # Enter ticks it and closes the list
+    wait_until(lambda: app.store.get_chat(ids[0]).tags == ["code"], ed)
+    wait_until(lambda: not menu.winfo_ismapped() and ed.focus_get() is chips.entry, ed)
