@@ -94,6 +94,8 @@ MENU_GROUPS = frozenset({"<<Save>>", "<<Import>>", "<<Settings>>", "<<Quit>>", "
 EDITOR_ACTIONS: tuple[Action, ...] = (
     Action("<<Save>>", "Save now", "Ctrl+S", ("<Control-s>",), "Chat"),
     Action("<<CloseEditor>>", "Close", "Ctrl+W", ("<Control-w>",), "Chat"),
+    # The chat's tags from the keyboard: the tag picker of the properties (issue 13).
+    Action("<<PickTags>>", "Tags…", "Ctrl+T", ("<Control-t>",), "Chat"),
     Action("<<JournalUndo>>", "Undo", "Ctrl+Z", (), "Edit"),
     Action("<<JournalRedo>>", "Redo", "Ctrl+Y", (), "Edit"),
     Action("<<Find>>", "Find in chat…", "Ctrl+F", ("<Control-f>",), "Edit"),
@@ -117,17 +119,44 @@ EDITOR_ACTIONS: tuple[Action, ...] = (
     Action("<<GenerateReply>>", "Generate reply", "Ctrl+G", ("<Control-g>",), "Message"),
     Action("<<ContinueReply>>", "Continue this reply", "Ctrl+Shift+G", ("<Control-G>",), "Message"),
     Action("<<StopGenerating>>", "Stop generating", "Escape", (), "Message"),
-    Action("<<PrevVersion>>", "Previous version", "", (), "Message"),
-    Action("<<NextVersion>>", "Next version", "", (), "Message"),
+    # Versions of a reply: Alt+Left / Alt+Right as SillyTavern's swipes (issue 13).
+    Action("<<PrevVersion>>", "Previous version", "Alt+Left", ("<Alt-Left>",), "Message"),
+    Action("<<NextVersion>>", "Next version", "Alt+Right", ("<Alt-Right>",), "Message"),
+    Action("<<PreferVersion>>", "Prefer this version (the others rejected)", "Alt+P", ("<Alt-p>", "<Alt-P>"),
+           "Message"),
     Action("<<DeleteVersion>>", "Delete this version", "", (), "Message"),
+    # The role of the focused message (or the selection): one key per role (issue 13).
+    Action("<<RoleSystem>>", "Role: system", "Ctrl+1", ("<Control-Key-1>",), "Message"),
+    Action("<<RoleUser>>", "Role: user", "Ctrl+2", ("<Control-Key-2>",), "Message"),
+    Action("<<RoleAssistant>>", "Role: assistant", "Ctrl+3", ("<Control-Key-3>",), "Message"),
+    Action("<<RoleTool>>", "Role: tool", "Ctrl+4", ("<Control-Key-4>",), "Message"),
     Action("<<AddTool>>", "Add function…", "", (), "Tools"),
     Action("<<EditTool>>", "Edit function…", "", (), "Tools"),
     Action("<<DeleteTool>>", "Delete function", "", (), "Tools"),
+    # Help (issue 13): the same list of shortcuts as the main window's, opened at the editor's part.
+    Action("<<Shortcuts>>", "Keyboard shortcuts", "F1", ("<F1>",), "Help"),
 )
-EDITOR_MENUS = ("Chat", "Edit", "Message", "Tools")
+EDITOR_MENUS = ("Chat", "Edit", "Message", "Tools", "Help")
 # A separator before these items of the editor's menus (also when first in its menu).
 EDITOR_MENU_GROUPS = frozenset({"<<Find>>", "<<AddMessage>>", "<<FocusPrevMessage>>", "<<AddTool>>",
-                                "<<GenerateReply>>", "<<CloseEditor>>", "<<AddToolCall>>", "<<PrevVersion>>"})
+                                "<<GenerateReply>>", "<<CloseEditor>>", "<<AddToolCall>>", "<<PrevVersion>>",
+                                "<<RoleSystem>>", "<<PickTags>>"})
+# Keys of the editor handled by its widgets (listed in Help, not in a menu).
+EDITOR_KEYS: tuple[tuple[str, str], ...] = (
+    ("Indent inside a message", "Tab"),
+    ("Leave a message: next header / its own header", "Ctrl+Tab / Ctrl+Shift+Tab"),
+    ("Select all the text of a message or field", "Ctrl+A (in the text)"),
+    ("Undo typing / the last change", "Ctrl+Z (in the text / elsewhere)"),
+    ("Select a message", "click its header"),
+    ("Add a message to the selection", "Ctrl+click, Shift+click a header"),
+    ("Select the previous / next message", "Up / Down (after a header click)"),
+    ("Select all messages", "Ctrl+A (after a header click)"),
+    ("Edit the selected message", "Enter (after a header click)"),
+    ("Open a menu", "Alt+underlined letter, F10"),
+)
+# The shortcut lists of Help, one per window: (title, actions, menus, extra keys).
+SHORTCUT_SECTIONS = (("Main window", ACTIONS, MENUS, LIST_KEYS),
+                     ("Chat editor", EDITOR_ACTIONS, EDITOR_MENUS, EDITOR_KEYS))
 # Undo/redo in the editor: a Text's own, or the journal's (docs/editor.md, "Undo: the rule").
 UNDO_KEYS = ("<Control-z>",)
 REDO_KEYS = ("<Control-y>", "<Control-Z>")

@@ -154,6 +154,7 @@ class App:
             return
         self.data_changed()
         self.status(f"{'Undid' if which == 'undo' else 'Redid'} {step.label}")
+        self.tokens.recount_missing()
 
     def flush_pending(self, strict: bool = True) -> None:
         """Save what is still being typed: a chat name in the list, and the open editors' texts
@@ -274,6 +275,7 @@ class App:
         self.chat_list.empty_content = self._empty_content
 
         sb = self.status_bar = StatusBar(root, bar)
+        self.editors.on_save_state = sb.show_save_state
         self.notice, self.notice_label, self.status_label = sb.notice, sb.notice_label, sb.label
         # Token counting: its progress and the dataset total, left of the path.
         self.tokens = TokenCounting(self, sb.frame, sb.path_label, enabled=self.count_tokens,
@@ -454,7 +456,7 @@ class App:
     def shortcuts_dialog(self) -> Any:
         from lima_tk.ui.help_dialogs import ShortcutsDialog
 
-        return ShortcutsDialog(self)
+        return ShortcutsDialog(self.root, "Main window")
 
     def about(self) -> Any:
         return self.help.about()
@@ -506,6 +508,8 @@ class App:
         ro = f" (read-only: {new.readonly_reason})" if new.readonly and new.readonly_reason else " (read-only)"
         self.status(f"Opened {path.name} - {n:,} chat{'' if n == 1 else 's'}" + (ro if new.readonly else ""))
         self.tokens.dataset_opened()  # counts what is missing, after the first paint
+        # The keyboard starts in the list, on its first row: Down / Enter work at once (issue 13).
+        self.focus_list()
         return True
 
     def _close_store(self) -> None:

@@ -39,6 +39,19 @@ class VersionActions:
         else:
             self.delete(card.mid)
 
+    def prefer_current(self) -> None:
+        """Alt+P: the shown version of the current reply is the preferred one; mark the others
+        rejected (one undo step)."""
+        card = self.editor.current_card()
+        if card is None or card.role != "assistant" or not card.message.alternatives:
+            self.editor.status("This message has one version: ↻ (Ctrl+G on a reply) makes another")
+            return
+        if all(v.get("rejected") for i, v in enumerate(card.message.variants())
+               if i != (card.message.alt_index or 0)):
+            self.editor.status("The other versions are already rejected")
+            return
+        self.reject_others(card.mid)
+
     def step(self, card: MessageCard, delta: int) -> None:
         m = card.message
         n = len(m.alternatives or ()) + 1

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 CHUNK = 24  # cards created per `after` tick while a long chat opens
 CARD_GAP = 2 * st.PAD
 CARD_MARGIN = 3 * st.PAD
+# An assistant header's labels besides the actions (train mark, tool call, regenerate, continue,
+# token count): the widest header, which decides the style of all (header_actions_width).
+FULLEST_HEADER_EXTRAS = ("#99", "train: default", "+ tool call", "↻", "→", "~9,999 tok")
 REFIT_MS = 40  # after a width change, measure again once resizing pauses this long
 
 
@@ -205,11 +208,13 @@ class CardCanvas:
         return self.card_width() - 2 * CARD_BORDER
 
     def header_actions_width(self) -> int:
-        """Width of the header's action labels at the current font (measured once per size)."""
+        """Width of the header's action labels at the current font (measured once per size), plus
+        what the fullest header (an assistant reply's) shows besides them: every card then
+        draws its actions in the same style, words or arrows (issue 13)."""
         if self._actions_width is None or self._actions_width[0] != self.button_height:
             f = tkfont.nametofont("TkDefaultFont", root=self.canvas)
-            self._actions_width = (self.button_height,
-                                   sum(f.measure(label) + 2 * st.PAD for _, label, _ in HEADER_ACTIONS))
+            labels = [label for _, label, _ in HEADER_ACTIONS] + list(FULLEST_HEADER_EXTRAS)
+            self._actions_width = (self.button_height, sum(f.measure(label) + 3 * st.PAD for label in labels))
         return self._actions_width[1]
 
     def _on_configure(self, event: tk.Event) -> None:

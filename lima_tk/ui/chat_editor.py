@@ -52,6 +52,7 @@ from lima_tk.ui.menus import MenuBar
 from lima_tk.ui.message_actions import MessageActions
 from lima_tk.ui.message_frame import MessageCard
 from lima_tk.ui.scrolling import WHEEL_PX, wheel_pixels
+from lima_tk.ui.theme import wrap_to_width
 from lima_tk.ui.tool_actions import ToolActions
 
 if TYPE_CHECKING:
@@ -165,7 +166,9 @@ class ChatEditor(tk.Toplevel):
         self.status_label = ttk.Label(bottom, text="", style="Status.TLabel")
         ttk.Style(self).configure("EditorStatusError.TLabel", background=st.BG, foreground=st.DANGER,
                                   padding=(2 * st.PAD, st.PAD))
-        self.status_label.pack(side="right")
+        self.saving.make_indicator(bottom).pack(side="right")  # Saved / Saving… / Not saved (issue 13)
+        self.status_label.pack(side="bottom", fill="x", before=self.add_button)  # a line of its own: not cut
+        wrap_to_width(self.status_label)
 
         self.props = ChatProperties(paned, self)
         self.props.notes.bindtags((TEXT_TAG, *self.props.notes.bindtags()))
@@ -235,6 +238,13 @@ class ChatEditor(tk.Toplevel):
 
     def tell_main_window(self) -> None:
         self.app.data_changed(source=self)
+
+    def show_save_state(self) -> None:
+        if not self.closed:
+            self.title(self.saving.title())
+        notify = getattr(self.app.editors, "save_state_changed", None)  # a stand-in's plain dict has none
+        if notify is not None:
+            notify()
 
     def confirm(self, title: str, message: str) -> bool:
         return ask_confirm(self, title, message)
@@ -471,7 +481,7 @@ class ChatEditor(tk.Toplevel):
 
     def _load(self, chat: Chat) -> None:
         self.chat = chat
-        self.title(f"{chat.name or 'Untitled chat'} – lima-tk")
+        self.title(self.saving.title())
         self.props.load(chat, self.store.get_settings())
         self._tool_names = {t.name for t in chat.tools}
         self.messages = {int(m.id): m for m in chat.messages}  # type: ignore[arg-type]
@@ -597,6 +607,7 @@ class ChatEditor(tk.Toplevel):
         self.flush()
         before = self.reload_count
         fn()
+        self.status_label.configure(text=getattr(self.app, "status_text", ""), style="Status.TLabel")  # not stale
         if not self.closed and self.reload_count == before:
             self.reload()
 

@@ -19,6 +19,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.store import ChatFilter, ChatSummary
+from lima_tk.ui.column_fit import fit_columns
 from lima_tk.ui.list_mouse import ListMouse
 from lima_tk.ui.list_overlays import EmptyState, RenameInPlace
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_rows
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 # id, heading, default width, anchor, stretch, SQL sort key (None: not sortable)
 COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
+    ("pos", "#", 48, "e", False, None),  # the row's position in the list, as lima-gui shows it
     ("name", "Name", 360, "w", True, "name"),
     ("language", "Language", 120, "w", False, "language"),
     ("tags", "Tags", 220, "w", False, "tags"),
@@ -39,6 +41,8 @@ COLUMNS: tuple[tuple[str, str, int, str, bool, str | None], ...] = (
     ("updated", "Updated", 170, "w", False, "updated"),
 )
 COLUMN_IDS = tuple(c[0] for c in COLUMNS)
+NUMBER_COLUMNS = ("pos", "messages", "tokens", "trainable", "updated")  # widened to fit (column_fit.py)
+GIVE_ROOM = (("name", 200), ("tags", 120), ("language", 90), ("tags", 60), ("language", 60), ("name", 60))
 ARROW_UP, ARROW_DOWN = " ▲", " ▼"
 OVER_MARK = "⚠"
 OVER_COLOR = "#b42318"  # the palette's "danger": rows over the context limit
@@ -538,6 +542,11 @@ class ChatList(ttk.Frame):
     def _on_configure(self, event: tk.Event) -> None:
         self._height = event.height
         self._update_page()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """No cut numbers (column_fit.py): after a render, a resize, a font change."""
+        fit_columns(self.tree, NUMBER_COLUMNS, [v[0] for v in self._slot_values if v], GIVE_ROOM)
 
     def _update_page(self) -> None:
         if self._height <= 1:
@@ -575,7 +584,8 @@ class ChatList(ttk.Frame):
         selected = []
         for i, (iid, row) in enumerate(zip(self._slots, rows, strict=False)):
             cell, over = token_cell(totals.get(row.id), row.n_messages, key, limit, counting)
-            values = row_values(row, cell, trainable_cell(totals.get(row.id), row.n_messages, key))
+            values = (f"{self.top + i + 1:,}",
+                      *row_values(row, cell, trainable_cell(totals.get(row.id), row.n_messages, key)))
             tags = ("alt",) if (self.top + i) % 2 else ()
             if over:
                 tags += ("over",)
@@ -584,6 +594,7 @@ class ChatList(ttk.Frame):
                 self._slot_values[i] = (values, tags)
             if row.id in self.selected:
                 selected.append(iid)
+        self._fit_columns()
         if tuple(tree.selection()) != tuple(selected):
             tree.selection_set(selected)
         ci = self.cursor - self.top

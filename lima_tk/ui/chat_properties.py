@@ -80,9 +80,9 @@ class ChatProperties(ttk.Frame):
         style.map("PanelLink.TButton", background=[("active", "#e6e9ee")])
         r = 0
 
-        def label(text: str, row: int, sticky: str = "w") -> None:
+        def label(text: str, row: int, sticky: str = "w", top: int = 0) -> None:
             ttk.Label(self, text=text, style="Panel.TLabel").grid(row=row, column=0, sticky=sticky,
-                                                                  padx=(0, 2 * st.PAD), pady=st.PAD)
+                                                                  padx=(0, 2 * st.PAD), pady=(st.PAD + top, st.PAD))
 
         label("Name", r)
         self.name_var = tk.StringVar(self)
@@ -94,7 +94,7 @@ class ChatProperties(ttk.Frame):
         self.lang_box = ttk.Combobox(self, textvariable=self.lang_var, width=12)
         self.lang_box.grid(row=r, column=1, sticky="w", pady=st.PAD)
         r += 1
-        label("Tags", r, "nw")
+        label("Tags", r, "nw", top=st.PAD // 2 + 1)  # on the chips' text line, not above it
         self.tags = TagChips(self, on_change=self._on_tags)
         self.tags.grid(row=r, column=1, sticky="ew", pady=st.PAD)
         r += 1
@@ -103,7 +103,8 @@ class ChatProperties(ttk.Frame):
                              background=st.SURFACE, foreground=st.TEXT, insertbackground=st.TEXT,
                              highlightthickness=1, highlightbackground=st.BORDER_DARK, highlightcolor=st.ACCENT,
                              borderwidth=0, padx=st.PAD, pady=st.PAD)
-        self.notes.grid(row=r, column=1, sticky="ew", pady=st.PAD)
+        self.notes.grid(row=r, column=1, sticky="nsew", pady=st.PAD)
+        self._notes_row = r
         r += 1
         ttk.Separator(self).grid(row=r, column=0, columnspan=2, sticky="ew", pady=2 * st.PAD)
         r += 1
@@ -142,18 +143,20 @@ class ChatProperties(ttk.Frame):
                                     highlightcolor=st.ACCENT, selectbackground=st.SELECT,
                                     selectforeground=st.TEXT)
         self.tool_list.grid(row=r, column=0, columnspan=2, sticky="nsew", pady=(st.PAD, 0))
-        self.tools_empty = tk.Label(self.tool_list, text="No functions yet.\n“Add…” defines one for tool calls.",
-                                    background=st.SURFACE, foreground=st.MUTED, justify="left")
-        self.rowconfigure(r, weight=1)
+        self._tools_row = r
         r += 1
         buttons = ttk.Frame(self, style="Panel.TFrame")
         buttons.grid(row=r, column=0, columnspan=2, sticky="ew", pady=(st.PAD, 0))
-        ttk.Button(buttons, text="Add…", style="Small.TButton",
-                   command=lambda: editor.event_generate("<<AddTool>>")).pack(side="left")
-        ttk.Button(buttons, text="Edit…", style="Small.TButton",
-                   command=lambda: editor.event_generate("<<EditTool>>")).pack(side="left", padx=st.PAD)
-        ttk.Button(buttons, text="Delete", style="Small.TButton",
-                   command=lambda: editor.event_generate("<<DeleteTool>>")).pack(side="left")
+        self.add_tool_button = ttk.Button(buttons, text="Add…", style="Small.TButton",
+                                          command=lambda: editor.event_generate("<<AddTool>>"))
+        self.add_tool_button.pack(side="left")
+        self.tool_buttons = [
+            ttk.Button(buttons, text="Edit…", style="Small.TButton",
+                       command=lambda: editor.event_generate("<<EditTool>>")),
+            ttk.Button(buttons, text="Delete", style="Small.TButton",
+                       command=lambda: editor.event_generate("<<DeleteTool>>"))]
+        self.tools_shown: bool | None = None
+        self._show_tool_list(False)
         self.tool_list.bind("<Double-Button-1>", lambda e: editor.event_generate("<<EditTool>>"))
         self.tool_list.bind("<Return>", lambda e: editor.event_generate("<<EditTool>>"))
         self.tool_list.bind("<Delete>", lambda e: editor.event_generate("<<DeleteTool>>"))
@@ -167,6 +170,25 @@ class ChatProperties(ttk.Frame):
         self.lang_box.bind("<FocusOut>", lambda e: self._save())
         self.notes.bind("<<Modified>>", self._on_notes_modified)
         self.notes.bind("<FocusOut>", lambda e: self._save())
+
+    def _show_tool_list(self, shown: bool) -> None:
+        """A chat without functions shows one line ("Add function…") and gives the room to the
+        notes (issue 13: the empty box took ~300 px)."""
+        if shown == self.tools_shown:
+            return
+        self.tools_shown = shown
+        if shown:
+            self.tool_list.grid()
+            self.add_tool_button.configure(text="Add…")
+            for b in self.tool_buttons:
+                b.pack(side="left", padx=(st.PAD, 0))
+        else:
+            self.tool_list.grid_remove()
+            self.add_tool_button.configure(text="Add function…")
+            for b in self.tool_buttons:
+                b.pack_forget()
+        self.rowconfigure(self._tools_row, weight=1 if shown else 0)
+        self.rowconfigure(self._notes_row, weight=0 if shown else 1)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -205,10 +227,7 @@ class ChatProperties(ttk.Frame):
             for t in chat.tools:
                 desc = f"  – {t.description}" if t.description else ""
                 self.tool_list.insert("end", f"ƒ {t.name}{desc}")
-            if chat.tools:
-                self.tools_empty.place_forget()
-            else:
-                self.tools_empty.place(x=2 * st.PAD, y=2 * st.PAD)
+            self._show_tool_list(bool(chat.tools))
             ids = [t.id for t in chat.tools]
             if selected in ids:
                 self.tool_list.selection_set(ids.index(selected))

@@ -72,7 +72,7 @@ class DatasetFiles:
         import tkinter as tk
 
         self.recent_menu = tk.Menu(file_menu, tearoff=False, postcommand=self.fill_recent_menu)
-        file_menu.add_cascade(label="Open recent", menu=self.recent_menu)
+        file_menu.add_cascade(label="Open recent", menu=self.recent_menu, accelerator="Ctrl+R")
 
     def start_path(self, db_path: str | Path | None) -> Path:
         if db_path:

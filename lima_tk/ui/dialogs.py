@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
+from lima_tk.ui.dialog_keys import bind_dialog_keys
 from lima_tk.ui.theme import PAD, ensure_indicators
 
 DANGER = "#b42318"  # error text in dialogs
@@ -89,10 +90,17 @@ class Dialog(tk.Toplevel):
         self.buttons = ttk.Frame(self, padding=(4 * PAD, 2 * PAD, 4 * PAD, 4 * PAD))
         self.buttons.pack(fill="x", side="bottom")
         self.protocol("WM_DELETE_WINDOW", self.cancel)
-        self.bind("<Escape>", lambda e: self.cancel())
+        self.default_command: Callable[[], object] | None = None  # the default button's: Enter presses it
+        bind_dialog_keys(self, self._press_default, self.cancel)
+
+    def _press_default(self) -> None:
+        if self.default_command is not None:
+            self.default_command()
 
     def add_button(self, text: str, command: Callable[[], object], default: bool = False) -> ttk.Button:
         b = ttk.Button(self.buttons, text=text, command=command, style="Accent.TButton" if default else "TButton")
+        if default:
+            self.default_command = command
         b.pack(side="right", padx=(2 * PAD, 0))
         return b
 
@@ -125,7 +133,6 @@ class AskString(Dialog):
         self.entry.select_range(0, "end")
         self.add_button("OK", self.ok, default=True)
         self.add_button("Cancel", self.cancel)
-        self.entry.bind("<Return>", lambda e: self.ok())
         self.show(self.entry)
         try:
             self.grab_set()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.ui import editor_style as st
 from lima_tk.ui.actions import EDITOR_ACTIONS, REDO_KEYS, UNDO_KEYS
 from lima_tk.ui.autotext import AutoText
+from lima_tk.ui.dialog_keys import install_select_all
 from lima_tk.ui.message_frame import ACTION_TAG, HEADER_TAG, MSG_TAG
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_pixels
 
@@ -305,6 +306,13 @@ def bind_window(ed: EditorWindow) -> None:
         "<<PrevVersion>>": lambda: assist.versions.step_current(-1),
         "<<NextVersion>>": lambda: assist.versions.step_current(1),
         "<<DeleteVersion>>": lambda: assist.versions.step_current(0),
+        "<<PreferVersion>>": assist.versions.prefer_current,
+        "<<RoleSystem>>": lambda: msgs.role_key("system"),
+        "<<RoleUser>>": lambda: msgs.role_key("user"),
+        "<<RoleAssistant>>": lambda: msgs.role_key("assistant"),
+        "<<RoleTool>>": lambda: msgs.role_key("tool"),
+        "<<Shortcuts>>": lambda: _shortcuts(ed),
+        "<<PickTags>>": ed.props.tags.open_picker,
         "<<AddTool>>": tools.add_tool,
         "<<EditTool>>": tools.edit_tool,
         "<<DeleteTool>>": tools.delete_tool,
@@ -335,11 +343,18 @@ def bind_window(ed: EditorWindow) -> None:
     c.bind("<Control-a>", lambda e: ed.event_generate("<<SelectAllMessages>>"))
 
 
+def _shortcuts(ed: EditorWindow) -> None:
+    from lima_tk.ui.help_dialogs import ShortcutsDialog
+
+    ed.dialog = ShortcutsDialog(ed, "Chat editor")
+
+
 def install(root: tk.Misc) -> None:
     """Bind the class tags once per Tk interpreter."""
     if int(root.tk.call("info", "exists", "::lima_editor_bindings")):
         return
     root.tk.setvar("::lima_editor_bindings", 1)
+    install_select_all(root)
     for action in EDITOR_ACTIONS:
         for key in action.keys:
             root.bind_class(MSG_TAG, key, lambda e, v=action.event: _fire(e, v))

@@ -49,7 +49,10 @@ class Navigation:
                 ed.save_soon()
 
     def focus_initial(self) -> None:
-        """Opening: the cursor goes to the last message (unless something else has the keyboard)."""
+        """Opening: the cursor goes to the end of the last message, unless a widget of this
+        window has the keyboard already. The focus may still be in the main window's list (the
+        window manager gives the new window the focus a moment later): Tk then remembers this
+        window's focus widget and puts the keys there once the window is focused."""
         ed = self.host
         if ed.closed or not ed.order:
             return
@@ -57,8 +60,8 @@ class Navigation:
             focus = ed.focus_get()
         except (KeyError, tk.TclError):
             focus = None
-        if focus is None or focus is ed:
-            self.focus_message(ed.order[-1], see=False)
+        if focus is None or focus is ed or focus.winfo_toplevel() is not ed:
+            self.focus_message(ed.order[-1], see=False, index="end-1c")
 
     def focus_message(self, mid: int, see: bool = True, index: str | None = None) -> None:
         """Put the cursor in a message (at `index`, else where it was) and show it."""

@@ -12,10 +12,14 @@ once. What it needs from the editor is `interfaces.SavingHost`. Tk thread only.
 from __future__ import annotations
 
 import time
+import tkinter as tk
+from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull, NotFound
+from lima_tk.ui import editor_style as st
 from lima_tk.ui.autosave import SAVE_DELAY_MS, SAVE_MAX_WAIT_MS, Autosaver, describe, plain_reason, recent_failure
+from lima_tk.ui.save_state import NOT_SAVED, SAVED, SAVING, title_mark
 
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import SavingHost
@@ -32,6 +36,38 @@ class EditorSaving:
         self.dirty: set[int] = set()  # cards whose text is not saved yet (until a write commits)
         self.written = 0  # fields written by saves (flush() returns the difference)
         self.saved_any = False  # something was written since the main window last heard of it
+        self.indicator: ttk.Label | None = None  # "Saved" / "Saving…" / "Not saved" (make_indicator)
+        self.shown_state = ""
+
+    # -- the saving state the window shows (lima_tk/ui/save_state.py) -----------------------------
+
+    def make_indicator(self, parent: tk.Misc) -> ttk.Label:
+        style = ttk.Style(parent)
+        style.configure("SaveState.TLabel", background=st.BG, foreground=st.MUTED, padding=(2 * st.PAD, st.PAD))
+        style.configure("SaveStateError.TLabel", background=st.BG, foreground=st.DANGER,
+                        padding=(2 * st.PAD, st.PAD))
+        self.indicator = ttk.Label(parent, text=SAVED, style="SaveState.TLabel")
+        return self.indicator
+
+    def state(self) -> str:
+        if self.autosaver.failing:
+            return NOT_SAVED
+        return SAVING if self.dirty or self.autosaver.first_unsaved is not None else SAVED
+
+    def title(self) -> str:
+        """The window title: the chat's name, and "(saving…)" / "(not saved)" while so."""
+        return f"{self.host.chat.name or 'Untitled chat'}{title_mark(self.shown_state)} – lima-tk"
+
+    def show_state(self) -> None:
+        """Show the state in the window (label and title) and tell the main window, when it changed."""
+        state = self.state()
+        if state == self.shown_state or self.host.closed:
+            return
+        self.shown_state = state
+        if self.indicator is not None:
+            self.indicator.configure(text=state, style="SaveStateError.TLabel" if state == NOT_SAVED
+                                     else "SaveState.TLabel")
+        self.host.show_save_state()
 
     # -- when ------------------------------------------------------------------------------------
 
@@ -39,6 +75,7 @@ class EditorSaving:
         """The user changed a card's text: it is dirty, and the timer runs."""
         self.dirty.add(card.mid)
         self.autosaver.touched()
+        self.show_state()
         if self.autosaver.failing and not card.unsaved:  # it cannot be saved right now either: say so
             card.set_unsaved(self.unsaved_text())
             self.host.view.schedule_layout()
@@ -103,6 +140,7 @@ class EditorSaving:
             self._save_card(card)
         if ed.props.flush():
             self.written += 1
+        ed.after(0, self.show_state)  # the Autosaver clears its own marks after this returns
 
     def _save_card(self, card: MessageCard) -> bool:
         """Write one card's text; True when it was written. A write failure propagates and
@@ -129,6 +167,8 @@ class EditorSaving:
             ed.view.schedule_layout()
         if saved:
             ed.tokens.schedule()  # recount the saved message (issue 6)
+            if card.update_assist():  # "→ continue" once a reply written by hand has text (issue 13)
+                ed.view.schedule_layout()
         return saved
 
     # -- failures --------------------------------------------------------------------------------
@@ -141,6 +181,7 @@ class EditorSaving:
         ed = self.host
         if ed.closed:
             return
+        self.show_state()
         cards = ed.view.cards
         if exc is None:
             for card in cards.values():
@@ -198,3 +239,4 @@ class EditorSaving:
 
     def close(self) -> None:
         self.autosaver.cancel()
+        self.host.show_save_state()  # this window's state no longer counts in the main window

@@ -68,10 +68,10 @@ def setup(master: tk.Misc) -> ttk.Style:
     for role, (header, _body) in ROLE_COLORS.items():
         name = f"{role}.Role.TCombobox"
         style.configure(name, fieldbackground=header, background=header, padding=(PAD, 0),
-                        arrowsize=12, bordercolor=BORDER_DARK, lightcolor=header, darkcolor=header)
+                        arrowsize=16, arrowcolor=TEXT, bordercolor=BORDER_DARK, lightcolor=header, darkcolor=header)
         style.map(name, fieldbackground=[("readonly", header)], selectbackground=[("readonly", header)],
                   selectforeground=[("readonly", TEXT)], bordercolor=[("focus", ACCENT)])
-    style.configure("Answer.TCombobox", padding=(PAD, 0), arrowsize=12)
+    style.configure("Answer.TCombobox", padding=(PAD, 0), arrowsize=16, arrowcolor=TEXT)  # visible arrows (issue 13)
     for role, (header, _body) in [*ROLE_COLORS.items(), ("selected", (SELECT_HEADER, ""))]:
         style.configure(f"{role}.Head.TLabel", background=header, foreground=MUTED, padding=(2 * PAD, PAD))
     style.configure("Panel.TCheckbutton", background=BG)

@@ -1,48 +1,64 @@
-"""Help > Keyboard shortcuts (F1), built from the same table that binds them (Help > About and the rest of
-the Help menu: lima_tk/ui/help_links.py). Tk thread only."""
+"""Help > Keyboard shortcuts (F1 in either window), built from the same tables that bind them
+(one tab per window: the main window's and the chat editor's). Help > About and the rest of the
+Help menu: lima_tk/ui/help_links.py. Tk thread only."""
 
 from __future__ import annotations
 
+import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING
 
-from lima_tk.ui.actions import ACTIONS, LIST_KEYS, MENUS
+from lima_tk.ui.actions import SHORTCUT_SECTIONS
 from lima_tk.ui.dialogs import Dialog
 
-if TYPE_CHECKING:
-    from lima_tk.ui.interfaces import WindowHost
+
+def shortcut_rows(section: str) -> list[tuple[str, str, str]]:
+    """(group, action, keys) of one window's shortcuts: its menus in order, then its other keys."""
+    for title, actions, menus, extra in SHORTCUT_SECTIONS:
+        if title != section:
+            continue
+        rows = [(menu, a.label.rstrip("…"), a.accel) for menu in menus for a in actions
+                if a.menu == menu and a.accel]
+        rows += [("Other keys", label, keys) for label, keys in extra]
+        return rows
+    raise KeyError(section)
 
 
 class ShortcutsDialog(Dialog):
-    """Every shortcut, from the same table that binds them."""
+    """Every shortcut of both windows, one tab each; `window` is the tab shown first."""
 
-    def __init__(self, app: WindowHost) -> None:
-        super().__init__(app.root, "Keyboard shortcuts", resizable=True)
-        tree = ttk.Treeview(self.body, columns=("action", "keys"), show="headings", height=16, selectmode="none")
-        tree.heading("action", text="Action", anchor="w")
-        tree.heading("keys", text="Shortcut", anchor="w")
-        tree.column("action", width=300, anchor="w")
-        tree.column("keys", width=260, anchor="w")
-        sb = ttk.Scrollbar(self.body, command=tree.yview)
-        tree.configure(yscrollcommand=sb.set)
-        tree.pack(side="left", fill="both", expand=True)
-        sb.pack(side="right", fill="y")
-        self.rows: list[tuple[str, str]] = []
-        for menu in MENUS:
-            items = [a for a in ACTIONS if a.menu == menu and a.accel]
-            if not items:
-                continue
-            tree.insert("", "end", values=(menu.upper(), ""), tags=("group",))
-            for a in items:
-                label = a.label.rstrip("…")
-                tree.insert("", "end", values=(label, a.accel))
-                self.rows.append((label, a.accel))
-        tree.insert("", "end", values=("CHAT LIST", ""), tags=("group",))
-        for label, keys in LIST_KEYS:
-            tree.insert("", "end", values=(label, keys))
-            self.rows.append((label, keys))
-        tree.tag_configure("group", foreground="#667085", font="TkHeadingFont")
-        self.tree = tree
+    def __init__(self, parent: tk.Misc, window: str = "Main window") -> None:
+        super().__init__(parent, "Keyboard shortcuts", resizable=True)
+        self.notebook = ttk.Notebook(self.body)
+        self.notebook.pack(fill="both", expand=True)
+        self.rows: list[tuple[str, str]] = []  # (action, keys) of every tab
+        self.sections: dict[str, list[tuple[str, str, str]]] = {}
+        self.trees: dict[str, ttk.Treeview] = {}
+        for title, *_ in SHORTCUT_SECTIONS:
+            frame = ttk.Frame(self.notebook, padding=(0, 2))
+            tree = ttk.Treeview(frame, columns=("action", "keys"), show="headings", height=18, selectmode="browse")
+            tree.heading("action", text="Action", anchor="w")
+            tree.heading("keys", text="Shortcut", anchor="w")
+            tree.column("action", width=340, anchor="w")
+            tree.column("keys", width=280, anchor="w")
+            sb = ttk.Scrollbar(frame, command=tree.yview)
+            tree.configure(yscrollcommand=sb.set)
+            tree.pack(side="left", fill="both", expand=True)
+            sb.pack(side="right", fill="y")
+            rows = shortcut_rows(title)
+            group = None
+            for g, label, keys in rows:
+                if g != group:
+                    tree.insert("", "end", values=(g.upper(), ""), tags=("group",))
+                    group = g
+                tree.insert("", "end", values=(label, keys))
+                self.rows.append((label, keys))
+            tree.tag_configure("group", foreground="#667085", font="TkHeadingFont")
+            self.sections[title] = rows
+            self.trees[title] = tree
+            self.notebook.add(frame, text=title, underline=0)
+        self.notebook.enable_traversal()  # Ctrl+Tab between the windows' tabs
+        self.tree = self.trees[window]
+        self.notebook.select(self.tree.master)
         self.add_button("Close", self.cancel, default=True)
-        self.show(tree)
+        self.show(self.tree)
 

@@ -437,6 +437,9 @@ class SavingHost(Protocol):
     def tell_main_window(self) -> None:
         """Saved text changed the dataset: the main window refreshes (not this editor)."""
 
+    def show_save_state(self) -> None:
+        """The saving state changed (EditorSaving.state()): the title and the main window follow."""
+
     def after(self, ms: int, func: Callable[..., Any], *args: Any) -> str: ...
 
     def after_cancel(self, ident: str) -> None: ...
@@ -571,6 +574,8 @@ class EditorWindow(BindingHost, Protocol):
     msgs: Any
     tools: Any
     find: Any
+    props: Any  # chat_properties.ChatProperties: its `tags` (the tag picker, Ctrl+T)
+    dialog: tk.Toplevel | None
 
     def close(self) -> bool: ...
 

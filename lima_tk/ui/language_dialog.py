@@ -45,7 +45,6 @@ class LanguageDialog(Dialog):
                   style="Muted.TLabel").pack(anchor="w")
         self.add_button("Set", self.apply, default=True)
         self.add_button("Cancel", self.cancel)
-        self.combo.bind("<Return>", lambda e: self.apply())
         self.show(self.combo)
 
     def apply(self, value: str | None = None) -> None:

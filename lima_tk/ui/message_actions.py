@@ -139,6 +139,20 @@ class MessageActions:
         label = {None: "default", 1: "train (weight 1)", 0: "do not train (weight 0)"}[weight]
         ed.changed(status=f"Train on this turn: {label}")
 
+    def role_key(self, role: str) -> None:
+        """Ctrl+1..4: the role of the current message (or of the selection it is in)."""
+        ed = self.host
+        card = ed.nav.current_card()
+        if card is None:
+            ed.status("Put the cursor in a message first (Alt+Up / Alt+Down)")
+            return
+        ids = ed.nav.targets() if card.mid in ed.nav.selection else [card.mid]
+        if all(ed.messages[m].role == role for m in ids):
+            ed.status(f"Already {role}")
+            return
+        card.role_box.set(role)
+        self.change_role(card, role)
+
     def change_role(self, card: MessageCard, role: str) -> None:
         """A card's role list (on the selection, when the card is selected); what the new role
         cannot have (tool calls, weight, answered call) goes, after asking about tool calls."""

@@ -425,7 +425,7 @@ class MessageCard(tk.Frame):
             header_bg, _ = self._colors()
             label = self.token_label = tk.Label(self.header, background=header_bg, foreground=st.MUTED,
                                                 font="TkSmallCaptionFont", padx=st.PAD, pady=0)
-            label.pack(side="right", padx=(0, st.PAD))  # left of the action buttons
+            label.pack(side="right", padx=(st.PAD, 2 * st.PAD))  # left of the action buttons, with a gap
             self._tag_all(label)
         if label.cget("text") != text:
             label.configure(text=text)
@@ -527,11 +527,9 @@ class MessageCard(tk.Frame):
 
     def _fit_header(self) -> None:
         """Draw the actions short ("+↑" for "+ above") when the header has no room for the words."""
-        full = self.editor.header_actions_width()  # measured once per font size
-        need = self.index_label.winfo_reqwidth() + self.role_box.winfo_reqwidth() + full + 2 * st.PAD
-        for w in (self.extras, self.name_label, self.token_label):
-            if w is not None and w.winfo_manager():
-                need += w.winfo_reqwidth() + 3 * st.PAD
+        # The fullest header's width (measured once per font size), the same for every card: all
+        # cards of a window draw their actions alike (issue 13 saw "+↑ +↓" next to "+ above").
+        need = self.editor.header_actions_width() + self.role_box.winfo_reqwidth() + 2 * st.PAD
         compact = need > self.editor.card_width() - 2 * CARD_BORDER
         if compact != self.compact or not self._actions_drawn:
             self.compact = compact

@@ -15,13 +15,22 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.errors import DatasetError
 from lima_tk.store import ChatFilter
 from lima_tk.ui.autosave import resolve_unsaved
+from lima_tk.ui.save_state import combined
 
 if TYPE_CHECKING:
     from lima_tk.store import DatasetStore
 
 
 class OpenEditors(dict[int, Any]):
-    """chat id -> its open editor."""
+    """chat id -> its open editor. `on_save_state(state)` hears the editors' combined saving
+    state (lima_tk/ui/save_state.py) whenever one of them changes."""
+
+    on_save_state: Callable[[str], object] | None = None
+
+    def save_state_changed(self) -> None:
+        if self.on_save_state is not None:
+            self.on_save_state(combined(ed.saving.state() for ed in list(self.values())
+                                        if getattr(ed, "saving", None) is not None and not ed.closed))
 
     def flush(self, strict: bool = True) -> None:
         """Save what the editors still hold (typing inside their debounce). A write that fails

@@ -112,7 +112,6 @@ class SettingsDialog(Dialog):
         self.test_result.pack(side="left", padx=(3 * PAD, 0), fill="x", expand=True)
         for w in (self.base_entry, self.key_entry):
             w.bind("<FocusOut>", lambda e: self._server_changed(), add="+")
-            w.bind("<Return>", lambda e: self._server_changed(), add="+")
         self.env_check.configure(command=lambda: (self._key_state(), self._server_changed()))
 
         ttk.Separator(f).grid(row=8, column=0, columnspan=2, sticky="ew", pady=3 * PAD)
@@ -265,7 +264,7 @@ class SettingsDialog(Dialog):
         row.pack(fill="x", pady=(2 * PAD, 0))
         e = ttk.Entry(row, textvariable=self.lang_var, width=8)
         e.pack(side="left", fill="x", expand=True)
-        e.bind("<Return>", lambda ev: self.add_language())
+        e.bind("<Return>", lambda ev: (self.add_language(), "break")[1])  # not the dialog's Save
         ttk.Button(row, text="Add", command=self.add_language).pack(side="left", padx=(PAD, 0))
         ttk.Button(row, text="Remove", command=self.remove_language).pack(side="left", padx=(PAD, 0))
         # tags

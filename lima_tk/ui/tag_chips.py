@@ -2,7 +2,9 @@
 
 Typing shows matching tags below the Entry (Up/Down to choose, Enter or Tab to take, Escape to
 hide); Enter with a word that is not in the vocabulary adds it as a new tag. Backspace in an
-empty Entry removes the last chip. `on_change(tags)` is called after every change. Tk thread only.
+empty Entry removes the last chip. "Pick" beside the Entry (or F4 / Alt+Down in it) lists every
+tag of the dataset with a check mark on the chat's own, as lima-gui's tag picker did (issue 13).
+`on_change(tags)` is called after every change. Tk thread only.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ class TagChips(ttk.Frame):
         self.chips.pack(fill="x")
         self.chips.bind("<Configure>", lambda e: self._flow())
         self.entry_var = tk.StringVar(self)
-        self.entry = ttk.Entry(self, textvariable=self.entry_var)
-        self.entry.pack(fill="x", pady=(st.PAD, 0))
+        row = ttk.Frame(self, style="Panel.TFrame")
+        row.pack(fill="x", pady=(st.PAD, 0))
+        self.picker = tk.Menu(self, tearoff=False, postcommand=self._fill_picker)
+        self.pick_button = ttk.Menubutton(row, text="Pick", menu=self.picker, takefocus=False, width=5)
+        self.pick_button.pack(side="right", padx=(st.PAD, 0))
+        self.entry = ttk.Entry(row, textvariable=self.entry_var, width=8)  # grows with the panel
+        self.entry.pack(side="left", fill="x", expand=True)
+        self.picker_vars: dict[str, tk.BooleanVar] = {}
         self.suggest = tk.Listbox(self, height=5, activestyle="none", exportselection=False,
                                   background=st.SURFACE, highlightthickness=1, highlightbackground=st.BORDER,
                                   borderwidth=0, selectbackground=st.SELECT, selectforeground=st.TEXT)
@@ -38,6 +46,8 @@ class TagChips(ttk.Frame):
         self.entry.bind("<Down>", lambda e: self._move(1))
         self.entry.bind("<Up>", lambda e: self._move(-1))
         self.entry.bind("<Escape>", self._on_escape)
+        for seq in ("<F4>", "<Alt-Down>"):
+            self.entry.bind(seq, lambda e: (self.open_picker(), "break")[1])
         self.entry.bind("<BackSpace>", self._on_backspace)
         self.entry.bind("<FocusOut>", lambda e: self.after(150, self._hide_if_unfocused))
         self.suggest.bind("<ButtonRelease-1>", self._on_pick)
@@ -74,6 +84,33 @@ class TagChips(ttk.Frame):
         starts = [t for t in self.vocabulary if t.casefold().startswith(p) and t not in self.tags]
         inside = [t for t in self.vocabulary if p in t.casefold() and t not in self.tags and t not in starts]
         return starts + inside
+
+    # -- the picker: every tag of the dataset, checked when the chat has it --------------------
+
+    def _fill_picker(self) -> None:
+        menu = self.picker
+        menu.delete(0, "end")
+        self.picker_vars = {}
+        tags = list(dict.fromkeys([*self.vocabulary, *self.tags]))
+        if not tags:
+            menu.add_command(label="No tags in this dataset yet: type one and press Enter", state="disabled")
+            return
+        for tag in sorted(tags, key=str.casefold):
+            var = tk.BooleanVar(menu, value=tag in self.tags)
+            self.picker_vars[tag] = var
+            menu.add_checkbutton(label=tag, variable=var, onvalue=True, offvalue=False,
+                                 command=lambda t=tag, v=var: self.add(t) if v.get() else self.remove(t))
+
+    def open_picker(self) -> None:
+        """The list of the dataset's tags under the Entry (F4 / Alt+Down in it; Ctrl+T in the
+        editor); arrows and Enter pick, and the keyboard stays in the tags field."""
+        self._show([])
+        self.entry.focus_set()
+        x, y = self.entry.winfo_rootx(), self.entry.winfo_rooty() + self.entry.winfo_height()
+        try:
+            self.picker.tk_popup(x, y, 0)
+        finally:
+            self.picker.grab_release()
 
     # -- drawing ---------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ import weakref
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from lima_tk.ui.dialog_keys import install_select_all
+
 # Spacing unit: every padding is a multiple of it.
 PAD = 4
 
@@ -48,6 +50,7 @@ def apply_theme(root: tk.Tk, font_size: int = 11, scale: float | None = None) ->
     if scale:
         root.tk.call("tk", "scaling", float(scale))
     set_font_size(root, font_size)
+    install_select_all(root)
     p = PALETTE
     style = ttk.Style(root)
     if style.theme_use() != "clam":
@@ -323,3 +326,15 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 def palette() -> dict[str, str]:
     return dict(PALETTE)
+
+
+def wrap_to_width(label: ttk.Label, margin: int = 32) -> None:
+    """A status label whose text wraps to the width it gets, rather than being cut (issue 13: a cut
+    status read "Stopped: the text so far is kep")."""
+
+    def on_configure(event: tk.Event) -> None:
+        width = max(80, event.width - margin)
+        if int(str(label.cget("wraplength") or 0)) != width:
+            label.configure(wraplength=width)
+
+    label.bind("<Configure>", on_configure, add="+")

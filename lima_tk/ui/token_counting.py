@@ -139,6 +139,7 @@ class TokenCounting:
         self._chats: dict[int, list[Callable[[Any], None]]] = {}  # big chats being recounted on a worker
         self._status_at_start = ""
         self._asked = False  # started from the menu: always report the result
+        self._quiet = False  # started by an undo: no status line of its own (recount_missing)
         self._last_list_refresh = 0.0
         self._spinning = False
 
@@ -244,6 +245,7 @@ class TokenCounting:
         store = self.app.store
         if store is None or self._setting is None:
             return
+        self.refresh_total()  # a deleted or restored chat changes it (issue 13: it stayed stale)
         setting, limit = self._settings()
         if setting != self._setting:
             self._setting, self._limit = setting, limit
@@ -280,7 +282,16 @@ class TokenCounting:
 
     # -- the count pass ------------------------------------------------------------------------
 
-    def start(self, download: bool | None = None, force: bool = False, asked: bool = False, reason: str = "") -> bool:
+    def recount_missing(self) -> None:
+        """An undo or redo brought back messages whose counts went with them (issue 13: the
+        restored chat showed blank Tokens, no over-limit mark, a stale total): count what is
+        missing, quietly (the undo's own status line stays), without downloading."""
+        store = self.app.store
+        if self.enabled and store is not None and not store.readonly and self.state not in ("working", "waiting"):
+            self.start(download=False, quiet=True)
+
+    def start(self, download: bool | None = None, force: bool = False, asked: bool = False, reason: str = "",
+              quiet: bool = False) -> bool:
         """Count what is missing on a worker (a running pass is stopped first). `download`: fetch
         a hub tokenizer that is not cached (default: the first time per setting this session);
         `force`: load the tokenizer even when everything looks counted (a changed tokenizer file)."""
@@ -311,6 +322,7 @@ class TokenCounting:
         self.result = None
         self._wrote = True
         self._asked = asked
+        self._quiet = quiet and not asked
         self._status_at_start = self.app.status_text
         self.app.chat_list.counting = True
         self._show_progress("Counting tokens…" if not reason else f"Counting tokens ({reason})…", None)
@@ -381,7 +393,7 @@ class TokenCounting:
 
     def _report(self, result: CountResult | None) -> None:
         """One status line, unless the user did something else meanwhile (their message stays)."""
-        if not self._asked and self.app.status_text != self._status_at_start:
+        if self._quiet or (not self._asked and self.app.status_text != self._status_at_start):
             return
         name = short_name(self._setting or "")
         text = ""

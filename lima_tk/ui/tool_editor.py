@@ -16,6 +16,7 @@ from typing import Any
 
 from lima_tk.model import FUNCTION_NAME_RE, Tool
 from lima_tk.ui import editor_style as st
+from lima_tk.ui.dialog_keys import bind_dialog_keys
 
 
 class JsonProblem(ValueError):
@@ -127,7 +128,7 @@ class _Dialog(tk.Toplevel):
         self.save_button.pack(side="right")
         ttk.Button(buttons, text="Cancel", command=self.cancel).pack(side="right", padx=(0, 2 * st.PAD))
         self.protocol("WM_DELETE_WINDOW", self.cancel)
-        self.bind("<Escape>", lambda e: self.cancel())
+        bind_dialog_keys(self, self.save, self.cancel)  # Enter in a field saves; in a JSON box, a new line
         self.bind("<Control-Return>", lambda e: (self.save(), "break")[1])
 
     def save(self) -> bool:  # pragma: no cover - overridden

@@ -305,12 +305,14 @@ def test_tag_vocabulary_rename_merge_delete(make_app, db_path: Path) -> None:
 
 def test_window_geometry_and_column_widths_are_remembered(make_app, db_path: Path) -> None:
     app = make_app()
-    app.root.geometry("900x500+10+10")
+    # Wide enough for every column: in a narrower window the text columns give room to the
+    # number columns, which are never cut (issue 13).
+    app.root.geometry("1300x500+10+10")
     app.chat_list.tree.column("tags", width=222)
     app.root.update()
     app.close()
     us = load_user_settings()
-    assert us["geometry"].startswith("900x500")
+    assert us["geometry"].startswith("1300x500")
     assert us["column_widths"]["tags"] == 222
     assert us["last_dataset"] == str(db_path.resolve())
     app2 = make_app(path=None)

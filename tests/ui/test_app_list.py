@@ -42,14 +42,15 @@ def test_keyboard_walks_the_whole_list(big) -> None:
     app, ids = big
     cl = app.chat_list
     tree = cl.tree
+    assert cl.cursor == 0 and cl.selection_ids() == [ids[0]]  # the first row from the start (issue 13)
     key(tree, "<Down>")
-    assert cl.cursor == 0 and cl.selection_ids() == [ids[0]]
+    assert cl.cursor == 1 and cl.selection_ids() == [ids[1]]
     key(tree, "<End>")
     assert cl.cursor == N - 1
     assert cl.selection_ids() == [ids[-1]]
     assert cl.visible_ids()[-2:] == ids[-2:] or ids[-1] in cl.visible_ids()
     assert len(tree.get_children()) <= cl.page + 1
-    assert tree.selection() and tree.item(tree.selection()[0], "values")[0] == f"chat {N - 1}"
+    assert tree.selection() and tree.item(tree.selection()[0], "values")[:2] == (f"{N:,}", f"chat {N - 1}")
     key(tree, "<Home>")
     assert cl.cursor == 0 and cl.top == 0
     key(tree, "<Next>")

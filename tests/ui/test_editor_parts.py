@@ -138,6 +138,9 @@ class SaveHost:
     def tell_main_window(self) -> None:
         self.told += 1
 
+    def show_save_state(self) -> None:
+        pass
+
     def after(self, ms: int, func: Any, *args: Any) -> str:
         return self.root.after(ms, func, *args)
 

@@ -134,6 +134,8 @@ def documented(accel: str) -> list[str]:
         key = keysyms.get(key, key)
         if len(key) == 1:
             key = key.upper() if "Shift" in mods else key.lower()
+        if key.isdigit():
+            key = f"Key-{key}"  # <Control-1> would be a mouse button
         out.append("<" + "".join(names[m] + "-" for m in mods) + key + ">")
     return out
 
