@@ -88,11 +88,11 @@ class StatusBar:
             self.save_label.configure(text="")
             self.notice.pack_forget()
             return
-        path, ro = store.path, store.readonly
-        self.title_for = lambda mark: window_title(path, ro, mark)
+        where, ro = store.path, store.readonly
+        self.title_for = lambda mark: window_title(where, ro, mark)
         self.show_save_state(self.save_state, force=True)
-        path = short_path(str(store.path))
-        self.path_label.configure(text=path if len(path) <= 48 else "…" + path[-47:])
+        shown = short_path(str(store.path))
+        self.path_label.configure(text=shown if len(shown) <= 48 else "…" + shown[-47:])
         if store.readonly:
             why = getattr(store, "readonly_reason", None) or "this file (or its folder) cannot be written"
             self.notice_label.configure(
