@@ -316,7 +316,8 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         t = dataset_stats(store)["tokens"]
     if as_json:
         click.echo(json.dumps({"tokenizer": counter.name, "estimate": counter.estimate, "reason": counter.reason,
-                               "template": counter.template_source or None, "template_note": counter.template_note,
+                               "template": counter.template_source or None,
+                               "template_note": r.note or counter.template_note,
                                "counted": r.messages, "encoded": r.encoded, "chats": r.chats,
                                "rendered": r.rendered, **{k: t[k] for k in (
                                    "total", "trainable", "trainable_assistant", "context_limit", "over_limit")}},
@@ -324,8 +325,8 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         return
     if counter.estimate:
         click.echo(f"estimates (~): {counter.reason}", err=True)
-    if counter.template_note:
-        click.echo(f"note: {counter.template_note}", err=True)
+    if r.note or counter.template_note:  # no template, or it failed on some chats (issue 11)
+        click.echo(f"note: {r.note or counter.template_note}", err=True)
     mark = "~" if t["estimate"] else ""
     click.echo(f"{counter.name}: {r.messages} messages and {r.chats} chats counted now ({r.encoded} texts and "
                f"{r.rendered} rendered chats encoded, the rest from the cache); {mark}{t['total']} tokens "
