@@ -216,7 +216,8 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tupl
               help="hf: upload the folder to this Hugging Face dataset repo (needs lima-tk[hub] and a login).")
 @click.option("--private", is_flag=True, help="hf --push: create the repository private.")
 @click.option("-O", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Any writer option (see docs/formats.md), repeatable.")
+              help="Any writer option (see docs/formats.md), repeatable. hf: -O tool_args=string writes tool-call "
+                   "arguments as JSON strings, for datasets older than 4.7 (it cannot load them as objects).")
 @db_option
 @click.pass_context
 def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: str | None, search: str,
