@@ -34,14 +34,14 @@ sys.path.insert(0, str(ROOT))
 LOADER = r"""
 import json, sys, traceback
 folder, config, cache = sys.argv[1:4]
+import datasets
 try:
-    import datasets
     ds = datasets.load_dataset(folder, name=config, cache_dir=cache)
     out = {split: [dict(r) for r in ds[split]] for split in ds}
     print(json.dumps({"ok": True, "version": datasets.__version__, "rows": out}, default=repr))
 except Exception as e:
     last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-    print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {last}"[:300],
+    print(json.dumps({"ok": False, "version": datasets.__version__, "error": f"{type(e).__name__}: {last}"[:300],
                       "trace": traceback.format_exc()[-2000:]}))
 """
 
