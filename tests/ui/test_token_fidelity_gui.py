@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import json
+import tkinter.font as tkfont
 from pathlib import Path
+from tkinter import ttk
 
 import pytest
 from click.testing import CliRunner
@@ -131,6 +133,12 @@ def test_status_bar_says_chats_are_counted_in_chatml(make_app, db_path: Path, tm
     counted(app)
     wait_until(lambda: "ChatML" in app.status_text, app.root)
     assert why in app.status_text and "Counted the tokens" in app.status_text
+    # ...where it is seen: the label clips a long line on the right, at the window's default width
+    label = app.status_bar.label
+    assert label.cget("text") == app.status_text
+    font = tkfont.nametofont(str(ttk.Style(label).lookup("Status.TLabel", "font") or "TkDefaultFont"))
+    head = app.status_text[:app.status_text.index("ChatML") + len("ChatML")]
+    assert font.measure(head) < label.winfo_width(), (head, label.winfo_width())
     # the preview says the same
     click_row(app, 0)
     fire(app, "<<PreviewTokens>>")
