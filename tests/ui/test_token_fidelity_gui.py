@@ -18,7 +18,7 @@ from lima_tk.cli import cli
 from lima_tk.model import Message
 from lima_tk.store import DatasetStore
 from lima_tk.ui.chat_list import OVER_MARK
-from tests.real_templates import hf_count, model_folder, tokenizer_json
+from tests.real_templates import hf_count, hf_tokenizer, model_folder, tokenizer_json
 from tests.ui.app_helpers import app_factory, click_row, fire, settle
 from tests.ui.conftest import wait_until
 from tests.ui.test_tokens_gui import counted
@@ -76,6 +76,8 @@ def test_list_filter_and_stats_show_what_transformers_counts(make_app, db_path: 
     assert {c["name"]: c["tokens"] for c in listed} == want
     trainable = {c["name"]: c["trainable_tokens"] for c in listed}
     assert all(isinstance(v, int) and 0 < v < want[n] for n, v in trainable.items())
+    # without generation blocks the trained tokens are the replies' own: "5" is marked no-train, "4" is not
+    assert trainable["weight 0"] == len(hf_tokenizer(folder).encode("4", add_special_tokens=False))
 
     seed(db_path, folder, limit)
     app = make_app(count_delay_ms=0)
