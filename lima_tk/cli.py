@@ -216,7 +216,8 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], fmt: str, tags: tupl
               help="hf: upload the folder to this Hugging Face dataset repo (needs lima-tk[hub] and a login).")
 @click.option("--private", is_flag=True, help="hf --push: create the repository private.")
 @click.option("-O", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Any writer option (see docs/formats.md), repeatable.")
+              help="Any writer option (see docs/formats.md), repeatable. hf: -O tool_args=string writes tool-call "
+                   "arguments as JSON strings, for datasets older than 4.7 (it cannot load them as objects).")
 @db_option
 @click.pass_context
 def export_cmd(ctx: click.Context, out: Path, fmt: str, tag: str | None, lang: str | None, search: str,
@@ -316,7 +317,8 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         t = dataset_stats(store)["tokens"]
     if as_json:
         click.echo(json.dumps({"tokenizer": counter.name, "estimate": counter.estimate, "reason": counter.reason,
-                               "template": counter.template_source or None, "template_note": counter.template_note,
+                               "template": counter.template_source or None,
+                               "template_note": r.note or counter.template_note,
                                "counted": r.messages, "encoded": r.encoded, "chats": r.chats,
                                "rendered": r.rendered, **{k: t[k] for k in (
                                    "total", "trainable", "trainable_assistant", "context_limit", "over_limit")}},
@@ -324,8 +326,8 @@ def tokens_cmd(ctx: click.Context, tokenizer: str | None, offline: bool, as_json
         return
     if counter.estimate:
         click.echo(f"estimates (~): {counter.reason}", err=True)
-    if counter.template_note:
-        click.echo(f"note: {counter.template_note}", err=True)
+    if r.note or counter.template_note:  # no template, or it failed on some chats (issue 11)
+        click.echo(f"note: {r.note or counter.template_note}", err=True)
     mark = "~" if t["estimate"] else ""
     click.echo(f"{counter.name}: {r.messages} messages and {r.chats} chats counted now ({r.encoded} texts and "
                f"{r.rendered} rendered chats encoded, the rest from the cache); {mark}{t['total']} tokens "

@@ -481,6 +481,8 @@ class CountResult:
     cancelled: bool = False
     reason: str = ""  # why the counts are estimates, when they are
     note: str = ""  # why chats are laid out in ChatML rather than the tokenizer's template, when they are
+    template_failed: int = 0  # chats rendered in ChatML because the template failed on them
+    note_detail: str = ""  # the first of those failures
 
 
 def count_dataset(store: DatasetStore, counter: Counter, progress: Progress | None = None,
@@ -597,7 +599,7 @@ def _count_chats(store: DatasetStore, counter: Counter, tok: int, todo: list[int
             version = store.data_version()
             ids = todo[start:start + chunk]
             chats = list(store.iter_chats(ChatFilter(ids=ids), batch=len(ids)))
-            work = _render_work(store, counter, tok, chats)
+            work = _render_work(store, counter, tok, chats, result)
             job = pool.submit(_encode_work, counter, work)
             if pending is not None:
                 _store_chats(store, counter, tok, result, *pending)
@@ -608,6 +610,10 @@ def _count_chats(store: DatasetStore, counter: Counter, tok: int, todo: list[int
             _store_chats(store, counter, tok, result, *pending)
             if progress:
                 progress(done_before + result.chats, total)
+    if result.template_failed and not result.note:  # say it, as for a folder without a template
+        n = result.template_failed
+        result.note = (f"the chat template failed on {n:,} chat{'s' if n != 1 else ''} ({result.note_detail}); "
+                       f"{'it is' if n == 1 else 'they are'} counted in the generic ChatML layout")
 
 
 @dataclass
@@ -627,10 +633,14 @@ def _chat_signature(text: str, spans: list[tuple[int, int]]) -> bytes:
     return text_hash(f"{text}\x00trained:{spans}")
 
 
-def _render_work(store: DatasetStore, counter: Counter, tok: int, chats: list[Chat]) -> list[_ChatWork]:
+def _render_work(store: DatasetStore, counter: Counter, tok: int, chats: list[Chat],
+                 result: CountResult | None = None) -> list[_ChatWork]:
     work = []
     for chat in chats:
         r = render_chat(chat, counter)
+        if result is not None and r.how == "chatml" and r.note.startswith("the chat template failed"):
+            result.template_failed += 1
+            result.note_detail = result.note_detail or r.note.removeprefix("the chat template failed: ")
         trained = []
         if r.spans is None:
             trained = [text_hash(message_text(m.content, m.tool_calls)) for m in chat.messages

@@ -337,3 +337,20 @@ def test_keys_without_a_value_are_left_out_as_transformers_does(tmp_path: Path) 
         [{**m, "name": None, "tool_call_id": m.get("tool_call_id")} for m in msgs], tools=tools, tokenize=False)
     assert r.text == want == ("user:False,False,False;assistant:False,True,False;tool:True,False,False;"
                               "assistant:False,False,False;")
+
+
+def test_a_failing_template_is_said_by_lima_tk_tokens(tmp_path: Path) -> None:
+    """A template that fails on a chat: that chat is counted in ChatML, and `lima-tk tokens` says so
+    (the counter itself has no note: the template was found)."""
+    folder = model_folder("llama3.1", tmp_path / "llama", "jinja")
+    db = tmp_path / "d.lima.db"
+    with DatasetStore(db) as store:
+        for name, m, t, w in CHATS:
+            ch = lima_chat(m, t, w)
+            store.create_chat(name, messages=ch.messages, tools=ch.tools)
+    res = CliRunner().invoke(cli, ["--db", str(db), "tokens", "--tokenizer", str(folder), "--json"])
+    assert res.exit_code == 0, res.output
+    note = json.loads(res.output)["template_note"]
+    assert "the chat template failed on 1 chat (" in note and "single tool-calls" in note and "ChatML" in note
+    res = CliRunner().invoke(cli, ["--db", str(db), "tokens"])  # a warm cache renders nothing: no note
+    assert res.exit_code == 0 and "note:" not in res.output

@@ -9,7 +9,7 @@ have `name`, `tool_calls`, `tool_call_id`, null when not set, and the row has `t
 Llama-3.1's `'tool_calls' in message` test sees no empty `tool_calls` on plain chats.
 
 Tool-call `arguments` and tool `parameters` are JSON objects (option `tool_args=object`, the
-default: what transformers' chat templates expect, declared as the `Json` feature, datasets >= 5)
+default: what transformers' chat templates expect, declared as the `Json` feature, datasets >= 4.7)
 or JSON strings (`tool_args=string`: loads with older datasets, but a template then shows the
 escaped string). A tool's `strict` flag is not written (no template reads it; listed as lossy).
 
@@ -421,7 +421,8 @@ def dataset_card(store: DatasetStore, title: str, parts: list[tuple[str, str]], 
     loads = [f"ds = load_dataset({_q('path/to/' + title)})  # this folder, or \"user/name\" once uploaded"]
     if "tools" in configs and "default" in configs:
         loads.append(f"tool_chats = load_dataset({_q('path/to/' + title)}, \"tools\")  # chats with tools")
-    args = ("JSON objects (the `Json` feature: datasets >= 5)" if as_object
+    args = ("JSON objects (the `Json` feature: datasets >= 4.7; export with tool_args=string for an older one)"
+            if as_object
             else "JSON strings (`json.loads` them)")
     body = [
         f"# {title}",

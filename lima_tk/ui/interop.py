@@ -262,6 +262,7 @@ class ExportDialog(Dialog):
         self.seed = tk.StringVar(self, value="0")
         self.test_tag = tk.StringVar(self, value=self.tags[0] if self.tags else "")
         self.training_flag = tk.BooleanVar(self, value=False)
+        self.args_as_strings = tk.BooleanVar(self, value=False)  # tool_args=string: datasets < 4.7
         self.push = tk.BooleanVar(self, value=False)
         self.repo_id = tk.StringVar(self, value="")
         self.private = tk.BooleanVar(self, value=True)
@@ -309,9 +310,13 @@ class ExportDialog(Dialog):
         ttk.Checkbutton(lf, text="Per-message “training” flag (true for assistant messages whose train flag "
                                  "is not 0)", variable=self.training_flag).grid(
             row=1, column=0, columnspan=2, sticky="w", pady=PAD)
-        ttk.Separator(lf).grid(row=2, column=0, columnspan=2, sticky="ew", pady=PAD)
+        ttk.Checkbutton(lf, text="Tool-call arguments as JSON strings (for datasets older than 4.7, which cannot "
+                                 "load them as objects)", variable=self.args_as_strings,
+                        command=self._format_changed).grid(
+            row=2, column=0, columnspan=2, sticky="w", pady=(0, PAD))
+        ttk.Separator(lf).grid(row=3, column=0, columnspan=2, sticky="ew", pady=PAD)
         row = ttk.Frame(lf)
-        row.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(PAD, 0))
+        row.grid(row=4, column=0, columnspan=2, sticky="ew", pady=(PAD, 0))
         self.push_check = ttk.Checkbutton(row, text="Upload to the Hugging Face Hub as", variable=self.push,
                                           command=self._hf_states)
         self.push_check.pack(side="left")
@@ -320,7 +325,7 @@ class ExportDialog(Dialog):
         self.private_check = ttk.Checkbutton(row, text="private", variable=self.private)
         self.private_check.pack(side="left", padx=(3 * PAD, 0))
         self.hub_note = ttk.Label(lf, text="", style="Muted.TLabel", wraplength=560, justify="left")
-        self.hub_note.grid(row=4, column=0, columnspan=2, sticky="w", padx=(6 * PAD, 0), pady=(0, PAD))
+        self.hub_note.grid(row=5, column=0, columnspan=2, sticky="w", padx=(6 * PAD, 0), pady=(0, PAD))
         self._hf_states()
 
     def _hf_states(self) -> None:
@@ -398,6 +403,8 @@ class ExportDialog(Dialog):
                 out["test_tag"] = self.test_tag.get()
             if self.training_flag.get():
                 out["training_flag"] = True
+            if self.args_as_strings.get():
+                out["tool_args"] = "string"
         elif fmt in PREFERENCE_FORMATS:
             out["rejected"] = self.rejected.get()
         elif fmt == "sharegpt" and self.system.get() != "turn":
@@ -453,7 +460,8 @@ class ExportDialog(Dialog):
         self.note.configure(text=EXPORT_NOTES.get(fmt, ""))
         from lima_tk.formats.lossy import lossy_fields
 
-        lossy = lossy_fields(fmt, {"training_flag": self.training_flag.get()})
+        lossy = lossy_fields(fmt, {"training_flag": self.training_flag.get(),
+                                   "tool_args": "string" if self.args_as_strings.get() else "object"})
         self.lossy_note.configure(text=("Not in this format: " + "; ".join(lossy) + ".") if lossy else "")
         self._weight0_state()
         for other, frame in self.option_frames.items():

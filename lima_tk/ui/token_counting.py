@@ -411,8 +411,9 @@ class TokenCounting:
             text = f"{text} - {self.note}" if text else self.note
         note = getattr(result, "note", "") if result is not None else ""
         if note and (result.messages or result.chats or self._asked):  # type: ignore[union-attr]
-            # no chat template (or it is not used): say that chats are counted in ChatML (issue 11)
-            text = f"{text} - {note}" if text else note
+            # no chat template (or it failed): say that chats are counted in ChatML (issue 11), early
+            # in the line, which the status bar clips on the right
+            text = f"{text} - ChatML fallback: {note}" if text else f"ChatML fallback: {note}"
         if text:
             self.app.status(text)
 

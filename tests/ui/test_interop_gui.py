@@ -567,3 +567,29 @@ def test_export_dialog_warns_about_no_train_replies_and_lists_what_is_lost(make_
     assert app.last_report is not None  # skipped: the report window, with what the format loses
     lines = app.last_report.lines
     assert any("weight0=cut" in x for x in lines) and "Not in this format:" in lines
+
+
+def test_hf_tool_arguments_as_strings_for_older_datasets(make_app, db_path: Path, tmp_path: Path) -> None:
+    """The hf options offer tool_args=string (datasets < 4.7 cannot load arguments as objects:
+    scripts/check_datasets_versions.py); the lossy note follows the box."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    with DatasetStore(db_path) as s:
+        s.create_chat("tool", messages=[Message("user", "go"), Message("assistant", "", tool_calls=[call]),
+                                        Message("tool", "ok", tool_call_id="call_1"), Message("assistant", "done")])
+    app = make_app()
+    settle(app)
+    out = tmp_path / "test-hf"
+    for strings in (False, True):
+        dlg = app.export_dialog()
+        dlg.set_format("hf")
+        app.root.update()
+        box = next(w for w in dlg.option_frames["hf"].winfo_children()
+                   if w.winfo_class() == "TCheckbutton" and "datasets older than 4.7" in str(w.cget("text")))
+        if strings:
+            box.invoke()
+            app.root.update()
+        assert ("escaped strings" in dlg.lossy_note.cget("text")) is strings
+        finished(app, dlg.start())
+        args = read_jsonl(out / "data" / "tools-train.jsonl")[0]["messages"][1]["tool_calls"][0]["function"]
+        assert args["arguments"] == ('{"x": 1}' if strings else {"x": 1})
+        assert ("tool_args=string for an older one" in (out / "README.md").read_text(encoding="utf-8")) is not strings
