@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from lima_tk.ui.actions import ACTIONS, LIST_KEYS, MENUS
 from lima_tk.ui.dialogs import Dialog
+from lima_tk.ui.platform import current
 
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import WindowHost
@@ -28,6 +29,7 @@ class ShortcutsDialog(Dialog):
         tree.pack(side="left", fill="both", expand=True)
         sb.pack(side="right", fill="y")
         self.rows: list[tuple[str, str]] = []
+        keys_of = current(app.root).shortcut_label  # Cmd+S on a Mac
         for menu in MENUS:
             items = [a for a in ACTIONS if a.menu == menu and a.accel]
             if not items:
@@ -35,12 +37,12 @@ class ShortcutsDialog(Dialog):
             tree.insert("", "end", values=(menu.upper(), ""), tags=("group",))
             for a in items:
                 label = a.label.rstrip("…")
-                tree.insert("", "end", values=(label, a.accel))
-                self.rows.append((label, a.accel))
+                tree.insert("", "end", values=(label, keys_of(a.accel)))
+                self.rows.append((label, keys_of(a.accel)))
         tree.insert("", "end", values=("CHAT LIST", ""), tags=("group",))
         for label, keys in LIST_KEYS:
-            tree.insert("", "end", values=(label, keys))
-            self.rows.append((label, keys))
+            tree.insert("", "end", values=(label, keys_of(keys)))
+            self.rows.append((label, keys_of(keys)))
         tree.tag_configure("group", foreground="#667085", font="TkHeadingFont")
         self.tree = tree
         self.add_button("Close", self.cancel, default=True)
