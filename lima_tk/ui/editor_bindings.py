@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lima_tk.ui import editor_style as st
-from lima_tk.ui import mac
+from lima_tk.ui import mac, timers
 from lima_tk.ui.actions import EDITOR_ACTIONS, REDO_KEYS, UNDO_KEYS
 from lima_tk.ui.autotext import AutoText
 from lima_tk.ui.message_frame import ACTION_TAG, HEADER_TAG, MSG_TAG
@@ -344,6 +344,7 @@ def install(root: tk.Misc) -> None:
     if int(root.tk.call("info", "exists", "::lima_editor_bindings")):
         return
     root.tk.setvar("::lima_editor_bindings", 1)
+    timers.sweep_on_close(root)  # a closed editor's timers go with it
     plat = current(root)
     for action in EDITOR_ACTIONS:
         for key in plat.key_sequences(action.keys):

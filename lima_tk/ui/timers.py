@@ -19,8 +19,7 @@ def _command(widget: tk.Misc, after_id: str) -> str:
         script = widget.tk.splitlist(widget.tk.call("after", "info", after_id))[0]
     except tk.TclError:  # it ran or was cancelled meanwhile
         return ""
-    words = widget.tk.splitlist(script)
-    return str(words[0]) if words else ""
+    return str(script).split(" ", 1)[0]  # a Python str copy: the timer's own script stays a string
 
 
 def cancel_all(widget: tk.Misc) -> int:
@@ -35,24 +34,44 @@ def cancel_all(widget: tk.Misc) -> int:
     return n
 
 
-def cancel_orphans(widget: tk.Misc) -> int:
-    """Cancel the timers whose callback command was deleted with its widget."""
-    n = 0
+def orphans(widget: tk.Misc) -> list[str]:
+    """Pending timers whose callback command was deleted with its widget."""
+    out = []
     for after_id in pending(widget):
         name = _command(widget, after_id)
-        if name and not widget.tk.call("info", "commands", name):
-            widget.tk.call("after", "cancel", after_id)
-            n += 1
-    return n
+        if name and not widget.tk.call("namespace", "which", "-command", name):
+            out.append(after_id)
+    return out
+
+
+def cancel_orphans(widget: tk.Misc) -> int:
+    """Cancel the timers whose callback command was deleted with its widget."""
+    ids = orphans(widget)
+    for after_id in ids:
+        widget.tk.call("after", "cancel", after_id)
+    return len(ids)
+
+
+# In Tcl, not Python: a Python callback scheduled while the whole window goes would itself be
+# left behind with its command deleted.
+_SWEEP = r"""
+proc ::lima_sweep_timers {} {
+    foreach id [after info] {
+        if {[catch {lindex [after info $id] 0} script]} continue
+        # String commands only: a list command would turn the timer's own script into a Tcl list,
+        # which tkinter's after_cancel then gets as a tuple and fails on.
+        set n [string first " " $script]
+        if {$n >= 0} { set cmd [string range $script 0 [expr {$n - 1}]] } else { set cmd [string range $script 0 end] }
+        if {$cmd ne "" && [namespace which -command $cmd] eq ""} { after cancel $id }
+    }
+}
+bind Toplevel <Destroy> {+after idle ::lima_sweep_timers}
+set ::lima_sweep_installed 1
+"""
 
 
 def sweep_on_close(root: tk.Misc) -> None:
-    """After any Toplevel of `root`'s interpreter is destroyed, drop the timers it left behind."""
-
-    def closed(_e: tk.Event) -> None:
-        try:
-            root.after_idle(lambda: cancel_orphans(root))
-        except (tk.TclError, RuntimeError):  # the root itself is going
-            pass
-
-    root.bind_class("Toplevel", "<Destroy>", closed, add="+")
+    """After any Toplevel of `root`'s interpreter is destroyed, drop the timers it left behind
+    (once per interpreter)."""
+    if not int(root.tk.call("info", "exists", "::lima_sweep_installed")):
+        root.tk.eval(_SWEEP)

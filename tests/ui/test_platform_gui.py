@@ -22,7 +22,7 @@ from lima_tk.ui.chat_editor import open_chat_editor
 from lima_tk.ui.platform import Platform
 from lima_tk.ui.stats_board import open_stats_board
 from tests.ui.app_helpers import app_factory, click_row, seed, settle
-from tests.ui.conftest import wait_until
+from tests.ui.conftest import wait_until, wheel_notch
 from tests.ui.test_window_keys import press
 
 TK_MAJOR = int(tk.TkVersion)  # the Tk this _tkinter was built for (8 or 9)
@@ -43,16 +43,6 @@ def aqua9():
 def aqua8():
     with platform.use(Platform("aqua", 8)) as p:
         yield p
-
-
-def notch(widget: tk.Misc, down: bool = True) -> None:
-    """One wheel notch, as this Tk on X11 sends it (Tk 8.6: button 4/5; Tk 9: <MouseWheel> 120)."""
-    widget.update()
-    if TK_MAJOR >= 9:
-        widget.event_generate("<MouseWheel>", delta=-120 if down else 120, x=5, y=5)
-    else:
-        widget.event_generate("<Button-5>" if down else "<Button-4>", x=5, y=5)
-    widget.update()
 
 
 def side_button(widget: tk.Misc, forward: bool = True) -> None:
@@ -90,11 +80,11 @@ def test_wheel_scrolls_and_side_buttons_do_not_in_the_chat_list(make_app, db_pat
     app = make_app()
     settle(app)
     cl = app.chat_list
-    notch(cl.tree)
+    wheel_notch(cl.tree)
     assert cl.top == 3
-    notch(cl.scrollbar)
+    wheel_notch(cl.scrollbar)
     assert cl.top == 6
-    notch(cl.tree, down=False)
+    wheel_notch(cl.tree, down=False)
     assert cl.top == 3
     side_button(cl.tree, forward=True)
     side_button(cl.tree, forward=True)
@@ -110,7 +100,7 @@ def test_wheel_and_side_buttons_in_the_stats_board_and_tags_dialog(make_app, db_
     settle(app)
     board = open_stats_board(app)
     wait_until(lambda: float(board.canvas.yview()[1]) < 1.0, app.root, timeout=20)
-    notch(board.canvas)
+    wheel_notch(board.canvas)
     after_notch = board.canvas.yview()[0]
     assert after_notch > 0
     side_button(board.canvas, forward=False)
@@ -122,7 +112,7 @@ def test_wheel_and_side_buttons_in_the_stats_board_and_tags_dialog(make_app, db_
     canvas = dlg.scroll.canvas
     wait_until(lambda: float(canvas.yview()[1]) < 1.0, app.root)
     row = dlg.checks["tag-30"]
-    notch(row)  # over a tag's checkbox, not only the canvas
+    wheel_notch(row)  # over a tag's checkbox, not only the canvas
     top = canvas.yview()[0]
     assert top > 0
     side_button(row, forward=False)
@@ -138,9 +128,9 @@ def test_wheel_and_side_buttons_in_the_chat_editor(make_app, db_path: Path) -> N
     ed.update()
     top0 = ed.view_top()
     card = max((c for c in ed.cards.values() if c.winfo_ismapped()), key=lambda c: c.y)
-    notch(card.text, down=False)
+    wheel_notch(card.text, down=False)
     assert ed.view_top() == top0 - 60
-    notch(card.header, down=True)
+    wheel_notch(card.header, down=True)
     assert ed.view_top() == top0
     side_button(card.text, forward=False)
     assert ed.view_top() == (top0 - 60 if TK_MAJOR < 9 else top0)
@@ -217,8 +207,7 @@ def test_no_timer_outlives_its_window(make_app, db_path: Path) -> None:
     top.after(60_000, lambda: None)
     top.destroy()
     root.update()
-    dead = [a for a in timers.pending(root) if not root.tk.call("info", "commands", timers._command(root, a))]
-    assert dead == []
+    assert timers.orphans(root) == []
     # The main window closing with an editor open (its token count scheduled): nothing is left.
     ed = open_chat_editor(app, cid)
     wait_until(lambda: ed.ready, root)
@@ -338,3 +327,48 @@ def test_mac_right_click_and_control_click(make_app, db_path: Path, monkeypatch,
         click_row(app, 0)
         click_row(app, 2, "Command")  # Command+click adds a chat to the selection
         assert len(app.chat_list.selected) == 2
+
+
+# -- text indices: Tk 8.6 counts an emoji as two characters, Tk 9 as one -------------------------
+
+
+def test_tool_editor_error_column_lands_on_the_character_after_emoji(make_app, db_path: Path) -> None:
+    cid = seed(db_path, 1)[0]
+    app = make_app()
+    ed = open_chat_editor(app, cid)
+    wait_until(lambda: ed.ready, app.root)
+    ed.event_generate("<<AddTool>>")
+    ed.update()
+    dlg = ed.dialog
+    dlg.name_var.set("emoji_tool")
+    dlg.params.set('{"type": "object",\n "description": "😀🎉 ok" x}')  # the error is at the x
+    assert dlg.save() is False
+    t = dlg.params.text
+    assert t.get("error.first", "error.last") == "x"
+    assert str(t.tag_ranges("error_line")[0]) == "2.0"
+    dlg.destroy()
+
+
+def test_search_highlights_land_on_the_words_after_emoji(make_app, db_path: Path) -> None:
+    from lima_tk.ui.find_replace import search_text
+
+    app = make_app()
+    t = tk.Text(app.root)
+    t.insert("1.0", "🎉😀 find me 😀 find")
+    found = search_text(t, "find", case=False)
+    assert [t.get(a, b) for a, b in found] == ["find", "find"]
+    t.destroy()
+
+
+def test_case_insensitive_search_over_emoji_on_many_lines(make_app, db_path: Path) -> None:
+    """Tk 8.6's own `search -nocase` crashes the process on emoji: this must not."""
+    from lima_tk.ui.find_replace import search_text
+
+    app = make_app()
+    t = tk.Text(app.root)
+    t.insert("1.0", "🎉 Find\nno\n😀😀 x FIND y 😀 find\n")
+    found = search_text(t, "find", case=False)
+    assert [t.get(a, b) for a, b in found] == ["Find", "FIND", "find"]
+    assert [a for a, _b in found][0].startswith("1.") and found[1][0].startswith("3.")
+    assert [t.get(a, b) for a, b in search_text(t, "FIND", case=True)] == ["FIND"]
+    t.destroy()
