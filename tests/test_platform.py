@@ -149,3 +149,58 @@ def test_text_indices_count_like_tk() -> None:
     assert X9.text_index(s, s.index("z")) == "2.4"
     assert X8.text_index(s, 2) == "1.3" and X9.text_index(s, 2) == "1.2"
     assert WIN9.text_index("plain", 3, line=4) == "4.3"
+
+
+# -- Windows: DPI awareness and scaling, with a recorded windll -----------------------------------
+
+
+class _Fn:
+    def __init__(self, log: list, name: str, result=1, missing: bool = False) -> None:
+        self.log, self.name, self.result, self.missing = log, name, result, missing
+
+    def __call__(self, *args):
+        if self.missing:
+            raise AttributeError(self.name)  # an older Windows without this function
+        self.log.append((self.name, args))
+        return self.result
+
+
+class _Dll:
+    def __init__(self, log: list, **fns) -> None:
+        self.log, self.fns = log, fns
+
+    def __getattr__(self, name: str):
+        spec = self.fns.get(name, {})
+        return _Fn(self.log, name, **spec)
+
+
+def fake_windll(log: list, **over) -> object:
+    class W:
+        user32 = _Dll(log, **over.get("user32", {}))
+        shcore = _Dll(log, **over.get("shcore", {}))
+        shell32 = _Dll(log)
+
+    return W()
+
+
+def test_windows_process_is_made_per_monitor_dpi_aware_first() -> None:
+    from lima_tk.ui import windows
+
+    log: list = []
+    assert windows.prepare_process(fake_windll(log)) == "per-monitor-v2"
+    assert log[0] == ("SetCurrentProcessExplicitAppUserModelID", (windows.APP_ID,))
+    assert log[1] == ("SetProcessDpiAwarenessContext", (-4,))
+    # Windows 8.1: no awareness contexts, shcore's per-monitor awareness (S_OK = 0)
+    log.clear()
+    w = fake_windll(log, user32={"SetProcessDpiAwarenessContext": {"missing": True}},
+                    shcore={"SetProcessDpiAwareness": {"result": 0}})
+    assert windows.prepare_process(w) == "per-monitor"
+    assert ("SetProcessDpiAwareness", (2,)) in log
+    # Windows 7: system awareness only
+    log.clear()
+    w = fake_windll(log, user32={"SetProcessDpiAwarenessContext": {"missing": True}},
+                    shcore={"SetProcessDpiAwareness": {"missing": True}})
+    assert windows.prepare_process(w) == "system"
+    assert log[-1] == ("SetProcessDPIAware", ())
+    # Not Windows: nothing is called
+    assert windows.prepare_process(None) == "none"

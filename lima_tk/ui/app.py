@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.errors import DatasetError, LimaError
 from lima_tk.settings import load_user_settings, save_user_settings
 from lima_tk.store import ChatFilter, DatasetStore
-from lima_tk.ui import dialogs, mac, theme, timers
+from lima_tk.ui import app_icon, dialogs, mac, theme, timers, windows
 from lima_tk.ui.actions import ACTIONS, MENU_GROUPS, MENUS, Action
 from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS
 from lima_tk.ui.chat_actions import ChatActions
@@ -87,12 +87,17 @@ class App:
         self.problems_panel: Any = None
         self.token_previews: dict[int, Any] = {}
 
+        windows.prepare_process()  # Windows: DPI aware before the first window (crisp text)
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
         self.root.title("lima-tk")
         self.root.report_callback_exception = self._report_callback_exception
         timers.sweep_on_close(self.root)  # a closed window's timers do not fire into deleted commands
-        theme.apply_theme(self.root, self.font_size, scale=self.user_settings.get("ui_scale") or None)
+        scale = self.user_settings.get("ui_scale") or None
+        if scale is None and current(self.root).ws == "win32":
+            windows.apply_dpi_scaling(self.root)  # points -> pixels from the monitor's real DPI
+        theme.apply_theme(self.root, self.font_size, scale=scale)
+        app_icon.set_icon(self.root)  # the window's and the taskbar's / Dock's icon
         self.files = DatasetFiles(self, poll_ms=job_poll_ms)
         self.jobs = self.files.jobs  # the running and finished jobs (import, export, copy)
         self.chats = ChatActions(self)

@@ -380,3 +380,36 @@ def test_case_insensitive_search_over_emoji_on_many_lines(make_app, db_path: Pat
     assert [a for a, _b in found][0].startswith("1.") and found[1][0].startswith("3.")
     assert [t.get(a, b) for a, b in search_text(t, "FIND", case=True)] == ["FIND"]
     t.destroy()
+
+
+# -- Windows, injected: scaling from the monitor's DPI; the icon ---------------------------------
+
+
+def test_windows_scaling_follows_the_monitor_dpi(make_app, db_path: Path, monkeypatch) -> None:
+    from lima_tk.ui import windows
+    from tests.test_platform import fake_windll
+
+    log: list = []
+    fake = fake_windll(log, user32={"GetDpiForWindow": {"result": 144}})  # 150 %
+    monkeypatch.setattr(windows, "_windll", lambda: fake)
+    with platform.use(Platform("win32", 9)):
+        app = make_app()
+    assert float(app.root.tk.call("tk", "scaling")) == pytest.approx(2.0, abs=0.01)  # 144 / 72 pixels a point
+    assert [name for name, _args in log][:2] == ["SetCurrentProcessExplicitAppUserModelID",
+                                                 "SetProcessDpiAwarenessContext"]
+    assert "GetDpiForWindow" in [name for name, _args in log]
+    # The user's own scale (Settings) wins over the monitor's.
+    log.clear()
+    with platform.use(Platform("win32", 9)):
+        app2 = make_app(user_settings={"ui_scale": 1.25})
+    assert float(app2.root.tk.call("tk", "scaling")) == pytest.approx(1.25, abs=0.01)
+    assert "GetDpiForWindow" not in [name for name, _args in log]
+
+
+def test_every_window_gets_the_icon(make_app, db_path: Path) -> None:
+    from lima_tk.ui import app_icon
+
+    app = make_app()
+    big, small = app_icon._kept[app.root]
+    assert (big.width(), big.height(), small.width()) == (64, 64, 32)
+    assert big.transparency_get(0, 0) and not big.transparency_get(32, 5)  # rounded corners
