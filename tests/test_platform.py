@@ -5,6 +5,8 @@ scroll amounts, the scrollbar grip option and text indices. No display needed.""
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +206,27 @@ def test_windows_process_is_made_per_monitor_dpi_aware_first() -> None:
     assert log[-1] == ("SetProcessDPIAware", ())
     # Not Windows: nothing is called
     assert windows.prepare_process(None) == "none"
+
+
+# -- no binding depends on one Tk's event numbering; no Tcl command Tcl 9 removed ----------------
+
+LIMA = Path(__file__).resolve().parents[1] / "lima_tk"
+
+
+def _sources() -> list[tuple[str, str]]:
+    return [(str(p.relative_to(LIMA.parent)), p.read_text(encoding="utf-8")) for p in sorted(LIMA.rglob("*.py"))]
+
+
+def test_mouse_button_and_wheel_events_are_named_in_the_platform_layer_only() -> None:
+    pattern = re.compile(r"<(?:[A-Za-z]+-)*(?:Button-[2345]|MouseWheel|TouchpadScroll)>")
+    found = [(name, m.group(0)) for name, text in _sources() if not name.endswith("ui/platform.py")
+             for m in pattern.finditer(text)]
+    assert found == []
+
+
+def test_no_tcl_command_that_tcl_9_removed() -> None:
+    # tkinter's trace_variable/trace_vdelete/trace_vinfo call `trace variable`/`trace vdelete`
+    # (gone in Tcl 9); `case` is gone too. trace_add/trace_remove are the ones that work on both.
+    pattern = re.compile(r"\.trace_variable\(|\.trace_vdelete\(|\.trace_vinfo\(|\.trace\(|"
+                         r"['\"]trace['\"],\s*['\"]variable|\bcall\(\s*['\"]case['\"]")
+    assert [(name, m.group(0)) for name, text in _sources() for m in pattern.finditer(text)] == []

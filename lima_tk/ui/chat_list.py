@@ -169,7 +169,8 @@ class ChatList(ttk.Frame):
         t.bind("<Configure>", self._on_configure)
         self.mouse = ListMouse(self)
         bind_wheel(t, self._on_wheel, on_touchpad=self._on_touchpad)  # touchpads: Tk 9 only
-        t.bind("<Shift-MouseWheel>", self._on_wheel)
+        for seq in current(t).shift_wheel_sequences():
+            t.bind(seq, self._on_wheel)
         bind_wheel(self.scrollbar, self._on_wheel, on_touchpad=self._on_touchpad)
         keys: dict[str, Callable[[], object]] = {
             "<Up>": lambda: self.move_cursor(self.cursor - 1),

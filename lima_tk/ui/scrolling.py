@@ -1,8 +1,8 @@
 """Mouse wheel and touchpad scrolling for every scrollable area (the chat list, the chat editor's
 cards, the stats board, the tags dialog). Which events to bind and what they mean per platform
-lives in lima_tk/ui/platform.py: Tk 8.6 on X11 sends <Button-4>/<Button-5>; Windows, macOS and
-Tk 9 (X11 too) send <MouseWheel> (120 a notch; macOS on 8.6 small values); on Tk 9 X11 buttons
-4/5 are the Back/Forward side buttons and scroll nothing; Tk 9 adds <TouchpadScroll> whose %D
+lives in lima_tk/ui/platform.py: Tk 8.6 on X11 sends buttons 4/5; Windows, macOS and
+Tk 9 (X11 too) send MouseWheel events (120 a notch; macOS on 8.6 small values); on Tk 9 X11 buttons
+4/5 are the Back/Forward side buttons and scroll nothing; Tk 9 adds TouchpadScroll events whose %D
 packs (dx, dy) as two signed 16-bit numbers. Tk thread only.
 
 Treeviews, Listboxes and Text widgets scroll by Tk's own class bindings (touchpad included on
@@ -55,7 +55,7 @@ def wheel_direction(event: tk.Event) -> int:
 
 
 def touchpad_deltas(event: tk.Event) -> tuple[int, int]:
-    """(dx, dy) of a Tk 9 <TouchpadScroll> event (positive dy = content moves down)."""
+    """(dx, dy) of a Tk 9 TouchpadScroll event (positive dy = content moves down)."""
     d = int(event.delta)
 
     def signed(v: int) -> int:
