@@ -267,7 +267,8 @@ def test_mac_menus_and_application_menu(aqua9, make_app, db_path: Path) -> None:
 
 def test_mac_open_document_and_quit_settles_typing(aqua9, make_app, db_path: Path, tmp_path: Path) -> None:
     seed(db_path, 1)
-    other = tmp_path / "finder.lima"
+    (tmp_path / "Zoë Łukasz").mkdir()
+    other = tmp_path / "Zoë Łukasz" / "données ü.lima"  # a non-ASCII user folder
     cid = seed(other, 1)[0]
     app = make_app()
     settle(app)
