@@ -263,6 +263,10 @@ def test_mac_menus_and_application_menu(aqua9, make_app, db_path: Path) -> None:
     app.root.tk.call("::tk::mac::ShowHelp")
     app.root.update()
     assert fired == ["<<About>>", "<<Settings>>", "<<Shortcuts>>"]
+    dlg = app.shortcuts_dialog()  # Help > Keyboard shortcuts speaks Mac
+    assert ("Save now", "Cmd+S") in dlg.rows and ("Move up", "Option+Up") in dlg.rows
+    assert not [keys for _label, keys in dlg.rows if "Ctrl+" in keys and "Ctrl+Space" not in keys]
+    dlg.cancel()
 
 
 def test_mac_open_document_and_quit_settles_typing(aqua9, make_app, db_path: Path, tmp_path: Path) -> None:
