@@ -592,6 +592,11 @@ class Window:
 
     def close(self) -> None:
         try:
+            # No timer and no idle work of Tk's (the theme change) may run after the window is
+            # gone: they would print `invalid command name` / `application has been destroyed`.
+            for after_id in self.root.tk.splitlist(self.root.tk.call("after", "info")):
+                self.root.after_cancel(after_id)
+            self.root.update_idletasks()
             self.root.destroy()
         except tk.TclError:
             pass

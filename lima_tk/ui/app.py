@@ -637,6 +637,10 @@ class App:
             self.store.close()
             self.store = None
         timers.cancel_all(self.root)  # no `invalid command name` from a timer after the window
+        try:  # Tk's own idle work (a theme change) before the window goes
+            self.root.update_idletasks()
+        except tk.TclError:
+            pass
         try:
             self.root.destroy()
         except tk.TclError:
