@@ -343,11 +343,29 @@ def failure_hint(tail: list[str]) -> str:
 # -- the window ------------------------------------------------------------------------------
 
 
+def windows_dpi_aware() -> None:
+    """Windows: per-monitor DPI awareness before the first Tk window, or Windows stretches a 96 DPI
+    bitmap (blurry text). The app itself does the same in lima_tk/ui/windows.py (not importable
+    here before lima-tk's environment exists)."""
+    if os.name != "nt":
+        return
+    import ctypes
+
+    for call in (lambda: ctypes.windll.shcore.SetProcessDpiAwareness(2),  # type: ignore[attr-defined]
+                 lambda: ctypes.windll.user32.SetProcessDPIAware()):  # type: ignore[attr-defined]
+        try:
+            call()
+            return
+        except (AttributeError, OSError):
+            continue
+
+
 class Window:
     """The launcher's one small window; Tk thread only. It shows one state at a time: progress
     (a bar and pip's last lines), a question (a missing package) or a result (with the log)."""
 
     def __init__(self) -> None:
+        windows_dpi_aware()
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
         self.root.title("lima-tk")
@@ -574,6 +592,11 @@ class Window:
 
     def close(self) -> None:
         try:
+            # No timer and no idle work of Tk's (the theme change) may run after the window is
+            # gone: they would print `invalid command name` / `application has been destroyed`.
+            for after_id in self.root.tk.splitlist(self.root.tk.call("after", "info")):
+                self.root.after_cancel(after_id)
+            self.root.update_idletasks()
             self.root.destroy()
         except tk.TclError:
             pass

@@ -118,6 +118,14 @@ def hf_tokenizer(folder: Path):
     return _TOKENIZERS[key]
 
 
+def as_transformers_sees(messages: list[dict]) -> list[dict]:
+    """The messages as current transformers renders them: it drops None-valued keys first
+    (`_normalize_chat_messages`). Older releases render them as given (5.20.2, the newest for
+    Python 3.10, does), so the reference is made the same on every Python (docs/platforms.md)."""
+    return [{k: v for k, v in m.items() if v is not None} if isinstance(m, dict) else m for m in messages]
+
+
 def hf_ids(folder: Path, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
     tok = hf_tokenizer(folder)
-    return list(tok.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=False))
+    return list(tok.apply_chat_template(as_transformers_sees(messages), tools=tools, tokenize=True,
+                                        return_dict=False))

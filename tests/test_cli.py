@@ -223,3 +223,19 @@ def test_cli_does_not_import_openai_or_tokenizers(tmp_path):
 @pytest.mark.parametrize("args", [["--help"], ["import", "--help"], ["export", "--help"], ["--version"]])
 def test_help_and_version(args):
     assert invoke(*args).exit_code == 0
+
+
+def test_non_ascii_user_folder_and_file_names(tmp_path):
+    """A Windows user "Zoë Łukasz" or a Mac user "José": the paths go through the CLI as they are."""
+    home = tmp_path / "Zoë Łukasz" / "Données 数据"
+    home.mkdir(parents=True)
+    src = write_jsonl(home / "entrée é.jsonl", GOOD)
+    db = home / "jeu de données ü.lima.db"
+    r = run("--db", str(db), "import", str(src), env={"PYTHONIOENCODING": "utf-8"})
+    assert r.returncode == 0, r.stderr
+    out = home / "export ñ.jsonl"
+    r = run("export", str(out), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()] == GOOD
+    r = run("--db", str(home / "missing ß" / "x.lima.db"), "import", str(home / "nope ä.jsonl"))
+    assert r.returncode == 2 and "nope ä.jsonl" in r.stderr  # the name as given, in one line

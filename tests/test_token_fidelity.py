@@ -18,7 +18,15 @@ from lima_tk import tokens
 from lima_tk.cli import cli
 from lima_tk.model import Chat, Message, Tool
 from lima_tk.store import ChatFilter, DatasetStore
-from tests.real_templates import TEMPLATES, hf_count, hf_ids, hf_tokenizer, model_folder, saved_by_transformers
+from tests.real_templates import (
+    TEMPLATES,
+    as_transformers_sees,
+    hf_count,
+    hf_ids,
+    hf_tokenizer,
+    model_folder,
+    saved_by_transformers,
+)
 
 pytest.importorskip("transformers")
 
@@ -333,8 +341,8 @@ def test_keys_without_a_value_are_left_out_as_transformers_does(tmp_path: Path) 
     counter = tokens.load_counter(str(folder))
     msgs, tools, weights = CHATS[2][1], CHATS[2][2], CHATS[2][3]
     r = tokens.render_chat(lima_chat(msgs, tools, weights), counter)
-    want = hf_tokenizer(folder).apply_chat_template(
-        [{**m, "name": None, "tool_call_id": m.get("tool_call_id")} for m in msgs], tools=tools, tokenize=False)
+    want = hf_tokenizer(folder).apply_chat_template(as_transformers_sees(
+        [{**m, "name": None, "tool_call_id": m.get("tool_call_id")} for m in msgs]), tools=tools, tokenize=False)
     assert r.text == want == ("user:False,False,False;assistant:False,True,False;tool:True,False,False;"
                               "assistant:False,False,False;")
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.errors import DatasetError, LimaError
 from lima_tk.settings import load_user_settings, save_user_settings
 from lima_tk.store import ChatFilter, DatasetStore
-from lima_tk.ui import dialogs, theme
+from lima_tk.ui import app_icon, dialogs, mac, theme, timers, windows
 from lima_tk.ui.actions import ACTIONS, MENU_GROUPS, MENUS, Action
 from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS
 from lima_tk.ui.chat_actions import ChatActions
@@ -43,6 +43,7 @@ from lima_tk.ui.filter_bar import FilterBar
 from lima_tk.ui.help_links import HelpActions
 from lima_tk.ui.menus import MenuBar
 from lima_tk.ui.open_editors import OpenEditors
+from lima_tk.ui.platform import current
 from lima_tk.ui.status_bar import StatusBar
 from lima_tk.ui.theme import PAD
 from lima_tk.ui.token_counting import TokenCounting
@@ -87,11 +88,17 @@ class App:
         self.problems_panel: Any = None
         self.token_previews: dict[int, Any] = {}
 
+        windows.prepare_process()  # Windows: DPI aware before the first window (crisp text)
         self.root = tk.Tk(className="Lima-tk")
         self.root.withdraw()
         self.root.title("lima-tk")
         self.root.report_callback_exception = self._report_callback_exception
-        theme.apply_theme(self.root, self.font_size, scale=self.user_settings.get("ui_scale") or None)
+        timers.sweep_on_close(self.root)  # a closed window's timers do not fire into deleted commands
+        scale = self.user_settings.get("ui_scale") or None
+        if scale is None and current(self.root).ws == "win32":
+            windows.apply_dpi_scaling(self.root)  # points -> pixels from the monitor's real DPI
+        theme.apply_theme(self.root, self.font_size, scale=scale)
+        app_icon.set_icon(self.root)  # the window's and the taskbar's / Dock's icon
         self.files = DatasetFiles(self, poll_ms=job_poll_ms)
         self.jobs = self.files.jobs  # the running and finished jobs (import, export, copy)
         self.chats = ChatActions(self)
@@ -245,9 +252,13 @@ class App:
 
     def _build(self, debounce_ms: int, async_filter_from: int, job_poll_ms: int) -> None:
         root = self.root
+        plat = current(root)
         self.menu_bar = MenuBar(root, MENUS, ACTIONS, root.event_generate, separate=MENU_GROUPS,
                                 postcommand=self.update_menus, menubar_options={"tearoff": False},
-                                special={"<<OpenRecent>>": self.files.make_recent_menu})
+                                special={"<<OpenRecent>>": self.files.make_recent_menu},
+                                omit=mac.app_menu_events(plat))
+        # A Mac: the application menu, Preferences, Quit (unsaved text settled first), Finder's Open.
+        mac.install_app(root, self.menu_bar.menubar, plat, root.event_generate, self.close, self.open_dataset)
         self.menubar, self.menus, self._menu_index = self.menu_bar.menubar, self.menu_bar.menus, self.menu_bar.index
 
         # Toolbar: the buttons users know (new, copy, delete) and the filter bar.
@@ -326,10 +337,11 @@ class App:
             "<<ReportProblem>>": self.help.report_problem,
         }
         self.handlers = handlers
+        plat = current(self.root)  # Command instead of Control on a Mac
         for a in ACTIONS:
             fn = handlers[a.event]
             self.root.bind(a.event, lambda e, fn=fn: (fn(), "break")[1])
-            for seq in a.keys:
+            for seq in plat.key_sequences(a.keys):
                 self.root.bind(seq, lambda e, a=a: self._key(a))
 
     def _key(self, a: Action) -> str | None:
@@ -632,6 +644,11 @@ class App:
         if self.store is not None:
             self.store.close()
             self.store = None
+        timers.cancel_all(self.root)  # no `invalid command name` from a timer after the window
+        try:  # Tk's own idle work (a theme change) before the window goes
+            self.root.update_idletasks()
+        except tk.TclError:
+            pass
         try:
             self.root.destroy()
         except tk.TclError:

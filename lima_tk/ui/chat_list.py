@@ -22,6 +22,7 @@ from lima_tk.store import ChatFilter, ChatSummary
 from lima_tk.ui.column_fit import fit_columns
 from lima_tk.ui.list_mouse import ListMouse
 from lima_tk.ui.list_overlays import EmptyState, RenameInPlace
+from lima_tk.ui.platform import current
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_rows
 from lima_tk.ui.theme import PAD, PALETTE
 
@@ -172,8 +173,9 @@ class ChatList(ttk.Frame):
         t.bind("<Configure>", self._on_configure)
         self.mouse = ListMouse(self)
         bind_wheel(t, self._on_wheel, on_touchpad=self._on_touchpad)  # touchpads: Tk 9 only
-        t.bind("<Shift-MouseWheel>", self._on_wheel)
-        bind_wheel(self.scrollbar, self._on_wheel)
+        for seq in current(t).shift_wheel_sequences():
+            t.bind(seq, self._on_wheel)
+        bind_wheel(self.scrollbar, self._on_wheel, on_touchpad=self._on_touchpad)
         keys: dict[str, Callable[[], object]] = {
             "<Up>": lambda: self.move_cursor(self.cursor - 1),
             "<Down>": lambda: self.move_cursor(self.cursor + 1 if self.cursor >= 0 else 0),
@@ -187,8 +189,8 @@ class ChatList(ttk.Frame):
             "<Shift-Next>": lambda: self.move_cursor(self.cursor + max(1, self.page - 1), extend=True),
             "<Shift-Home>": lambda: self.move_cursor(0, extend=True),
             "<Shift-End>": lambda: self.move_cursor(self.total - 1, extend=True),
-            "<Control-Home>": lambda: self.move_cursor(0),
-            "<Control-End>": lambda: self.move_cursor(self.total - 1),
+            current(self).key_sequence("<Control-Home>"): lambda: self.move_cursor(0),
+            current(self).key_sequence("<Control-End>"): lambda: self.move_cursor(self.total - 1),
             "<Control-space>": lambda: self.toggle(self.cursor),
             "<Return>": self.open_cursor,
             "<KP_Enter>": self.open_cursor,
@@ -196,8 +198,9 @@ class ChatList(ttk.Frame):
         for seq, fn in keys.items():
             t.bind(seq, lambda e, fn=fn: (fn(), "break")[1])
         # Alt+arrows move chats (a window shortcut): hand them on as the root's virtual events.
-        t.bind("<Alt-Up>", lambda e: (self.event_generate("<<MoveUp>>"), "break")[1])
-        t.bind("<Alt-Down>", lambda e: (self.event_generate("<<MoveDown>>"), "break")[1])
+        plat = current(t)  # Option+arrows on a Mac
+        t.bind(plat.key_sequence("<Alt-Up>"), lambda e: (self.event_generate("<<MoveUp>>"), "break")[1])
+        t.bind(plat.key_sequence("<Alt-Down>"), lambda e: (self.event_generate("<<MoveDown>>"), "break")[1])
         # No tree column to open or close with Left/Right.
         t.bind("<Left>", lambda e: "break")
         t.bind("<Right>", lambda e: "break")

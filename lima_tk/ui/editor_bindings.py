@@ -8,8 +8,9 @@ widget's bindtags, so the editor's keys win over the Text class bindings (Ctrl+D
 message, not a word; Alt+Up does not move the cursor; Tab indents).
 
 What a handler needs from the editor is `interfaces.BindingHost`; the keys themselves are in
-lima_tk/ui/actions.py (EDITOR_ACTIONS, UNDO_KEYS, REDO_KEYS), the wheel in lima_tk/ui/scrolling.py.
-Tk thread only.
+lima_tk/ui/actions.py (EDITOR_ACTIONS, UNDO_KEYS, REDO_KEYS), bound as the platform names them
+(lima_tk/ui/platform.py: Command on a Mac, plus the Mac's text keys from lima_tk/ui/mac.py), the
+wheel and touchpad in lima_tk/ui/scrolling.py. Tk thread only.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lima_tk.ui import editor_style as st
+from lima_tk.ui import mac, timers
 from lima_tk.ui.actions import EDITOR_ACTIONS, REDO_KEYS, UNDO_KEYS
 from lima_tk.ui.autotext import AutoText
 from lima_tk.ui.dialog_keys import install_select_all
 from lima_tk.ui.message_frame import ACTION_TAG, HEADER_TAG, MSG_TAG
+from lima_tk.ui.platform import current
 from lima_tk.ui.scrolling import bind_wheel, touchpad_deltas, wheel_pixels
 
 if TYPE_CHECKING:
@@ -326,12 +329,13 @@ def bind_window(ed: EditorWindow) -> None:
         ed.event_generate(virtual)
         return "break"
 
+    plat = current(ed)
     for a in EDITOR_ACTIONS:
-        for seq in a.keys:
+        for seq in plat.key_sequences(a.keys):
             ed.bind(seq, lambda e, v=a.event: key(e, v))
-    for seq in UNDO_KEYS:
+    for seq in plat.key_sequences(UNDO_KEYS):
         ed.bind(seq, lambda e: key(e, "<<JournalUndo>>"))
-    for seq in REDO_KEYS:
+    for seq in plat.key_sequences(REDO_KEYS):
         ed.bind(seq, lambda e: key(e, "<<JournalRedo>>"))
     ed.bind("<Escape>", lambda e: key(e, "<<StopGenerating>>" if assist.streaming() else "<<ClearSelection>>"))
     c = ed.view.canvas
@@ -340,7 +344,7 @@ def bind_window(ed: EditorWindow) -> None:
     c.bind("<Down>", lambda e: nav.select_step(1))
     c.bind("<Delete>", lambda e: ed.event_generate("<<DeleteMessage>>"))
     c.bind("<Return>", lambda e: nav.edit_current())
-    c.bind("<Control-a>", lambda e: ed.event_generate("<<SelectAllMessages>>"))
+    c.bind(plat.key_sequence("<Control-a>"), lambda e: ed.event_generate("<<SelectAllMessages>>"))
 
 
 def _shortcuts(ed: EditorWindow) -> None:
@@ -355,13 +359,16 @@ def install(root: tk.Misc) -> None:
         return
     root.tk.setvar("::lima_editor_bindings", 1)
     install_select_all(root)
+    timers.sweep_on_close(root)  # a closed editor's timers go with it
+    plat = current(root)
     for action in EDITOR_ACTIONS:
-        for key in action.keys:
+        for key in plat.key_sequences(action.keys):
             root.bind_class(MSG_TAG, key, lambda e, v=action.event: _fire(e, v))
-    for key in UNDO_KEYS:
+    mac.bind_text_keys(root, MSG_TAG, plat)  # Cmd+Left/Right, Option+Left/Right, Cmd+A (aqua only)
+    for key in plat.key_sequences(UNDO_KEYS):
         root.bind_class(MSG_TAG, key, lambda e: _on_undo_key(e, False))
         root.bind_class(TEXT_TAG, key, lambda e: _on_undo_key(e, False))
-    for key in REDO_KEYS:
+    for key in plat.key_sequences(REDO_KEYS):
         root.bind_class(MSG_TAG, key, lambda e: _on_undo_key(e, True))
         root.bind_class(TEXT_TAG, key, lambda e: _on_undo_key(e, True))
     root.bind_class(MSG_TAG, "<Escape>", _on_escape)
@@ -379,7 +386,7 @@ def install(root: tk.Misc) -> None:
     root.bind_class(MSG_TAG, "<FocusOut>", lambda e: _on_focus(e, False))
     root.bind_class(MSG_TAG, "<KeyRelease>", _on_key_release)
     bind_wheel(root, _on_wheel, tag=MSG_TAG, on_touchpad=_on_touchpad)
-    for seq in ("<Shift-MouseWheel>", "<Shift-Button-4>", "<Shift-Button-5>"):
+    for seq in plat.shift_wheel_sequences():
         root.bind_class(MSG_TAG, seq, lambda e: "break" if not isinstance(e.widget, AutoText) else None)
     root.bind_class(HEADER_TAG, "<Button-1>", _on_header_click)
     root.bind_class(ACTION_TAG, "<Button-1>", _on_action_click)

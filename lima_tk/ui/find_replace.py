@@ -5,6 +5,8 @@ What `ChatFind` needs from its editor is `interfaces.FindHost`. Tk thread only.
 
 from __future__ import annotations
 
+import itertools
+import re
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lima_tk.errors import LimaError
 from lima_tk.store.db import ChatFilter, DatasetStore
 from lima_tk.ui import editor_style as st
+from lima_tk.ui.platform import current
 
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import FindHost
@@ -26,6 +29,10 @@ def search_text(text: tk.Text, pattern: str, case: bool) -> list[tuple[str, str]
     agree with Tk's idea of characters, emoji included)."""
     if not pattern:
         return []
+    if not case:
+        content = text.get("1.0", "end-1c")
+        if any(ord(ch) > 0xFFFF for ch in content):  # Tk 8.6's -nocase search crashes on emoji
+            return _search_python(text, content, pattern)
     var = f"::lima_find_count_{id(text)}"
     opts = ["-all", "-exact", "-count", var] + ([] if case else ["-nocase"])
     found = text.tk.splitlist(text.tk.call(str(text), "search", *opts, "--", pattern, "1.0", "end-1c"))
@@ -37,6 +44,28 @@ def search_text(text: tk.Text, pattern: str, case: bool) -> list[tuple[str, str]
     for idx, n in zip(found[:MAX_MATCHES_PER_TEXT], counts, strict=False):
         idx = str(idx)
         out.append((idx, f"{idx}+{int(n)}c"))
+    return out
+
+
+def _search_python(text: tk.Text, content: str, pattern: str) -> list[tuple[str, str]]:
+    """Case-insensitive matches found by Python, placed as Tk counts characters (Tk 8.6: an emoji
+    is two; lima_tk/ui/platform.py)."""
+    plat = current(text)
+    line, line_start, pos = 1, 0, 0
+
+    def index(offset: int) -> str:  # offsets come in order: count the lines once
+        nonlocal line, line_start, pos
+        nl = content.count("\n", pos, offset)
+        if nl:
+            line += nl
+            line_start = content.rfind("\n", pos, offset) + 1
+        pos = offset
+        return f"{line}.{plat.tk_chars(content[line_start:offset])}"
+
+    out = []
+    for m in itertools.islice(re.finditer(re.escape(pattern), content, re.IGNORECASE), MAX_MATCHES_PER_TEXT):
+        start = index(m.start())
+        out.append((start, index(m.end())))
     return out
 
 

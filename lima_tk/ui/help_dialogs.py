@@ -9,6 +9,7 @@ from tkinter import ttk
 
 from lima_tk.ui.actions import SHORTCUT_SECTIONS
 from lima_tk.ui.dialogs import Dialog
+from lima_tk.ui.platform import current
 
 
 def shortcut_rows(section: str) -> list[tuple[str, str, str]]:
@@ -33,6 +34,7 @@ class ShortcutsDialog(Dialog):
         self.rows: list[tuple[str, str]] = []  # (action, keys) of every tab
         self.sections: dict[str, list[tuple[str, str, str]]] = {}
         self.trees: dict[str, ttk.Treeview] = {}
+        keys_of = current(parent).shortcut_label  # Cmd+S on a Mac
         for title, *_ in SHORTCUT_SECTIONS:
             frame = ttk.Frame(self.notebook, padding=(0, 2))
             tree = ttk.Treeview(frame, columns=("action", "keys"), show="headings", height=18, selectmode="browse")
@@ -50,8 +52,8 @@ class ShortcutsDialog(Dialog):
                 if g != group:
                     tree.insert("", "end", values=(g.upper(), ""), tags=("group",))
                     group = g
-                tree.insert("", "end", values=(label, keys))
-                self.rows.append((label, keys))
+                tree.insert("", "end", values=(label, keys_of(keys)))
+                self.rows.append((label, keys_of(keys)))
             tree.tag_configure("group", foreground="#667085", font="TkHeadingFont")
             self.sections[title] = rows
             self.trees[title] = tree

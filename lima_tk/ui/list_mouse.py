@@ -8,6 +8,8 @@ from __future__ import annotations
 import tkinter as tk
 from typing import TYPE_CHECKING
 
+from lima_tk.ui.platform import current
+
 if TYPE_CHECKING:
     from lima_tk.ui.interfaces import ListRows
 
@@ -20,10 +22,12 @@ class ListMouse:
         t = chat_list.tree
         t.bind("<Button-1>", lambda e: self._on_press(e, "set"))
         t.bind("<Shift-Button-1>", lambda e: self._on_press(e, "range"))
-        t.bind("<Control-Button-1>", lambda e: self._on_press(e, "toggle"))
+        plat = current(t)  # Cmd+click toggles and Control+click is a right click on a Mac
+        t.bind(plat.toggle_click, lambda e: self._on_press(e, "toggle"))
         t.bind("<B1-Motion>", self._on_drag)
         t.bind("<Double-Button-1>", self._on_double)
-        t.bind("<Button-3>", self._on_right)
+        for seq in plat.context_menu_sequences():
+            t.bind(seq, self._on_right)
 
     def _on_heading(self, event: tk.Event) -> bool:
         return self.list.tree.identify_region(event.x, event.y) in ("heading", "separator")

@@ -22,7 +22,7 @@ from lima_tk.model import ROLES
 from lima_tk.stats import dataset_stats, nice_width, write_stats_csv
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.ui.errors import handle_callback_error
-from lima_tk.ui.scrolling import bind_wheel, wheel_direction
+from lima_tk.ui.scrolling import bind_canvas_scrolling
 from lima_tk.ui.theme import PAD, PALETTE
 from lima_tk.ui.worker import Job
 
@@ -122,12 +122,8 @@ class StatsBoard(tk.Toplevel):
         scroll.pack(side="right", fill="y")
         self.canvas.pack(side="left", fill="both", expand=True)
         self.canvas.bind("<Configure>", lambda e: self._schedule("draw", 30, self._draw))
-        bind_wheel(self.canvas, self._wheel)
+        bind_canvas_scrolling(self.canvas)  # wheel and touchpad (Tk 9)
         self._fill_filters()
-
-    def _wheel(self, event: tk.Event) -> str:
-        self.canvas.yview_scroll(wheel_direction(event) * 3, "units")
-        return "break"
 
     def _fill_filters(self) -> None:
         tags = sorted(self.app.store.tag_counts())

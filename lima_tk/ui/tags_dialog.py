@@ -9,7 +9,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.ui.dialogs import Dialog
-from lima_tk.ui.scrolling import bind_wheel, wheel_direction
+from lima_tk.ui.scrolling import add_scroll_tag, bind_canvas_scrolling
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
@@ -31,13 +31,14 @@ class ScrollFrame(ttk.Frame):
         self.sb.pack(side="right", fill="y")
         self.inner.bind("<Configure>", lambda e: self.canvas.configure(scrollregion=self.canvas.bbox("all")))
         self.canvas.bind("<Configure>", lambda e: self.canvas.itemconfigure(self._win, width=e.width))
-        for w in (self.canvas, self.inner):
-            bind_wheel(w, self._wheel)
+        # Wheel and touchpad (Tk 9) over the canvas and every row in it.
+        self.scroll_tag = bind_canvas_scrolling(self.canvas, units=2)
+        add_scroll_tag(self.inner, self.scroll_tag)
 
-    def _wheel(self, event: tk.Event) -> None:
-        # Buttons 4/5 (X11, Tk 8.6) two units, a <MouseWheel> notch one.
-        n = 2 if event.num in (4, 5) else 1
-        self.canvas.yview_scroll(wheel_direction(event) * n, "units")
+    def scrolls(self, widget: tk.Misc) -> tk.Misc:
+        """A row added to `inner`: the wheel over it scrolls the list."""
+        add_scroll_tag(widget, self.scroll_tag)
+        return widget
 
 
 class TagsDialog(Dialog):
@@ -85,7 +86,7 @@ class TagsDialog(Dialog):
         var = tk.IntVar(self, value=1 if state == "all" else 0)
         cb = ttk.Checkbutton(self.scroll.inner, text=tag, variable=var, style="Card.TCheckbutton",
                              command=lambda t=tag: self._clicked(t))
-        cb.pack(anchor="w")
+        self.scroll.scrolls(cb).pack(anchor="w")
         if state == "some":
             cb.state(["alternate"])
             self.mixed.add(tag)

@@ -12,6 +12,7 @@ from tkinter import font as tkfont
 from tkinter import ttk
 
 from lima_tk.ui.dialog_keys import install_select_all
+from lima_tk.ui.platform import current
 
 # Spacing unit: every padding is a multiple of it.
 PAD = 4
@@ -152,7 +153,8 @@ def apply_theme(root: tk.Tk, font_size: int = 11, scale: float | None = None) ->
     style.layout("Horizontal.TScrollbar", [("Horizontal.Scrollbar.trough", {"sticky": "ew", "children": [
         ("Horizontal.Scrollbar.thumb", {"expand": "1", "sticky": "nswe"})]})])
     style.configure("TScrollbar", background=p["thumb"], troughcolor=p["alt"], bordercolor=p["alt"],
-                    lightcolor=p["thumb"], darkcolor=p["thumb"], gripcount=0, arrowsize=3 * PAD)
+                    lightcolor=p["thumb"], darkcolor=p["thumb"], arrowsize=3 * PAD,
+                    **current(root).scrollbar_no_grip())  # Tk 9 renamed gripcount to gripsize
     style.map("TScrollbar", background=[("pressed", p["thumb_active"]), ("active", p["thumb_active"])],
               lightcolor=[("pressed", p["thumb_active"]), ("active", p["thumb_active"])],
               darkcolor=[("pressed", p["thumb_active"]), ("active", p["thumb_active"])])

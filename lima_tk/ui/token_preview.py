@@ -15,6 +15,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.errors import LimaError, NotFound
+from lima_tk.ui.platform import current
 from lima_tk.ui.theme import PAD, PALETTE
 from lima_tk.ui.worker import Job, run_in_thread
 
@@ -95,7 +96,7 @@ class TokenPreview(tk.Toplevel):
         # Read-only, but selectable and focusable (so Ctrl+C and the arrows work).
         self.text.bind("<1>", lambda e: self.text.focus_set())
         self.bind("<Escape>", lambda e: self.destroy())
-        self.bind("<Control-w>", lambda e: self.destroy())
+        self.bind(current(self).key_sequence("<Control-w>"), lambda e: self.destroy())  # Cmd+W on a Mac
         self.refresh()
 
     # -- loading -------------------------------------------------------------------------------

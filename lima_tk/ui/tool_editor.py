@@ -17,6 +17,7 @@ from typing import Any
 from lima_tk.model import FUNCTION_NAME_RE, Tool
 from lima_tk.ui import editor_style as st
 from lima_tk.ui.dialog_keys import bind_dialog_keys
+from lima_tk.ui.platform import current
 
 
 class JsonProblem(ValueError):
@@ -98,8 +99,10 @@ class _JsonField(ttk.Frame):
         self.clear_error()
         if not line:
             return
-        col = max(0, (column or 1) - 1)
-        start = f"{line}.{col}"
+        col = max(0, (column or 1) - 1)  # Python's column: code points
+        # Tk 8.6 counts an emoji as two characters, Tk 9 as one (lima_tk/ui/platform.py).
+        source_line = (self.text.get("1.0", "end-1c").split("\n") + [""] * line)[line - 1]
+        start = current(self.text).text_index(source_line, col, line)
         self.text.tag_add("error_line", f"{line}.0", f"{line}.0 lineend+1c")
         self.text.tag_add("error", start, f"{start}+1c")
         self.text.mark_set("insert", start)
@@ -129,7 +132,7 @@ class _Dialog(tk.Toplevel):
         ttk.Button(buttons, text="Cancel", command=self.cancel).pack(side="right", padx=(0, 2 * st.PAD))
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         bind_dialog_keys(self, self.save, self.cancel)  # Enter in a field saves; in a JSON box, a new line
-        self.bind("<Control-Return>", lambda e: (self.save(), "break")[1])
+        self.bind(current(self).key_sequence("<Control-Return>"), lambda e: (self.save(), "break")[1])
 
     def save(self) -> bool:  # pragma: no cover - overridden
         raise NotImplementedError

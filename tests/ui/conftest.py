@@ -77,5 +77,16 @@ def wait_until(predicate: Callable[[], object], widget: tk.Misc, timeout: float 
         time.sleep(0.01)
 
 
+def wheel_notch(widget: tk.Misc, down: bool = True) -> None:
+    """One wheel notch as this Tk sends it on X11: buttons 5/4 on Tk 8.6, <MouseWheel> -/+120 on
+    Tk 9 (where buttons 4/5 are the side buttons, which scroll nothing)."""
+    widget.update()
+    if tk.TkVersion >= 9:
+        widget.event_generate("<MouseWheel>", delta=-120 if down else 120, x=5, y=5)
+    else:
+        widget.event_generate("<Button-5>" if down else "<Button-4>", x=5, y=5)
+    widget.update()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "expect_callback_error: the test provokes a Tk callback error on purpose")

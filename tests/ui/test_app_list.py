@@ -8,7 +8,7 @@ import pytest
 
 from lima_tk.store import DatasetStore
 from tests.ui.app_helpers import app_factory, click_row, fire, key, seed, settle
-from tests.ui.conftest import wait_until
+from tests.ui.conftest import wait_until, wheel_notch
 
 N = 3000
 
@@ -74,7 +74,7 @@ def test_wheel_and_scrollbar_scroll_without_moving_the_selection(big) -> None:
     click_row(app, 0)
     tree = cl.tree
     for _ in range(4):
-        tree.event_generate("<Button-5>")
+        wheel_notch(tree)
     app.root.update()
     assert cl.top == 12
     assert cl.visible_ids()[0] == ids[12]

@@ -10,7 +10,7 @@ import pytest
 from lima_tk.model import Message
 from lima_tk.ui import chat_editor
 from lima_tk.ui.chat_editor import open_chat_editor
-from tests.ui.conftest import wait_until
+from tests.ui.conftest import wait_until, wheel_notch
 from tests.ui.test_chat_editor_helpers import (
     card_at,
     click_action,
@@ -323,15 +323,13 @@ def test_mouse_wheel_scrolls_the_messages_from_anywhere(app, store) -> None:
     visible = [c for c in ed.cards.values() if c.winfo_ismapped()]
     assert visible and len(visible) < 40  # cards out of view are not drawn
     card = max(visible, key=lambda c: c.y)
-    card.text.event_generate("<Button-4>")  # X11, Tk 8.6
-    ed.update()
+    wheel_notch(card.text, down=False)  # as this Tk sends it (tests/ui/conftest.py)
     assert ed.view_top() == top0 - chat_editor.WHEEL_PX
     card.role_box.event_generate("<MouseWheel>", delta=-120)  # Windows / Tk 9: does not change the role
     ed.update()
     assert ed.view_top() == top0
     assert card.role_box.get() == card.role
-    card.header.event_generate("<Button-4>")
-    ed.update()
+    wheel_notch(card.header, down=False)
     assert ed.view_top() == top0 - chat_editor.WHEEL_PX
 
 

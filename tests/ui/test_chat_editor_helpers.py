@@ -9,6 +9,7 @@ from typing import Any
 
 from lima_tk.model import Message, Tool
 from lima_tk.store import DatasetStore
+from lima_tk.ui import timers
 from lima_tk.ui.chat_editor import ChatEditor, open_chat_editor
 from lima_tk.ui.errors import handle_callback_error
 from tests.ui.conftest import wait_until
@@ -68,6 +69,7 @@ def stand_in_app(store: DatasetStore, **settings: Any) -> Iterator[StandInApp]:
     yield app
     for ed in list(app.editors.values()):
         ed.close()
+    timers.cancel_all(root)  # no timer fires into a deleted command
     root.destroy()
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from lima_tk.model import Message, Tool
 from lima_tk.store import DatasetStore
+from lima_tk.ui import timers
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.problems import ALL_CODES, ProblemsPanel, open_at, open_problems_panel
 from lima_tk.ui.theme import apply_theme
@@ -39,6 +40,7 @@ class StandIn:
 
     def close(self) -> None:
         self.store.close()
+        timers.cancel_all(self.root)  # no timer fires into a deleted command
         self.root.destroy()
         gc.collect()
 

@@ -11,6 +11,7 @@ import pytest
 
 from lima_tk.model import Message
 from lima_tk.store import DatasetStore
+from lima_tk.ui import timers
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.stats_board import StatsBoard, compact, open_stats_board
 from lima_tk.ui.theme import apply_theme
@@ -35,6 +36,7 @@ class StandIn:
 
     def close(self) -> None:
         self.store.close()
+        timers.cancel_all(self.root)  # no timer fires into a deleted command
         self.root.destroy()
         # Collect this Tk's cyclic garbage here, on the main thread: left for later, a worker
         # thread's allocation could trigger the collection and delete the interpreter from there.
