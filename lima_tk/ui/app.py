@@ -451,13 +451,8 @@ class App:
         if self.store is None:
             self.status("Open a dataset first", error=True)
             return None
-        try:
-            from lima_tk.ui.problems import open_problems_panel
-        except ModuleNotFoundError as e:
-            if e.name != "lima_tk.ui.problems":
-                raise
-            self.status("The problems panel is not part of this build yet", error=True)
-            return None
+        from lima_tk.ui.problems import open_problems_panel
+
         return open_problems_panel(self)
 
     def settings_dialog(self) -> Any:

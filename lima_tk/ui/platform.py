@@ -72,8 +72,13 @@ class Platform:
         """A shortcut as people read it (Help > Keyboard shortcuts): Cmd+S on macOS, Ctrl+S elsewhere."""
         if not self.aqua:
             return accel
-        accel = re.sub(r"\bCtrl\+(?!Space|Tab)", "Cmd+", accel)
-        return re.sub(r"\bAlt\+", "Option+", accel)
+        def one(m: re.Match[str]) -> str:  # Ctrl+Tab, Ctrl+Shift+Tab, Ctrl+Space keep Control (as bound)
+            keys = m.group(0)
+            if keys.rsplit("+", 1)[-1] not in ("Tab", "Space"):
+                keys = keys.replace("Ctrl+", "Cmd+")
+            return keys.replace("Alt+", "Option+")
+
+        return re.sub(r"\b(?:(?:Ctrl|Alt|Shift)\+)+(?:\w+|[^\s\w])", one, accel)
 
     def menu_accelerator(self, accel: str) -> str:
         """The accelerator text of a menu item. aqua: the first alternative in Tk's Mac form
