@@ -51,6 +51,7 @@ from lima_tk.ui.find_replace import ChatFind
 from lima_tk.ui.menus import MenuBar
 from lima_tk.ui.message_actions import MessageActions
 from lima_tk.ui.message_frame import MessageCard
+from lima_tk.ui.platform import current
 from lima_tk.ui.scrolling import WHEEL_PX, wheel_pixels
 from lima_tk.ui.theme import wrap_to_width
 from lima_tk.ui.tool_actions import ToolActions
@@ -205,7 +206,7 @@ class ChatEditor(tk.Toplevel):
         """The editor's status line and the main window's; `error` shows it in red there too.
         `brief`: a shorter text for the editor's own line (it shares a row with the buttons)."""
         if not self.closed:
-            self.status_label.configure(text=brief or text,
+            self.status_label.configure(text=current(self).shortcut_label(brief or text),
                                         style="EditorStatusError.TLabel" if error else "Status.TLabel")
         try:
             if error:

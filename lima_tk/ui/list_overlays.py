@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tkinter import ttk
 from typing import TYPE_CHECKING
 
+from lima_tk.ui.platform import current
 from lima_tk.ui.theme import PAD
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class EmptyState:
                 self.shown = None
             return
         title, text, buttons = self.content()
+        text = current(self.frame).shortcut_label(text)  # Cmd+O on a Mac
         key = (title, text, tuple(b[0] for b in buttons))
         if key != self.shown:
             for w in self.frame.winfo_children():

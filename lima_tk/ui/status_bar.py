@@ -49,6 +49,14 @@ class StatusBar:
         ttk.Style(root).configure("StatusError.TLabel", background=theme.PALETTE["status"],
                                   foreground=theme.PALETTE["danger"], padding=(2 * PAD, PAD))
 
+    def keys_of(self, text: str) -> str:
+        from lima_tk.ui.platform import current
+
+        try:
+            return current(self.root).shortcut_label(text)
+        except tk.TclError:  # the window is going
+            return text
+
     def pack_message(self) -> None:
         """Packed after the parts on the right: a long message is clipped rather than squeezing them."""
         self.label.pack(side="left", fill="x", expand=True)
@@ -56,6 +64,7 @@ class StatusBar:
 
     def show(self, text: str, error: bool = False) -> None:
         """The message (`error`: in red, with a bell)."""
+        text = self.keys_of(text)  # "Ctrl+Z to undo" says Cmd+Z on a Mac
         self.text = text
         try:
             self.label.configure(text=text, style="StatusError.TLabel" if error else "Status.TLabel")

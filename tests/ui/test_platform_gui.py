@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from pathlib import Path
+from tkinter import ttk
 
 import pytest
 
@@ -269,6 +270,16 @@ def test_mac_menus_and_application_menu(aqua9, make_app, db_path: Path) -> None:
     assert not [k for _label, keys in dlg.rows for k in keys.split(" / ")
                 if "Ctrl+" in k and k.rsplit("+", 1)[-1] not in ("Tab", "Space")]
     dlg.cancel()
+
+
+def test_mac_status_and_empty_state_say_command(aqua9, make_app, db_path: Path) -> None:
+    app = make_app()  # an empty dataset: the list's empty state names its keys
+    settle(app)
+    empty = " ".join(str(w.cget("text")) for w in app.chat_list.empty_state.frame.winfo_children()
+                     if isinstance(w, ttk.Label))
+    assert "Cmd+N" in empty and "Cmd+I" in empty and "Ctrl+" not in empty
+    app.status("Deleted 1 chat (Ctrl+Z to undo)")
+    assert app.status_text == "Deleted 1 chat (Cmd+Z to undo)"
 
 
 def test_mac_open_document_and_quit_settles_typing(aqua9, make_app, db_path: Path, tmp_path: Path) -> None:
