@@ -51,11 +51,13 @@ MODULES: dict[str, Module] = {
                      ("tests/test_assist*.py",)),
     "db": Module(("lima_tk/store/db.py",),
                  ("tests/test_store*.py", "tests/test_journal*.py", "tests/test_alternatives.py",
-                  "tests/test_migrations.py", "tests/test_properties_store.py")),
+                  "tests/test_migrations.py", "tests/test_properties_store.py", "tests/test_list_queries.py",
+                  "tests/test_import_bulk.py", "tests/test_stats.py", "tests/test_tokens.py")),
     "formats": Module(("lima_tk/formats/*.py",),
                       ("tests/test_formats*.py", "tests/test_hf_export.py", "tests/test_limagui.py",
-                       "tests/test_interop.py", "tests/test_properties_formats.py")),
-    "tokens": Module(("lima_tk/tokens.py",), ("tests/test_tokens*.py",)),
+                       "tests/test_interop.py", "tests/test_properties_formats.py", "tests/test_export_fidelity.py",
+                       "tests/test_alternatives.py")),
+    "tokens": Module(("lima_tk/tokens.py",), ("tests/test_token*.py", "tests/test_stats.py")),
 }
 
 # mutmut's exit codes -> what they mean (from mutmut/stats.py); anything else is "suspicious".
@@ -209,6 +211,9 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
     sampled_from = None
     if args.again:
         names = [k for k, v in mutant_results(work).items() if v not in KILLED | TIMEOUT]
+        last = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else {}
+        if last.get("sampled_from"):  # a sampled run: only its sample (the others were never tested)
+            names = [k for k in names if k in set(last["names"])]
         if not names:
             print(f"{name}: no survivors to re-test")
     elif args.sample:
