@@ -179,3 +179,41 @@ def test_without_jinja2_chats_are_laid_out_in_chatml(tmp_path: Path, monkeypatch
     chat = Chat(messages=[Message("user", "one")])
     assert tokens.render_chat(chat, c).text == tokens.render_chatml(chat)
     assert tokens.continuation_template(c) is None
+
+
+def _render(tmp_path: Path, template: str, chat: Chat) -> tokens.Rendered:
+    folder = tmp_path / f"t{abs(hash(template))}"
+    model_folder(folder, make=word_tokenizer_json, template=template)
+    return tokens.render_chat(chat, load_counter(str(folder)))
+
+
+def test_templates_get_what_transformers_gives_them(tmp_path: Path) -> None:
+    """The features real chat templates use, each with the result transformers renders."""
+    chat = Chat(messages=[Message("user", "Grüße"), Message("assistant", "one"), Message("user", "two")],
+                tools=[Tool("f", "d", {"type": "object"})])
+    # trim_blocks and lstrip_blocks: a block tag's own line leaves no blank line or indent
+    r = _render(tmp_path, "{% for m in messages %}\n    {% if m.role == 'user' %}\n{{ m.content }}|\n"
+                          "    {% endif %}\n{% endfor %}", chat)
+    assert r.text == "Grüße|\ntwo|\n"
+    # loop controls
+    r = _render(tmp_path, "{% for m in messages %}{% if loop.index > 2 %}{% break %}{% endif %}"
+                          "{% if m.role == 'assistant' %}{% continue %}{% endif %}{{ m.content }};{% endfor %}", chat)
+    assert r.text == "Grüße;"
+    # tojson: no ASCII escapes, no HTML escapes, and its arguments work
+    r = _render(tmp_path, "{{ messages[0] | tojson }}|{{ {'b': 1, 'a': '<&>'} | tojson(sort_keys=true) }}|"
+                          "{{ [1] | tojson(indent=2) }}|{{ {'a': 1} | tojson(separators=(',', ':')) }}|"
+                          "{{ 'é' | tojson(ensure_ascii=true) }}", chat)
+    assert r.text == '{"role": "user", "content": "Grüße"}|{"a": "<&>", "b": 1}|[\n  1\n]|{"a":1}|"\\u00e9"'
+    # the tools as OpenAI function objects, dict(), strftime_now, the special tokens, no generation prompt
+    r = _render(tmp_path, "{{ tools[0].function.name }}{{ dict(a=1).a }}{{ strftime_now('%Y') | length }}"
+                          "{{ eos_token }}{{ add_generation_prompt }}{{ documents }}", chat)
+    assert r.text == "f14<|im_end|>FalseNone" and (r.how, r.template) == ("template", "default")
+
+
+def test_a_template_that_raises_or_breaks_the_sandbox_falls_back_to_chatml(tmp_path: Path) -> None:
+    chat = Chat(messages=[Message("user", "one"), Message("assistant", "two")])
+    r = _render(tmp_path, "{{ raise_exception('only user and assistant roles, alternating') }}", chat)
+    assert r.text == tokens.render_chatml(chat) and r.how == "chatml"
+    assert r.note == "the chat template failed: only user and assistant roles, alternating"
+    r = _render(tmp_path, "{% set _ = messages.append(1) %}{{ messages | length }}", chat)  # immutable
+    assert r.how == "chatml" and r.note.startswith("the chat template failed: ")
