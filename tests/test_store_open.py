@@ -153,18 +153,19 @@ def _clean_dataset(folder: Path) -> Path:
     return db
 
 
-def _check_read_only(db: Path, prefix: tuple[str, ...], env: dict, cwd: Path) -> None:
+def _check_read_only(db: Path, prefix: tuple[str, ...], env: dict) -> None:
+    # cwd: this checkout (mutation runs find their configuration there), never the folder itself
     before = digest(db)
     r = subprocess.run([*prefix, sys.executable, "-c", RO_CHECK, str(db)], capture_output=True, text=True,
-                       cwd=cwd, env=env, timeout=60)
+                       cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True|this file (or its folder) cannot be written|1"
     r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "list"], capture_output=True,
-                       text=True, cwd=cwd, env=env, timeout=60)
+                       text=True, cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "on a stick" in r.stdout and "needs an upgrade" not in r.stderr
     r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "config", "languages", "de"],
-                       capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     msg = one_error_line(r)
     assert str(db) in msg and "read-only" in msg and "needs an upgrade" not in msg
     assert digest(db) == before
@@ -177,7 +178,7 @@ def test_clean_dataset_on_a_folder_we_cannot_write_opens_read_only() -> None:
         db = _clean_dataset(d)
         env = {**ENV, "HOME": str(d), "XDG_CONFIG_HOME": str(d / "cfg"), "XDG_DATA_HOME": str(d / "data")}
         os.chmod(d, 0o555)
-        _check_read_only(db, unprivileged(), env, d)
+        _check_read_only(db, unprivileged(), env)
 
 
 @contextlib.contextmanager
