@@ -73,8 +73,8 @@ def test_the_probe_succeeds_on_a_listening_host(listening: int, monkeypatch: pyt
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listening}/some/path")  # the endpoint of the hub
     assert tokens.hub_reachable() is None
     closed = refused_port()
-    why = tokens.hub_reachable(f"http://127.0.0.1:{closed}", timeout=1.0)
-    assert why is not None and why.startswith("cannot reach 127.0.0.1 (") and "refused" in why.lower()
+    assert tokens.hub_reachable(f"http://127.0.0.1:{closed}", timeout=1.0) == \
+        "cannot reach 127.0.0.1 (Connection refused)"  # the reason in words, not "[Errno 111] ..."
 
 
 def test_the_probe_goes_to_the_endpoints_host_and_default_port(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +108,10 @@ def test_the_probe_goes_to_the_endpoints_host_and_default_port(monkeypatch: pyte
 def test_a_probe_that_hangs_gives_up_after_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
+    daemon: list[bool] = []
+
     def hang(address: tuple[str, int], timeout: float) -> None:
+        daemon.append(threading.current_thread().daemon)  # a hung probe never keeps lima-tk from exiting
         release.wait(10)  # as name resolution can, which has no timeout of its own
         raise OSError("late")
 
@@ -116,6 +119,7 @@ def test_a_probe_that_hangs_gives_up_after_its_timeout(monkeypatch: pytest.Monke
     try:
         assert tokens.hub_reachable("https://slow.example", timeout=0.1) == \
             "cannot reach slow.example (no answer within 0.1 s)"
+        assert daemon == [True]
     finally:
         release.set()
 
@@ -277,3 +281,41 @@ def test_the_count_job_downloads_and_the_stats_pass_does_not(hub: Hub, tmp_path:
     with DatasetStore(db) as s:
         assert s.active_token_key().key == result.key
         assert sum(s.message_token_counts(s.list_chats()[0].id).values()) == 5
+
+
+def test_a_template_only_in_chat_template_json_is_downloaded_too(hub: Hub, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lima_tk.tokens")
+    tj = hub.files["acme/words/tokenizer.json"]
+    hub.files["acme/legacy/tokenizer.json"] = tj
+    hub.files["acme/legacy/chat_template.json"] = b'{"chat_template": "{{ messages[0].content }}"}'
+    c = tokens.load_counter("acme/legacy", download=True)
+    assert not c.estimate and c.template == "{{ messages[0].content }}"
+    assert f"tokenizer acme/legacy: downloaded to {tmp_path / 'cache'}" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("error, why", [(RuntimeError("first line\nsecond line"), "first line"),
+                                        (RuntimeError("  "), "RuntimeError")])
+def test_a_failed_download_says_why_in_one_line(hub: Hub, monkeypatch: pytest.MonkeyPatch, error: Exception,
+                                                why: str) -> None:
+    import huggingface_hub
+
+    def fail(*args: object, **kwargs: object) -> str:
+        raise error
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fail)
+    c = tokens.load_counter("acme/words", download=True)
+    assert c.estimate and c.setting == "acme/words"
+    assert c.reason.startswith(f"acme/words: could not download ({why}); counts are estimates")
+
+
+def test_without_huggingface_hub_a_hub_id_is_an_estimate_that_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    c = tokens.load_counter("acme/words", download=True)
+    assert c.estimate and c.setting == "acme/words"
+    assert c.reason == ("acme/words: the huggingface_hub package is not installed, so counts are estimates "
+                        "(set a local tokenizer.json, or install tokenizers)")
+    with pytest.raises(tokens.TokenizerError, match="huggingface_hub package is not installed"):
+        tokens.load_counter("acme/words", strict=True)

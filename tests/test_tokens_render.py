@@ -101,6 +101,14 @@ def test_a_template_that_drops_the_reply_cannot_be_continued(tmp_path: Path) -> 
     assert str(e.value) == "the chat template leaves out the reply being continued; use the chat method"
 
 
+def test_a_template_with_nothing_before_the_reply_continues_from_the_partial_text(tmp_path: Path) -> None:
+    model_folder(tmp_path / "only", make=word_tokenizer_json,
+                 template="{% for m in messages %}{% if m.role == 'assistant' %}{{ m.content }}{% endif %}{% endfor %}")
+    render = tokens.continuation_template(load_counter(str(tmp_path / "only")))
+    assert render([{"role": "user", "content": "hi"}], "") == ""
+    assert render([{"role": "user", "content": "hi"}], "The") == "The"
+
+
 def test_chatml_continuation_is_cut_right_after_the_partial_reply() -> None:
     history = [{"role": "user", "content": "hi"}]
     assert tokens.chatml_continuation(history) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
