@@ -255,3 +255,86 @@ def test_import_of_own_exports_keeps_chats(tmp_path: Path, store: DatasetStore):
     rep = import_file(other, tmp_path / "s.json")
     assert rep.chats == 10
     other.close()
+
+
+CARD_BODY = """
+# my-dataset
+
+<!-- written by lima-tk (hf export) -->
+Chat dataset exported by lima-tk {version}: 10 chats, 26 messages.
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("path/to/my-dataset")  # this folder, or "user/name" once uploaded
+tool_chats = load_dataset("path/to/my-dataset", "tools")  # chats with tools
+```
+
+| config | split | file | chats | messages |
+|---|---|---|---:|---:|
+| default | train | data/train.jsonl | 8 | 19 |
+| default | test | data/test.jsonl | 1 | 2 |
+| tools | train | data/tools-train.jsonl | 1 | 5 |
+
+Rows: `id`, `name`, `language`, `tags`, `messages`. In `default` (chats without tools) a message is `role` and \
+`content`{training}; in `tools` it also has `name`, `tool_calls` and `tool_call_id` (null when not set) and the row \
+has `tools`. Tool-call `arguments` and tool `parameters` are {args}.
+{training_note}
+## Languages
+
+| language | chats |
+|---|---:|
+| en | 8 |
+| (none) | 1 |
+| de | 1 |
+
+## Tags
+
+| tag | chats |
+|---|---:|
+| a | 2 |
+| b | 1 |
+| held-out | 1 |
+
+## Tokens
+
+Token counts: not counted yet (run `lima-tk tokens`).
+"""
+
+
+@pytest.mark.parametrize("training, tool_args", [(True, "object"), (False, "string")])
+def test_hf_card_in_full(tmp_path: Path, store: DatasetStore, training: bool, tool_args: str):
+    """The whole dataset card: its YAML header as the hub reads it, and its text."""
+    import yaml
+
+    from lima_tk import __version__
+
+    build(store)
+    out = tmp_path / "my-dataset"
+    export_file(store, out, "hf", options={"test_tag": "held-out", "training_flag": training, "tool_args": tool_args})
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    head, body = text[4:].split("\n---\n", 1)
+    meta = yaml.safe_load(head)
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train.jsonl"},
+                                                  {"split": "test", "path": "data/test.jsonl"}]},
+        {"config_name": "tools", "data_files": [{"split": "train", "path": "data/tools-train.jsonl"}]}]
+    info = {c["config_name"]: c for c in meta["dataset_info"]}
+    sizes = {p: (out / "data" / f"{p}.jsonl").stat().st_size for p in ("train", "test", "tools-train")}
+    assert info["default"]["splits"] == [{"name": "train", "num_bytes": sizes["train"], "num_examples": 8},
+                                         {"name": "test", "num_bytes": sizes["test"], "num_examples": 1}]
+    assert info["tools"]["splits"] == [{"name": "train", "num_bytes": sizes["tools-train"], "num_examples": 1}]
+    plain_msg = [f["name"] for f in info["default"]["features"][4]["list"]]
+    assert plain_msg == ["role", "content", *(["training"] if training else [])]
+    tool_feats = {f["name"]: f for f in info["tools"]["features"]}
+    args = tool_feats["messages"]["list"][3]["list"][2]["struct"][1]
+    assert args == {"name": "arguments", "dtype": "json" if tool_args == "object" else "string"}
+    assert (meta["language"], meta["task_categories"], meta["tags"], meta["size_categories"]) == (
+        ["de", "en"], ["text-generation"], ["lima-tk", "conversational"], ["n<1K"])
+    assert body == CARD_BODY.format(
+        version=__version__, training=" and `training`" if training else "",
+        args="JSON objects (the `Json` feature: datasets >= 5)" if tool_args == "object"
+        else "JSON strings (`json.loads` them)",
+        training_note="\n`training` marks the messages to train on (assistant messages whose weight is not 0).\n"
+        if training else "")
