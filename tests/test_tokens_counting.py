@@ -213,3 +213,14 @@ def test_the_count_job_says_why_counts_are_estimates_and_reports_errors(db_path:
     kind, text = events.get_nowait()
     assert kind == "error" and "folder" in text
     assert events.empty()
+
+
+def test_a_text_being_encoded_is_not_encoded_again_by_the_next_chunk(store: DatasetStore, tok_file: Path) -> None:
+    """Chunk 2 is read while chunk 1 is being encoded: a text of chunk 1 met again is counted once."""
+    store.create_chat("a", messages=[Message("user", "same text"), Message("user", "same text"),
+                                     Message("user", "other"), Message("user", "same text")])
+    c = load_counter(str(tok_file))
+    r = count_dataset(store, c, chunk=1)
+    assert (r.messages, r.encoded) == (4, 2)
+    tok = store.active_token_key()
+    assert len(set(store.message_token_counts(store.list_chats()[0].id, tok.id).values())) == 2
