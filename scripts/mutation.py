@@ -209,10 +209,12 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
               "--max-children", str(args.children)]
     names: list[str] = []
     sampled_from = None
+    sampled_again = False
     if args.again:
         names = [k for k, v in mutant_results(work).items() if v not in KILLED | TIMEOUT]
         last = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else {}
         if last.get("sampled_from"):  # a sampled run: only its sample (the others were never tested)
+            sampled_again = True
             names = [k for k in names if k in set(last["names"])]
         if not names:
             print(f"{name}: no survivors to re-test")
@@ -224,19 +226,23 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
           + (f"; {len(names)} mutants" if names else ""), flush=True)
     t0 = time.monotonic()
     log = ""
-    if args.again:
+    ok = True
+    proc: subprocess.CompletedProcess | None = None
+    if args.again and not sampled_again:
         # First the mutants of functions whose code changed since (mutmut made them anew, untested).
+        # Not for a sample: a bare `mutmut run` would test every mutant outside it.
         proc = subprocess.run(mutmut, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, errors="replace")
         log = proc.stdout
+        ok = proc.returncode == 0
         names = [k for k in names if k in mutant_results(work)]  # a changed function's old names are gone
-    if not args.again or (names and proc.returncode == 0):
+    if not args.again or (names and ok):
         proc = subprocess.run([*mutmut, *names], cwd=work, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace")
         log += proc.stdout
     seconds = time.monotonic() - t0
     (work / "mutmut.log").write_text(log, "utf-8")
-    if proc.returncode != 0:
+    if proc is not None and proc.returncode != 0:
         print(log[-3000:])
         raise SystemExit(f"{name}: mutmut failed (exit {proc.returncode}); log in {work / 'mutmut.log'}")
     run = {"seconds": seconds, "names": names, "again": args.again, "sampled_from": sampled_from}
