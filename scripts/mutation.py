@@ -161,6 +161,22 @@ def mutant_results(work: Path) -> dict[str, int | None]:
     return out
 
 
+def keep_verdicts(work: Path, before: dict[str, int | None]) -> None:
+    """After `--again` on a sample: mutmut forgets every verdict when the set of test files changed
+    (a new test file); the sample's killed mutants stay killed (tests were only added), so their
+    verdicts are put back instead of testing the whole sample again."""
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text("utf-8"))
+        codes = data["exit_code_by_key"]
+        changed = False
+        for k, v in codes.items():
+            if v is None and before.get(k) in KILLED | TIMEOUT:
+                codes[k] = before[k]
+                changed = True
+        if changed:
+            meta.write_text(json.dumps(data), "utf-8")
+
+
 def generate_only(python: str, work: Path, env: dict[str, str]) -> list[str]:
     """Create the mutants without testing them (mutmut's own generation step), for sampling."""
     code = (
@@ -210,8 +226,9 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
     names: list[str] = []
     sampled_from = None
     sampled_again = False
+    before = mutant_results(work)
     if args.again:
-        names = [k for k, v in mutant_results(work).items() if v not in KILLED | TIMEOUT]
+        names = [k for k, v in before.items() if v not in KILLED | TIMEOUT]
         last = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else {}
         if last.get("sampled_from"):  # a sampled run: only its sample (the others were never tested)
             sampled_again = True
@@ -241,6 +258,8 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
                               stderr=subprocess.STDOUT, text=True, errors="replace")
         log += proc.stdout
     seconds = time.monotonic() - t0
+    if sampled_again:
+        keep_verdicts(work, before)
     (work / "mutmut.log").write_text(log, "utf-8")
     if proc is not None and proc.returncode != 0:
         print(log[-3000:])
