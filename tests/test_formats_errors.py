@@ -1,0 +1,80 @@
+"""What a bad input file says, word for word (issue 17): the file, the line, the message, and
+what it was instead. A user fixes the file from this one line, so each part of it matters."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lima_tk.errors import LimaError
+from lima_tk.formats import import_file
+from lima_tk.store import DatasetStore
+
+EXPECTED = ("expected OpenAI JSONL, a lima-tk export, lima-gui JSONL/CSV/data_config.json, a ChatGPT export, "
+            "ShareGPT or Alpaca")
+
+
+def _call(**function) -> dict:
+    return {"messages": [{"role": "user", "content": "q"},
+                         {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": function}]}]}
+
+
+@pytest.mark.parametrize("obj, message", [
+    (_call(name="f", arguments=5), "message 2: arguments must be a JSON string or object, got a number"),
+    (_call(name="", arguments="{}"), "message 2: a tool call needs a function name"),
+    (_call(arguments="{}"), "message 2: a tool call needs a function name"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [
+        {"id": 7, "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]},
+     "message 2: a tool call id must be a string, got a number"),
+    ({"messages": [{"role": "user", "content": ["hi"]}]}, "message 1: content parts must be objects, got a string"),
+    ({"messages": [{"role": "user", "content": [None]}]}, "message 1: content parts must be objects, got null"),
+])
+def test_openai_lines_that_cannot_be_read(tmp_path: Path, obj: dict, message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"messages": [{"role": "user", "content": "fine"}]}) + "\n" + json.dumps(obj) + "\n",
+                   encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s:
+        with pytest.raises(LimaError) as e:
+            import_file(s, src)
+        assert str(e.value) == f"{src}:2: {message}"
+        assert s.count_chats() == 0  # nothing of a file that fails
+
+
+def test_arguments_given_as_an_object_are_kept_as_a_json_string_with_a_warning(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(_call(name="wetter", arguments={"ort": "Köln"}), ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s:
+        r = import_file(s, src)
+        assert r.warnings == ["line 1: tool call arguments given as an object were turned into a JSON string"]
+        call = s.get_chat(s.list_chats()[0].id).messages[1].tool_calls[0]
+        assert json.loads(call["function"]["arguments"]) == {"ort": "Köln"} and "Köln" in call["function"]["arguments"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("a.json", json.dumps([{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7}]),
+     f"unknown format: a JSON array of objects with keys a, b, c, d, e, f ({EXPECTED})"),
+    ("e.json", "[{}]", f"unknown format: a JSON array of objects with keys none ({EXPECTED})"),
+    ("n.json", "[1, 2]", f"unknown format: a JSON array ({EXPECTED})"),
+    ("o.json", '{"x": 1}', f"unknown format: a JSON object with keys x ({EXPECTED})"),
+    ("eo.json", "{}", f"unknown format: a JSON object with keys none ({EXPECTED})"),
+])
+def test_unknown_formats_say_what_the_file_holds(tmp_path: Path, name: str, content: str, message: str) -> None:
+    src = tmp_path / name
+    src.write_text(content, encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}: {message}"
+
+
+def test_a_zip_that_is_not_a_chatgpt_export(tmp_path: Path) -> None:
+    src = tmp_path / "z.zip"
+    with zipfile.ZipFile(src, "w") as zf:
+        zf.writestr("other.txt", "hi")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == (f"{src}: a ZIP archive without conversations.json (only ChatGPT data exports are "
+                            "imported from a .zip)")
