@@ -78,3 +78,42 @@ def test_a_zip_that_is_not_a_chatgpt_export(tmp_path: Path) -> None:
         import_file(s, src)
     assert str(e.value) == (f"{src}: a ZIP archive without conversations.json (only ChatGPT data exports are "
                             "imported from a .zip)")
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("a.json", '[\n  {"a": \n]\n', ":3: invalid JSON: Expecting value at column 1"),
+    ("o.json", '{\n "x": ,\n}\n', ":2: invalid JSON: Expecting value at column 7"),
+    ("deep.json", "[\n" + "[" * 100_000 + "]" * 100_000 + "\n]\n", ":2: nested too deep"),
+])
+def test_pretty_printed_json_that_does_not_parse_names_the_line(tmp_path: Path, name: str, text: str,
+                                                                where: str) -> None:
+    src = tmp_path / name
+    src.write_text(text, encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}{where}"
+
+
+def test_alpaca_lines_with_tags_and_languages_are_chats_not_a_config(tmp_path: Path) -> None:
+    """A bug this test found: an Alpaca (or ShareGPT) JSON lines file whose first record has `tags`
+    was taken for a lima-gui data_config.json, and its import failed ("Extra data")."""
+    src = tmp_path / "alpaca.jsonl"
+    src.write_text(json.dumps({"instruction": "Do it", "input": "with this", "output": "Done",
+                               "tags": ["t1", " t2 ", "t1"], "language": "de"}) + "\n"
+                   + json.dumps({"instruction": "X", "input": "  ", "output": "Y", "lang": "fr", "tags": "no list"})
+                   + "\n", encoding="utf-8")
+    share = tmp_path / "share.jsonl"
+    share.write_text(json.dumps({"tags": ["s"], "conversations": [{"from": "human", "value": "q"},
+                                                                  {"from": "gpt", "value": "a"}]}) + "\n",
+                     encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s:
+        r = import_file(s, src)
+        assert (r.format, r.chats, r.warnings) == ("alpaca", 2, [])
+        assert [(c.language, c.tags, [(m.role, m.content) for m in c.messages]) for c in s.iter_chats()] == [
+            ("de", ["t1", "t2"], [("user", "Do it\n\nwith this"), ("assistant", "Done")]),
+            ("fr", [], [("user", "X"), ("assistant", "Y")])]
+        assert import_file(s, share).format == "sharegpt"
+        with pytest.raises(LimaError, match="^multi_turn must be 'history' or 'skip', got 'bogus'$"):
+            from lima_tk.formats import export_file
+
+            export_file(s, tmp_path / "out.json", "alpaca", options={"multi_turn": "bogus"})
