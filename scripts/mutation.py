@@ -253,6 +253,9 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
         log = proc.stdout
         ok = proc.returncode == 0
         names = [k for k in names if k in mutant_results(work)]  # a changed function's old names are gone
+    if sampled_again:  # mutants of functions changed since are made anew (new names): keep what exists
+        existing = set(generate_only(python, work, env))
+        names = [k for k in names if k in existing]
     if not args.again or (names and ok):
         proc = subprocess.run([*mutmut, *names], cwd=work, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace")
