@@ -165,3 +165,42 @@ def test_roles_languages_deletes_and_moves_say_what_they_did(store: DatasetStore
     assert store.undo_label() == "Delete 2 chats"
     store.undo()
     assert store.count_chats() == 2 and [m.content for m in store.get_messages(a)] == ["three", "two"]
+
+
+def test_versions_of_a_reply_labels_errors_and_copies(store: DatasetStore) -> None:
+    cid = store.create_chat("v", messages=[Message("user", "q"), Message("assistant", "first", model="m1",
+                                                                           source="generated", finish="stop")])
+    mid = store.get_messages(cid)[1].id
+    assert store.add_alternative(mid, "second", model="m2", finish="length") == 1
+    assert store.undo_label() == "Regenerate reply"
+    store.show_alternative(mid, 1)  # already shown: no step
+    assert store.undo_label() == "Regenerate reply"
+    store.show_alternative(mid, 0)
+    assert store.undo_label() == "Show version 1 of 2"
+    store.show_alternative(mid, 0)
+    assert store.undo_label() == "Show version 1 of 2" and store.redo_label() is None
+    with pytest.raises(ValidationError) as e:
+        store.show_alternative(mid, 2)
+    assert str(e.value) == "the message has 2 versions; there is no version 3"
+    with pytest.raises(ValidationError) as e:
+        store.set_alternative_rejected(mid, 5)
+    assert str(e.value) == "the message has 2 versions; there is no version 6"
+    with pytest.raises(ValidationError) as e:
+        store.set_alternative_rejected(mid, 0)
+    assert str(e.value) == "the shown version is the chosen one; show another version to reject this one"
+    store.set_alternative_rejected(mid, 1)
+    assert store.undo_label() == "Reject version 2"
+    store.set_alternative_rejected(mid, 1, False)
+    assert store.undo_label() == "Unreject version 2"
+    store.set_alternative_rejected(mid, 1)
+    # a copy of the message keeps everything: its versions, which one is shown, how it ended
+    dup = store.duplicate_message(mid)
+    _, copy = store.get_message(dup)
+    _, orig = store.get_message(mid)
+    assert (copy.content, copy.model, copy.finish, copy.source) == ("first", "m1", "stop", "generated")
+    assert copy.alternatives == orig.alternatives and copy.alt_index == orig.alt_index == 0
+    assert copy.alternatives[0]["content"] == "second" and copy.alternatives[0]["rejected"] is True
+    # the versions cleared: no shown index left behind
+    store.update_message(dup, alternatives=None)
+    _, cleared = store.get_message(dup)
+    assert cleared.alternatives is None and cleared.alt_index is None
