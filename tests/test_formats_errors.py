@@ -117,3 +117,57 @@ def test_alpaca_lines_with_tags_and_languages_are_chats_not_a_config(tmp_path: P
             from lima_tk.formats import export_file
 
             export_file(s, tmp_path / "out.json", "alpaca", options={"multi_turn": "bogus"})
+
+
+def _native_lines(tmp_path: Path, change) -> str:
+    from lima_tk.formats import export_file
+    from lima_tk.model import Message
+
+    with DatasetStore(tmp_path / "src.lima.db") as s:
+        s.create_chat("c", messages=[Message("user", "q"), Message("assistant", "a")])
+        export_file(s, tmp_path / "n.jsonl", "lima")
+    lines = (tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()
+    obj = json.loads(lines[-1])
+    change(obj)
+    return "\n".join([*lines[:-1], json.dumps(obj)]) + "\n"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda o: o["messages"][1].__setitem__("model", 5), ":2: message 2: 'model' has the wrong type (a number)"),
+    (lambda o: o["messages"][1].__setitem__("source", 5), ":2: message 2: 'source' has the wrong type (a number)"),
+    (lambda o: o.__setitem__("notes", 5), ":2: 'notes' has the wrong type (a number)"),
+    (lambda o: o.__setitem__("tools", [{"name": 5}]), ":2: tools[1]: a function needs a name"),
+])
+def test_lima_exports_with_a_wrong_field(tmp_path: Path, change, message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_native_lines(tmp_path, change), encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}{message}"
+
+
+@pytest.mark.parametrize("obj, message", [
+    ({"messages": [{"role": "user", "content": "q"}], "parallel_tool_calls": "x"},
+     ":1: 'parallel_tool_calls' must be true or false, got a string"),
+    ({"messages": "hi"}, ":1: 'messages' must be a list, got a string"),
+    ({"messages": [{"role": "user", "content": "q"}], "tools": [{"type": "function", "function": {"name": 5}}]},
+     ":1: tools[1]: a function needs a name"),
+])
+def test_openai_records_with_a_wrong_field(tmp_path: Path, obj: dict, message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(obj) + "\n", encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}{message}"
+
+
+def test_lima_gui_lines_with_the_older_dialog_key(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"name": "n", "lang": "de", "dialog": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n", encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s:
+        r = import_file(s, src)
+        assert (r.format, r.chats, r.warnings) == ("limagui", 1, [])
+        chat = s.get_chat(s.list_chats()[0].id)
+        assert (chat.name, chat.language, [(m.role, m.content) for m in chat.messages]) == (
+            "n", "de", [("user", "q"), ("assistant", "a")])
