@@ -224,3 +224,46 @@ def test_a_text_being_encoded_is_not_encoded_again_by_the_next_chunk(store: Data
     assert (r.messages, r.encoded) == (4, 2)
     tok = store.active_token_key()
     assert len(set(store.message_token_counts(store.list_chats()[0].id, tok.id).values())) == 2
+
+
+def test_ensure_counted_reads_relative_paths_from_the_dataset_folder_and_reports(db_path: Path,
+                                                                              words: Path) -> None:
+    (db_path.parent / "tok").mkdir()
+    (db_path.parent / "tok" / "tokenizer.json").write_bytes(words.read_bytes())
+    with DatasetStore(db_path) as s:
+        _chats(s, 2)
+        s.set_setting("tokenizer", "tok/tokenizer.json")
+        cancel = threading.Event()
+        cancel.set()
+        r = ensure_counted(s, cancel=cancel)
+        assert r is not None and r.cancelled and r.messages == 0 and not r.estimate
+        seen: list[tuple[int, int]] = []
+        r = ensure_counted(s, progress=lambda d, t: seen.append((d, t)))
+        assert r is not None and not r.estimate and (r.messages, r.chats) == (4, 2)
+        assert seen[0] == (0, 6) and seen[-1] == (6, 6)
+
+
+def test_the_default_tokenizer_from_the_cache_settles(store: DatasetStore, tmp_path: Path, words: Path) -> None:
+    """No tokenizer chosen: the default one, here in the local hub cache; once counted, nothing
+    is needed until something changes."""
+    from tests.tokenizer_fixtures import model_folder
+
+    repo = tmp_path / "hub" / ("models--" + tokens.DEFAULT_TOKENIZER.replace("/", "--"))
+    model_folder(repo / "snapshots" / "abc123", make=word_tokenizer_json)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    _chats(store, 1)
+    assert store.get_setting("tokenizer") in (None, "")
+    r = ensure_counted(store)
+    assert r is not None and not r.estimate
+    assert counting_needed(store) is False and ensure_counted(store) is None
+
+
+def test_count_chat_counts_with_the_counter_it_is_given(store: DatasetStore, words: Path) -> None:
+    text = "supercalifragilisticexpialidocious"  # one (unknown) word: one token for the words tokenizer
+    cid = store.create_chat("c", messages=[Message("user", text)])
+    mid = store.get_messages(cid)[0].id
+    assert count_chat(store, load_counter(str(words)), cid).per_message == {mid: 1}  # the words key is active now
+    est = tokens.estimate_counter()
+    assert est.count(text) != 1
+    assert count_chat(store, est, cid).per_message == {mid: est.count(text)}  # not the active key's count

@@ -192,7 +192,9 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     from huggingface_hub import constants
 
-    # huggingface_hub reads HF_ENDPOINT once, at import; lima-tk's probe reads it at call time.
+    # huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import (another test may have
+    # imported it offline); lima-tk reads them at call time.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
                         server.url + "/{repo_id}/resolve/{revision}/{filename}")
@@ -319,3 +321,30 @@ def test_without_huggingface_hub_a_hub_id_is_an_estimate_that_says_so(monkeypatc
                         "(set a local tokenizer.json, or install tokenizers)")
     with pytest.raises(tokens.TokenizerError, match="huggingface_hub package is not installed"):
         tokens.load_counter("acme/words", strict=True)
+
+
+def test_the_count_job_without_download_and_its_errors(hub: Hub, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import queue
+
+    from lima_tk.model import Message
+    from lima_tk.store import DatasetStore
+
+    db = tmp_path / "d.lima.db"
+    with DatasetStore(db) as s:
+        s.create_chat("c", messages=[Message("user", "hello world")])
+        s.set_setting("tokenizer", "acme/words")
+    events: queue.Queue = queue.Queue()
+    tokens.start_count_job(db, events, download=False).join(timeout=60)
+    got = []
+    while not events.empty():
+        got.append(events.get())
+    assert got[-1][0] == "done" and got[-1][1].estimate and hub.requests == []
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError()
+
+    monkeypatch.setattr(tokens, "count_missing", fail)
+    events = queue.Queue()
+    tokens.start_count_job(db, events).join(timeout=60)
+    assert events.get_nowait() == ("error", "RuntimeError")  # an error without a message is named
