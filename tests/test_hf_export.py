@@ -338,3 +338,34 @@ def test_hf_card_in_full(tmp_path: Path, store: DatasetStore, training: bool, to
         else "JSON strings (`json.loads` them)",
         training_note="\n`training` marks the messages to train on (assistant messages whose weight is not 0).\n"
         if training else "")
+
+
+def test_hf_options_and_refusals_say_what_is_wrong(tmp_path: Path, store: DatasetStore):
+    from lima_tk.formats.hf import _size_category
+
+    build(store)
+    for options, message in [
+        ({"test_ratio": "a lot"}, "test_ratio must be a number and seed a whole number"),
+        ({"seed": "1.5"}, "test_ratio must be a number and seed a whole number"),
+        ({"test_ratio": 1}, "test_ratio must be at least 0 and below 1, got 1.0"),
+        ({"test_ratio": 0.5, "test_tag": "a"}, "give a test split by ratio or by tag, not both"),
+        ({"tool_args": "yaml"}, "tool_args must be 'object' or 'string', got 'yaml'"),
+    ]:
+        with pytest.raises(ValidationError) as e:
+            export_file(store, tmp_path / "x", "hf", options=options)
+        assert str(e.value) == message
+    assert not (tmp_path / "x").exists()
+    for flag, messages in (("on", True), ("YES", True), ("off", False), ("0", False)):
+        out = tmp_path / f"f-{flag}"
+        export_file(store, out, "hf", options={"training_flag": flag})
+        row = json.loads((out / "data" / "train.jsonl").read_text().splitlines()[0])
+        assert ("training" in row["messages"][0]) is messages, flag
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff")
+    with pytest.raises(LimaError) as e:
+        export_file(store, foreign, "hf")
+    assert str(e.value) == f"{foreign}: the folder is not empty and not an earlier lima-tk hf export; " \
+                           "choose a new or empty folder"
+    assert [_size_category(n) for n in (0, 999, 1_000, 9_999, 10_000, 99_999, 100_000, 999_999, 1_000_000)] == [
+        "n<1K", "n<1K", "1K<n<10K", "1K<n<10K", "10K<n<100K", "10K<n<100K", "100K<n<1M", "100K<n<1M", "1M<n<10M"]
