@@ -171,6 +171,8 @@ def test_versions_of_a_reply_labels_errors_and_copies(store: DatasetStore) -> No
     cid = store.create_chat("v", messages=[Message("user", "q"), Message("assistant", "first", model="m1",
                                                                            source="generated", finish="stop")])
     mid = store.get_messages(cid)[1].id
+    with pytest.raises(ValidationError, match="source"):
+        store.add_alternative(mid, "x", source="a guess")
     assert store.add_alternative(mid, "second", model="m2", finish="length") == 1
     assert store.undo_label() == "Regenerate reply"
     store.show_alternative(mid, 1)  # already shown: no step
