@@ -369,3 +369,44 @@ def test_hf_options_and_refusals_say_what_is_wrong(tmp_path: Path, store: Datase
                            "choose a new or empty folder"
     assert [_size_category(n) for n in (0, 999, 1_000, 9_999, 10_000, 99_999, 100_000, 999_999, 1_000_000)] == [
         "n<1K", "n<1K", "1K<n<10K", "1K<n<10K", "10K<n<100K", "10K<n<100K", "100K<n<1M", "100K<n<1M", "1M<n<10M"]
+
+
+def test_hf_small_splits_progress_odd_text_and_foreign_files(tmp_path: Path, store: DatasetStore):
+    a = store.create_chat("a", messages=[Message("user", "q"), Message("assistant", "a")])
+    store.create_chat("b", messages=[Message("user", "q2"), Message("assistant", "a2")])
+    # two chats, a ratio near 1: one goes to test, one stays to train on
+    rep = export_file(store, tmp_path / "two", "hf", options={"test_ratio": 0.99})
+    assert rep.files == ["README.md", "data/train.jsonl", "data/test.jsonl"]
+    calls: list[tuple[int, int]] = []
+    store.create_chat("bad", messages=[  # arguments that decode to a lone surrogate (stored by another tool)
+        Message("user", "q"), Message("assistant", None, tool_calls=[call("c1", '{"city": "\\ud800"}')]),
+        Message("tool", "r", tool_call_id="c1"), Message("assistant", "done")])
+    rep = export_file(store, tmp_path / "odd", "hf", progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    assert (rep.chats, rep.skipped) == (2, 1)
+    assert rep.skipped_reasons == {"cannot be written (a lone UTF-16 surrogate in its text)": 1}
+    # an earlier export with somebody else's files in it is refused, naming a few of them
+    out = tmp_path / "two"
+    for name in ("e.txt", "d.txt", "c.txt", "b.txt", "a.txt"):
+        (out / name).write_text("mine")
+    with pytest.raises(LimaError) as e:
+        export_file(store, out, "hf")
+    assert str(e.value) == (f"{out}: holds files that are not from lima-tk (a.txt, b.txt, c.txt and 2 more); nothing "
+                            "was changed: choose a new or empty folder, or move them out first")
+    (out / "a.txt").unlink()
+    (out / "b.txt").unlink()
+    with pytest.raises(LimaError, match=r"\(c\.txt, d\.txt, e\.txt\); nothing"):
+        export_file(store, out, "hf")
+    assert store.get_chat(a).name == "a"
+
+
+def test_hf_card_says_how_many_chats_were_not_counted(tmp_path: Path, store: DatasetStore):
+    from lima_tk.tokens import count_dataset, estimate_counter
+
+    build(store)
+    count_dataset(store, estimate_counter())
+    first = store.list_chats()[0]
+    store.add_message(first.id, "user", "one more")
+    export_file(store, tmp_path / "ds", "hf")
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "\n\n1 chats were not counted since their last change; their numbers are estimates." in card
