@@ -206,3 +206,30 @@ def test_versions_of_a_reply_labels_errors_and_copies(store: DatasetStore) -> No
     store.update_message(dup, alternatives=None)
     _, cleared = store.get_message(dup)
     assert cleared.alternatives is None and cleared.alt_index is None
+
+
+def test_adding_messages_keeps_every_field_and_mends_gaps_in_positions(store: DatasetStore) -> None:
+    cid = _chat(store, "c", "one", "two", "three")
+    ids = [m.id for m in store.get_messages(cid)]
+    # positions with gaps (another tool wrote the file): an insert in the middle closes them, one step
+    for mid, pos in zip(ids, (0, 5, 9), strict=True):
+        store.conn.execute("UPDATE messages SET position = ? WHERE id = ?", (pos, mid))
+    before = _rows(store)
+    new = store.add_message(cid, "assistant", "inserted", 1, source="generated", model="m7", finish="stop")
+    assert store.undo_label() == "Add message"
+    msgs = store.get_messages(cid)
+    assert [(m.position, m.content) for m in msgs] == [(0, "one"), (1, "inserted"), (2, "two"), (3, "three")]
+    _, m = store.get_message(new)
+    assert (m.role, m.source, m.model, m.finish) == ("assistant", "generated", "m7", "stop")
+    store.undo()
+    assert _rows(store) == before
+
+
+def test_an_alternative_with_an_unknown_source_is_refused(store: DatasetStore) -> None:
+    cid = _chat(store, "c", "q", "a")
+    mid = store.get_messages(cid)[1].id
+    with pytest.raises(ValidationError) as e:
+        store.update_message(mid, alternatives=[{"content": "x", "source": "a guess"}], alt_index=0)
+    assert str(e.value) == "an alternative's source must be one of human, generated, edited"
+    store.update_message(mid, alternatives=[{"content": "x", "source": "human"}], alt_index=0)
+    assert store.get_message(mid)[1].alternatives[0]["source"] == "human"
