@@ -34,9 +34,12 @@ def test_a_conversation_with_instructions_versions_and_odd_turns(tmp_path: Path)
             "is_user_system_message": True,
             "user_context_message_data": {"about_user_message": "I am Ann. ", "about_model_message": " Be brief."}}),
         _node("sys", "ctx", ["u1"], "system", text="Shown system text"),
-        _node("u1", "sys", ["a1", "a2", "hidden", "a3"], "user", content={"content_type": "text",
-                                                                           "text": "Hi there"}),
+        _node("u1", "sys", ["a1", "a2", "hidden", "gone", "img", "a3"], "user",
+              content={"content_type": "text", "text": "Hi there"}),
         _node("a1", "u1", [], "assistant", text="Hello (first try)", metadata={"model_slug": "gpt-4o"}),
+        _node("gone", "u1", []),  # a node without a message (and nothing below it)
+        _node("img", "u1", [], "assistant", content={"content_type": "multimodal_text", "parts": [
+            "Here:", {"content_type": "image_asset_pointer", "asset_pointer": "file-1"}]}),
         _node("a2", "u1", [], "assistant", text="print(1)", recipient="python"),
         _node("hidden", "u1", ["a4"], "assistant", text="", metadata={"is_visually_hidden_from_conversation": True}),
         _node("a4", "hidden", [], "assistant", text="Hello (under a hidden node)"),
@@ -49,14 +52,14 @@ def test_a_conversation_with_instructions_versions_and_odd_turns(tmp_path: Path)
         r = import_file(s, src)
         assert (r.chats, r.skipped) == (1, 0)
         assert r.warnings == ["line 1: a regenerated reply that calls a tool was left out "
-                              "(only text versions are kept)"]
+                              "(only text versions are kept)", "line 1: image parts became placeholders"]
         chat = s.get_chat(s.list_chats()[0].id)
         assert [(m.role, m.content) for m in chat.messages] == [
             ("system", "I am Ann.\n\nBe brief."), ("system", "Shown system text"), ("user", "Hi there"),
             ("assistant", "Hello (shown)"), ("assistant", "x = 1")]
         shown = chat.messages[3]
-        assert shown.alt_index == 2 and [a["content"] for a in shown.alternatives] == [
-            "Hello (first try)", "Hello (under a hidden node)"]
+        assert shown.alt_index == 3 and [a["content"] for a in shown.alternatives] == [
+            "Hello (first try)", "Hello (under a hidden node)", "Here:\n[image]"]
         assert shown.alternatives[0] == {"content": "Hello (first try)", "tool_calls": None, "source": "generated",
                                          "model": "gpt-4o", "finish": None}
         assert chat.extra == {"chatgpt_id": "id-Odd shapes"}
@@ -69,11 +72,13 @@ def test_without_custom_instructions_and_without_text(tmp_path: Path) -> None:
              _node("u1", "ctx", ["a1"], "user", text="Hi"),
              _node("a1", "u1", [], "assistant", text="Hello")]
     empty = [_node("root", None, ["s"]), _node("s", "root", [], "system", text="only a system text")]
+    solo = [_node("root", None, ["a"]), _node("a", "root", [], "assistant", text="a greeting, unprompted")]
     src = tmp_path / "conversations.json"
-    src.write_text(json.dumps([_conv("With", nodes, "a1"), _conv("Empty", empty, "s")]), encoding="utf-8")
+    src.write_text(json.dumps([_conv("With", nodes, "a1"), _conv("Empty", empty, "s"), _conv("Solo", solo, "a")]),
+                   encoding="utf-8")
     with DatasetStore(tmp_path / "a.lima.db") as s:
         r = import_file(s, src)
-        assert (r.chats, r.skipped, r.skipped_reasons) == (1, 1, {"no messages": 1})
+        assert (r.chats, r.skipped, r.skipped_reasons) == (2, 1, {"no messages": 1})
         assert [(m.role, m.content) for m in s.get_chat(s.list_chats()[0].id).messages] == [
             ("system", "Ann"), ("user", "Hi"), ("assistant", "Hello")]
     with DatasetStore(tmp_path / "b.lima.db") as s:
