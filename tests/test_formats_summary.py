@@ -89,3 +89,12 @@ def test_report_window_text() -> None:
         "    Mark a reply version as rejected in the chat editor: click its “2/3” and tick “Version N rejected”.")
     assert summary.report_lines(_exp(lossy=["weights"]), imported=False) == []  # only beside other lines
     assert summary.report_lines(_exp(warnings=["a", "b"]), imported=False) == ["2 warnings:", "    a", "    b"]
+
+
+def test_the_way_out_for_replies_marked_no_train() -> None:
+    from lima_tk.formats.weights import way_out
+
+    assert way_out("hf") == ("-O weight0=drop (leave such chats out), -O weight0=cut (end the chat before it) or "
+                             "--training-flag")
+    assert way_out("sharegpt") == ("-O weight0=drop (leave such chats out), -O weight0=cut (end the chat before it) "
+                                   "or the hf format with --training-flag, or openai")
