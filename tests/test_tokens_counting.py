@@ -267,3 +267,25 @@ def test_count_chat_counts_with_the_counter_it_is_given(store: DatasetStore, wor
     est = tokens.estimate_counter()
     assert est.count(text) != 1
     assert count_chat(store, est, cid).per_message == {mid: est.count(text)}  # not the active key's count
+
+
+def test_a_chat_pass_counts_trainable_messages_the_cache_lost(store: DatasetStore, tmp_path: Path,
+                                                             words: Path) -> None:
+    """The per-message counts are there but the content cache lost their texts (rebuilt, or an
+    older file): the chat pass counts the trainable replies itself."""
+    from tests.tokenizer_fixtures import model_folder
+
+    folder = model_folder(tmp_path / "m", make=word_tokenizer_json)  # a template without generation blocks
+    cid = store.create_chat("c", messages=[Message("user", "one two"), Message("assistant", "three four five"),
+                                           Message("user", "six"), Message("assistant", "seven eight", weight=0),
+                                           Message("assistant", "nine ten hello world")])
+    c = load_counter(str(folder))
+    count_dataset(store, c)
+    tok = tokens.token_key_id(store, c)
+    assert store.chat_token_totals([cid])[cid].trainable == 3 + 4
+    store.conn.execute("DELETE FROM token_cache")
+    store.add_tool(cid, Tool("noop"))  # the rendering changes: the chat is counted again
+    r = count_dataset(store, c)
+    assert (r.messages, r.chats) == (0, 1)
+    assert store.chat_token_totals([cid])[cid].trainable == 3 + 4
+    assert store.count_uncounted_chats(tok) == 0
