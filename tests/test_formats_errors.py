@@ -171,3 +171,14 @@ def test_lima_gui_lines_with_the_older_dialog_key(tmp_path: Path) -> None:
         chat = s.get_chat(s.list_chats()[0].id)
         assert (chat.name, chat.language, [(m.role, m.content) for m in chat.messages]) == (
             "n", "de", [("user", "q"), ("assistant", "a")])
+
+
+def test_a_data_config_too_large_to_be_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lima_tk.formats import limagui
+
+    monkeypatch.setattr(limagui, "CONFIG_MAX_BYTES", 10)
+    src = tmp_path / "data_config.json"
+    src.write_text(json.dumps({"languages": ["en", "de"], "tags": ["a"]}), encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}:1: too large for a data_config.json"

@@ -394,6 +394,8 @@ def test_hf_small_splits_progress_odd_text_and_foreign_files(tmp_path: Path, sto
     assert str(e.value) == (f"{out}: holds files that are not from lima-tk (a.txt, b.txt, c.txt and 2 more); nothing "
                             "was changed: choose a new or empty folder, or move them out first")
     (out / "a.txt").unlink()
+    with pytest.raises(LimaError, match=r"\(b\.txt, c\.txt, d\.txt and 1 more\); nothing"):
+        export_file(store, out, "hf")
     (out / "b.txt").unlink()
     with pytest.raises(LimaError, match=r"\(c\.txt, d\.txt, e\.txt\); nothing"):
         export_file(store, out, "hf")
