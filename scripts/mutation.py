@@ -51,11 +51,13 @@ MODULES: dict[str, Module] = {
                      ("tests/test_assist*.py",)),
     "db": Module(("lima_tk/store/db.py",),
                  ("tests/test_store*.py", "tests/test_journal*.py", "tests/test_alternatives.py",
-                  "tests/test_migrations.py", "tests/test_properties_store.py")),
+                  "tests/test_migrations.py", "tests/test_properties_store.py", "tests/test_list_queries.py",
+                  "tests/test_import_bulk.py", "tests/test_stats.py", "tests/test_tokens.py")),
     "formats": Module(("lima_tk/formats/*.py",),
                       ("tests/test_formats*.py", "tests/test_hf_export.py", "tests/test_limagui.py",
-                       "tests/test_interop.py", "tests/test_properties_formats.py")),
-    "tokens": Module(("lima_tk/tokens.py",), ("tests/test_tokens*.py",)),
+                       "tests/test_interop.py", "tests/test_properties_formats.py", "tests/test_export_fidelity.py",
+                       "tests/test_alternatives.py")),
+    "tokens": Module(("lima_tk/tokens.py",), ("tests/test_token*.py", "tests/test_stats.py")),
 }
 
 # mutmut's exit codes -> what they mean (from mutmut/stats.py); anything else is "suspicious".
@@ -159,6 +161,22 @@ def mutant_results(work: Path) -> dict[str, int | None]:
     return out
 
 
+def keep_verdicts(work: Path, before: dict[str, int | None]) -> None:
+    """After `--again` on a sample: mutmut forgets every verdict when the set of test files changed
+    (a new test file); the sample's killed mutants stay killed (tests were only added), so their
+    verdicts are put back instead of testing the whole sample again."""
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text("utf-8"))
+        codes = data["exit_code_by_key"]
+        changed = False
+        for k, v in codes.items():
+            if v is None and before.get(k) in KILLED | TIMEOUT:
+                codes[k] = before[k]
+                changed = True
+        if changed:
+            meta.write_text(json.dumps(data), "utf-8")
+
+
 def generate_only(python: str, work: Path, env: dict[str, str]) -> list[str]:
     """Create the mutants without testing them (mutmut's own generation step), for sampling."""
     code = (
@@ -207,8 +225,14 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
               "--max-children", str(args.children)]
     names: list[str] = []
     sampled_from = None
+    sampled_again = False
+    before = mutant_results(work)
     if args.again:
-        names = [k for k, v in mutant_results(work).items() if v not in KILLED | TIMEOUT]
+        names = [k for k, v in before.items() if v not in KILLED | TIMEOUT]
+        last = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else {}
+        if last.get("sampled_from"):  # a sampled run: only its sample (the others were never tested)
+            sampled_again = True
+            names = [k for k in names if k in set(last["names"])]
         if not names:
             print(f"{name}: no survivors to re-test")
     elif args.sample:
@@ -219,19 +243,28 @@ def run_module(name: str, args: argparse.Namespace, python: str) -> tuple[Row, l
           + (f"; {len(names)} mutants" if names else ""), flush=True)
     t0 = time.monotonic()
     log = ""
-    if args.again:
+    ok = True
+    proc: subprocess.CompletedProcess | None = None
+    if args.again and not sampled_again:
         # First the mutants of functions whose code changed since (mutmut made them anew, untested).
+        # Not for a sample: a bare `mutmut run` would test every mutant outside it.
         proc = subprocess.run(mutmut, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, errors="replace")
         log = proc.stdout
+        ok = proc.returncode == 0
         names = [k for k in names if k in mutant_results(work)]  # a changed function's old names are gone
-    if not args.again or (names and proc.returncode == 0):
+    if sampled_again:  # mutants of functions changed since are made anew (new names): keep what exists
+        existing = set(generate_only(python, work, env))
+        names = [k for k in names if k in existing]
+    if not args.again or (names and ok):
         proc = subprocess.run([*mutmut, *names], cwd=work, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace")
         log += proc.stdout
     seconds = time.monotonic() - t0
+    if sampled_again:
+        keep_verdicts(work, before)
     (work / "mutmut.log").write_text(log, "utf-8")
-    if proc.returncode != 0:
+    if proc is not None and proc.returncode != 0:
         print(log[-3000:])
         raise SystemExit(f"{name}: mutmut failed (exit {proc.returncode}); log in {work / 'mutmut.log'}")
     run = {"seconds": seconds, "names": names, "again": args.again, "sampled_from": sampled_from}

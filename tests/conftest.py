@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,18 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("LIMA_TK_CONFIG", str(tmp_path / "config" / "lima-tk" / "config.json"))
     monkeypatch.delenv("LIMA_TK_DB", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_template_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test compiles the chat templates it renders: the process-wide cache of compiled
+    templates (lima_tk.tokens) would otherwise carry one test's templates into the next (and a
+    mutation run, which forks each mutant from a session that already compiled them, would
+    never run the compiling code)."""
+    tokens = sys.modules.get("lima_tk.tokens")
+    if tokens is not None:
+        monkeypatch.setattr(tokens, "_TEMPLATES", {})
+        monkeypatch.setattr(tokens, "_TRACK", None)
 
 
 @pytest.fixture

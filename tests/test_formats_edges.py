@@ -246,3 +246,31 @@ def test_hf_export_fsyncs_every_file_before_the_folder_is_renamed(tmp_path: Path
         synced = {Path(e[1]) for e in fs_log[:i] if e[0] == "fsync"}
         for name in ("README.md", "data/train.jsonl", "data/test.jsonl"):
             assert tmp / name in synced, f"{name} was not fsynced before the folder was renamed into place"
+
+
+# -- where a broken or too deep file is broken (issue 17) ------------------------------------
+
+
+def test_the_line_where_json_nests_too_deep() -> None:
+    from lima_tk.formats.jsonlines import deep_line
+
+    assert deep_line("[[[", limit=2) == 1
+    assert deep_line("[[]]" * 10 + "\n[[", limit=2) is None  # never deeper than 2
+    assert deep_line('{"a": "[[[[\\"[[[",\n"b": [[', limit=2) == 2  # brackets in strings, escaped quotes
+    assert deep_line('"x\ny"\n\n[[[', limit=2) == 4  # a line break inside a string is a line too
+    assert deep_line("[" * 501) == 1 and deep_line("[" * 500) is None  # the default limit
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[\n {"conversations": [{"from": "human", "value": "hi"}]},\n  {"conversations": [x]}\n]\n',
+     ":3: invalid JSON: Expecting value at column 22"),
+    ('[{"conversations": [{"from": "human", "value": "hi"}]}, {"conversations": [x]}]',
+     ":1: invalid JSON: Expecting value at column 76"),
+])
+def test_an_error_in_a_json_array_names_its_line_and_column(tmp_path: Path, text: str, where: str) -> None:
+    src = tmp_path / "s.json"
+    src.write_text(text, encoding="utf-8")
+    with DatasetStore(tmp_path / "d.lima.db") as s, pytest.raises(LimaError) as e:
+        import_file(s, src)
+    assert str(e.value) == f"{src}{where}"
+    assert text.splitlines()[int(where.split(":")[1]) - 1][int(where.rsplit(" ", 1)[1]) - 1] == "x"

@@ -255,3 +255,160 @@ def test_import_of_own_exports_keeps_chats(tmp_path: Path, store: DatasetStore):
     rep = import_file(other, tmp_path / "s.json")
     assert rep.chats == 10
     other.close()
+
+
+CARD_BODY = """
+# my-dataset
+
+<!-- written by lima-tk (hf export) -->
+Chat dataset exported by lima-tk {version}: 10 chats, 26 messages.
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("path/to/my-dataset")  # this folder, or "user/name" once uploaded
+tool_chats = load_dataset("path/to/my-dataset", "tools")  # chats with tools
+```
+
+| config | split | file | chats | messages |
+|---|---|---|---:|---:|
+| default | train | data/train.jsonl | 8 | 19 |
+| default | test | data/test.jsonl | 1 | 2 |
+| tools | train | data/tools-train.jsonl | 1 | 5 |
+
+Rows: `id`, `name`, `language`, `tags`, `messages`. In `default` (chats without tools) a message is `role` and \
+`content`{training}; in `tools` it also has `name`, `tool_calls` and `tool_call_id` (null when not set) and the row \
+has `tools`. Tool-call `arguments` and tool `parameters` are {args}.
+{training_note}
+## Languages
+
+| language | chats |
+|---|---:|
+| en | 8 |
+| (none) | 1 |
+| de | 1 |
+
+## Tags
+
+| tag | chats |
+|---|---:|
+| a | 2 |
+| b | 1 |
+| held-out | 1 |
+
+## Tokens
+
+Token counts: not counted yet (run `lima-tk tokens`).
+"""
+
+
+@pytest.mark.parametrize("training, tool_args", [(True, "object"), (False, "string")])
+def test_hf_card_in_full(tmp_path: Path, store: DatasetStore, training: bool, tool_args: str):
+    """The whole dataset card: its YAML header as the hub reads it, and its text."""
+    import yaml
+
+    from lima_tk import __version__
+
+    build(store)
+    out = tmp_path / "my-dataset"
+    export_file(store, out, "hf", options={"test_tag": "held-out", "training_flag": training, "tool_args": tool_args})
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    head, body = text[4:].split("\n---\n", 1)
+    meta = yaml.safe_load(head)
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train.jsonl"},
+                                                  {"split": "test", "path": "data/test.jsonl"}]},
+        {"config_name": "tools", "data_files": [{"split": "train", "path": "data/tools-train.jsonl"}]}]
+    info = {c["config_name"]: c for c in meta["dataset_info"]}
+    sizes = {p: (out / "data" / f"{p}.jsonl").stat().st_size for p in ("train", "test", "tools-train")}
+    assert info["default"]["splits"] == [{"name": "train", "num_bytes": sizes["train"], "num_examples": 8},
+                                         {"name": "test", "num_bytes": sizes["test"], "num_examples": 1}]
+    assert info["tools"]["splits"] == [{"name": "train", "num_bytes": sizes["tools-train"], "num_examples": 1}]
+    plain_msg = [f["name"] for f in info["default"]["features"][4]["list"]]
+    assert plain_msg == ["role", "content", *(["training"] if training else [])]
+    tool_feats = {f["name"]: f for f in info["tools"]["features"]}
+    args = tool_feats["messages"]["list"][3]["list"][2]["struct"][1]
+    assert args == {"name": "arguments", "dtype": "json" if tool_args == "object" else "string"}
+    assert (meta["language"], meta["task_categories"], meta["tags"], meta["size_categories"]) == (
+        ["de", "en"], ["text-generation"], ["lima-tk", "conversational"], ["n<1K"])
+    assert body == CARD_BODY.format(
+        version=__version__, training=" and `training`" if training else "",
+        args="JSON objects (the `Json` feature: datasets >= 5)" if tool_args == "object"
+        else "JSON strings (`json.loads` them)",
+        training_note="\n`training` marks the messages to train on (assistant messages whose weight is not 0).\n"
+        if training else "")
+
+
+def test_hf_options_and_refusals_say_what_is_wrong(tmp_path: Path, store: DatasetStore):
+    from lima_tk.formats.hf import _size_category
+
+    build(store)
+    for options, message in [
+        ({"test_ratio": "a lot"}, "test_ratio must be a number and seed a whole number"),
+        ({"seed": "1.5"}, "test_ratio must be a number and seed a whole number"),
+        ({"test_ratio": 1}, "test_ratio must be at least 0 and below 1, got 1.0"),
+        ({"test_ratio": 0.5, "test_tag": "a"}, "give a test split by ratio or by tag, not both"),
+        ({"tool_args": "yaml"}, "tool_args must be 'object' or 'string', got 'yaml'"),
+    ]:
+        with pytest.raises(ValidationError) as e:
+            export_file(store, tmp_path / "x", "hf", options=options)
+        assert str(e.value) == message
+    assert not (tmp_path / "x").exists()
+    for flag, messages in (("on", True), ("YES", True), ("off", False), ("0", False)):
+        out = tmp_path / f"f-{flag}"
+        export_file(store, out, "hf", options={"training_flag": flag})
+        row = json.loads((out / "data" / "train.jsonl").read_text().splitlines()[0])
+        assert ("training" in row["messages"][0]) is messages, flag
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff")
+    with pytest.raises(LimaError) as e:
+        export_file(store, foreign, "hf")
+    assert str(e.value) == f"{foreign}: the folder is not empty and not an earlier lima-tk hf export; " \
+                           "choose a new or empty folder"
+    assert [_size_category(n) for n in (0, 999, 1_000, 9_999, 10_000, 99_999, 100_000, 999_999, 1_000_000)] == [
+        "n<1K", "n<1K", "1K<n<10K", "1K<n<10K", "10K<n<100K", "10K<n<100K", "100K<n<1M", "100K<n<1M", "1M<n<10M"]
+
+
+def test_hf_small_splits_progress_odd_text_and_foreign_files(tmp_path: Path, store: DatasetStore):
+    a = store.create_chat("a", messages=[Message("user", "q"), Message("assistant", "a")])
+    store.create_chat("b", messages=[Message("user", "q2"), Message("assistant", "a2")])
+    # two chats, a ratio near 1: one goes to test, one stays to train on
+    rep = export_file(store, tmp_path / "two", "hf", options={"test_ratio": 0.99})
+    assert rep.files == ["README.md", "data/train.jsonl", "data/test.jsonl"]
+    calls: list[tuple[int, int]] = []
+    store.create_chat("bad", messages=[  # arguments that decode to a lone surrogate (stored by another tool)
+        Message("user", "q"), Message("assistant", None, tool_calls=[call("c1", '{"city": "\\ud800"}')]),
+        Message("tool", "r", tool_call_id="c1"), Message("assistant", "done")])
+    rep = export_file(store, tmp_path / "odd", "hf", progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    assert (rep.chats, rep.skipped) == (2, 1)
+    assert rep.skipped_reasons == {"cannot be written (a lone UTF-16 surrogate in its text)": 1}
+    # an earlier export with somebody else's files in it is refused, naming a few of them
+    out = tmp_path / "two"
+    for name in ("e.txt", "d.txt", "c.txt", "b.txt", "a.txt"):
+        (out / name).write_text("mine")
+    with pytest.raises(LimaError) as e:
+        export_file(store, out, "hf")
+    assert str(e.value) == (f"{out}: holds files that are not from lima-tk (a.txt, b.txt, c.txt and 2 more); nothing "
+                            "was changed: choose a new or empty folder, or move them out first")
+    (out / "a.txt").unlink()
+    with pytest.raises(LimaError, match=r"\(b\.txt, c\.txt, d\.txt and 1 more\); nothing"):
+        export_file(store, out, "hf")
+    (out / "b.txt").unlink()
+    with pytest.raises(LimaError, match=r"\(c\.txt, d\.txt, e\.txt\); nothing"):
+        export_file(store, out, "hf")
+    assert store.get_chat(a).name == "a"
+
+
+def test_hf_card_says_how_many_chats_were_not_counted(tmp_path: Path, store: DatasetStore):
+    from lima_tk.tokens import count_dataset, estimate_counter
+
+    build(store)
+    count_dataset(store, estimate_counter())
+    first = store.list_chats()[0]
+    store.add_message(first.id, "user", "one more")
+    export_file(store, tmp_path / "ds", "hf")
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "\n\n1 chats were not counted since their last change; their numbers are estimates." in card

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from lima_tk.errors import DatasetError, NotFound, ValidationError
 from lima_tk.model import Chat, Message, Tool
 from lima_tk.store import ChatFilter, DatasetStore
+from tests.unprivileged import unprivileged
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _chat(store: DatasetStore, name: str, lang: str = "en", tags=(), texts=("hi", "hello")) -> int:
@@ -196,14 +202,32 @@ def test_not_a_dataset_and_folder_errors(tmp_path):
         DatasetStore(tmp_path / "missing.lima.db", create=False)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
-def test_read_only_file_opens_read_only(db_path):  # pragma: no cover - CI runs as root
-    DatasetStore(db_path).close()
+READ_ONLY_CHECK = """
+import sys
+from lima_tk.errors import DatasetError
+from lima_tk.store import DatasetStore
+s = DatasetStore(sys.argv[1])
+print("readonly", s.readonly, s.count_chats())
+try:
+    s.create_chat("x")
+except DatasetError as e:
+    print("refused", e)
+"""
+
+
+def test_read_only_file_opens_read_only(db_path):
+    """Run as an ordinary user would (as root, without root's right to write anything)."""
+    with DatasetStore(db_path) as s:
+        s.create_chat("kept")
     os.chmod(db_path, stat.S_IRUSR)
-    s = DatasetStore(db_path)
-    assert s.readonly
-    with pytest.raises(DatasetError, match="read-only"):
-        s.create_chat("x")
+    before = db_path.read_bytes()
+    r = subprocess.run([*unprivileged(), sys.executable, "-c", READ_ONLY_CHECK, str(db_path)], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "readonly True 1"
+    assert lines[1].startswith("refused") and "read-only" in lines[1]
+    assert db_path.read_bytes() == before
 
 
 def test_explicit_read_only_mode_refuses_writes(db_path):

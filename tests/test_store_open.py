@@ -21,6 +21,7 @@ import pytest
 from lima_tk.errors import DatasetBusy, DatasetError, DatasetFull
 from lima_tk.model import Message
 from lima_tk.store import DatasetStore
+from tests.unprivileged import unprivileged
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -152,44 +153,32 @@ def _clean_dataset(folder: Path) -> Path:
     return db
 
 
-def _check_read_only(db: Path, prefix: tuple[str, ...], env: dict, cwd: Path) -> None:
+def _check_read_only(db: Path, prefix: tuple[str, ...], env: dict) -> None:
+    # cwd: this checkout (mutation runs find their configuration there), never the folder itself
     before = digest(db)
     r = subprocess.run([*prefix, sys.executable, "-c", RO_CHECK, str(db)], capture_output=True, text=True,
-                       cwd=cwd, env=env, timeout=60)
+                       cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True|this file (or its folder) cannot be written|1"
     r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "list"], capture_output=True,
-                       text=True, cwd=cwd, env=env, timeout=60)
+                       text=True, cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "on a stick" in r.stdout and "needs an upgrade" not in r.stderr
     r = subprocess.run([*prefix, sys.executable, "-m", "lima_tk", "--db", str(db), "config", "languages", "de"],
-                       capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     msg = one_error_line(r)
     assert str(db) in msg and "read-only" in msg and "needs an upgrade" not in msg
     assert digest(db) == before
 
 
 def test_clean_dataset_on_a_folder_we_cannot_write_opens_read_only() -> None:
-    """As root (CI), the check runs as `nobody` (setpriv drops root's right to write anywhere);
-    as a user, in a folder made read-only. When `nobody` cannot run this checkout's Python (a
-    clone under a private home), the same checks run on a read-only bind mount instead."""
+    """In a folder made read-only, run as an ordinary user would (as root, in CI: without root's
+    right to write anything; tests/unprivileged.py)."""
     with readable_dir() as d:
         db = _clean_dataset(d)
         env = {**ENV, "HOME": str(d), "XDG_CONFIG_HOME": str(d / "cfg"), "XDG_DATA_HOME": str(d / "data")}
-        if os.geteuid() != 0:
-            os.chmod(d, 0o555)
-            _check_read_only(db, (), env, d)
-            return
-        if not shutil.which("setpriv"):
-            pytest.fail("running as root needs setpriv (util-linux) to drop privileges")
-        prefix = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-        probe = subprocess.run([*prefix, sys.executable, "-c", "import lima_tk.cli, sqlite_utils"],
-                               capture_output=True, text=True, cwd=d, env=env, timeout=60)
-        if probe.returncode == 0:
-            _check_read_only(db, prefix, env, d)
-            return
-        with mounted("ro-bind", d) as mnt:  # nobody cannot reach this checkout: root on a read-only mount
-            _check_read_only(mnt / "d.lima.db", (), env, mnt)
+        os.chmod(d, 0o555)
+        _check_read_only(db, unprivileged(), env)
 
 
 @contextlib.contextmanager

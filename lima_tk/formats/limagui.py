@@ -84,12 +84,16 @@ def _config_object(head: Head) -> Any:
     return None
 
 
+RECORD_KEYS = frozenset({"messages", "dialog", "lima_tk", "conversations", "instruction", "output", "mapping"})
+
+
 def sniff_config(head: Head) -> bool:
     obj = _config_object(head)
     return (
         isinstance(obj, dict)
         and any(k in obj for k in ("languages", "tags", "tokenizer"))
-        and not ({"messages", "dialog", "lima_tk"} & obj.keys())
+        # a chat record that has tags (lima-gui, ShareGPT or Alpaca JSON lines) is not a config
+        and not (RECORD_KEYS & obj.keys())
     )
 
 

@@ -1122,7 +1122,7 @@ class DatasetStore(StoreQueries):
             check_provenance(fields.get("source", current.source), alts, idx)
             if "alternatives" in fields:
                 fields["alternatives"] = json.dumps(alts, ensure_ascii=False) if alts else None
-            if alts or "alt_index" in fields:
+            if alts or "alt_index" in fields or "alternatives" in fields:  # no versions: no shown index
                 fields["alt_index"] = (idx or 0) if alts else None
         label = "Change role" if set(fields) == {"role"} else "Edit message"
         with self.change(label, "update_message") as entry:

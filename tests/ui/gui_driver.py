@@ -4,6 +4,7 @@ two GUIs on one file). Commands, one per line; each is answered with one line on
     new NAME     -> Ctrl+N, type NAME in the rename field, Enter   -> "ok new <chat id>"
     export PATH  -> an export on a worker thread (its own store)   -> "ok export <chats>"
     count        -> the number of chats the window's store sees    -> "ok count <n>"
+    state        -> read-only? the notice shown? its text           -> "ok state <bool> <bool> <text>"
     quit         -> File > Quit                                    -> "ok quit", then exit 0
 
 Usage: python -m tests.ui.gui_driver DATASET
@@ -63,6 +64,10 @@ def main(path: str) -> int:
                                           else f"error {j.error}"))
         elif cmd == "count":
             reply(f"ok count {app.store.count_chats()}")
+        elif cmd == "state":
+            root.update()
+            text = app.notice_label.cget("text").replace("\n", " ")
+            reply(f"ok state {app.store.readonly} {bool(app.notice.winfo_ismapped())} {text}")
         elif cmd == "quit":
             root.event_generate("<<Quit>>")
             reply("ok quit")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterator
@@ -213,3 +215,45 @@ class SmallDisk:
 
     def unmount(self) -> None:
         subprocess.run(["umount", "-l", str(self.where)], capture_output=True)
+
+
+class Driver:
+    """A second lima-tk window in a subprocess (tests/ui/gui_driver.py)."""
+
+    def __init__(self, db: Path, prefix: tuple[str, ...] = ()) -> None:
+        """`prefix` runs it another way, e.g. tests/unprivileged.py's."""
+        root = Path(__file__).resolve().parents[2]
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "tests.ui.gui_driver", str(db)], cwd=root,
+                                     env={**os.environ, "PYTHONPATH": str(root)},
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put("exited")
+
+    def send(self, line: str, timeout: float = 60.0) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        try:
+            answer = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"the other window did not answer {line!r} within {timeout} s") from None
+        if not answer.startswith("ok"):
+            self.kill()
+            raise AssertionError(f"the other window answered {answer!r} to {line!r}: {self.proc.stderr.read()}")
+        return answer
+
+    def quit(self) -> None:
+        self.send("quit")
+        assert self.proc.wait(timeout=30) == 0, self.proc.stderr.read() if self.proc.stderr else ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -14,6 +14,8 @@ from lima_tk.ui import dialogs
 from lima_tk.ui.actions import ACTIONS
 from tests.ui.app_helpers import app_factory, click_row, fire, key, seed, settle
 from tests.ui.conftest import wait_until
+from tests.ui.process_helpers import Driver
+from tests.unprivileged import unprivileged
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -291,19 +293,26 @@ def test_read_only_dataset_opens_with_a_notice(make_app, db_path: Path) -> None:
     assert menu.entrycget(index, "state") == "disabled"
 
 
-@pytest.mark.skipif(sys.platform == "win32" or (hasattr(__import__("os"), "geteuid") and
-                                                   __import__("os").geteuid() == 0),
-                    reason="root can write a read-only file")
-def test_unwritable_file_opens_read_only(make_app, db_path: Path) -> None:
+def test_unwritable_file_opens_read_only(db_path: Path) -> None:
+    """A window run as an ordinary user (as root: without root's right to write anything), on a
+    read-only file in a read-only folder: it opens read-only, says so, and leaves the file be."""
     seed(db_path, 2)
     db_path.chmod(0o444)
     db_path.parent.chmod(0o555)
+    before = db_path.read_bytes()
+    window = Driver(db_path, prefix=unprivileged())
     try:
-        app = make_app()
-        assert app.store.readonly and app.notice.winfo_ismapped()
+        readonly, notice, *text = window.send("state").removeprefix("ok state ").split(" ", 2)
+        assert (readonly, notice) == ("True", "True"), text
+        assert "read-only" in " ".join(text).lower(), text
+        assert window.send("count") == "ok count 2"
+        window.quit()
     finally:
+        window.kill()
         db_path.parent.chmod(0o755)
         db_path.chmod(0o644)
+    assert db_path.read_bytes() == before
+    assert not Path(f"{db_path}-wal").exists()
 
 
 def test_not_a_dataset_gives_a_clear_message(make_app, tmp_path: Path, monkeypatch) -> None:

@@ -5,11 +5,9 @@ either order. Nothing written by anyone is lost and the file stays sound."""
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from lima_tk.store import DatasetStore
 from lima_tk.ui import dialogs
 from tests.ui.app_helpers import app_factory, fire, key, seed, settle, write_openai_jsonl
 from tests.ui.conftest import wait_until
+from tests.ui.process_helpers import Driver
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -106,45 +105,6 @@ def test_cli_import_config_and_undo_between_gui_edits(make_app, db_path: Path, t
     with DatasetStore(db_path) as s:
         assert s.get_setting("languages") == ["en", "fr"]
         assert s.count_chats() == 27
-
-
-class Driver:
-    """A second lima-tk window in a subprocess (tests/ui/gui_driver.py)."""
-
-    def __init__(self, db: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.ui.gui_driver", str(db)], cwd=ROOT, env=ENV,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put("exited")
-
-    def send(self, line: str, timeout: float = 60.0) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        try:
-            answer = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"the other window did not answer {line!r} within {timeout} s") from None
-        if not answer.startswith("ok"):
-            self.kill()
-            raise AssertionError(f"the other window answered {answer!r} to {line!r}: {self.proc.stderr.read()}")
-        return answer
-
-    def quit(self) -> None:
-        self.send("quit")
-        assert self.proc.wait(timeout=30) == 0, self.proc.stderr.read() if self.proc.stderr else ""
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.mark.parametrize("first_to_close", ["subprocess", "this process"])
