@@ -334,8 +334,8 @@ def test_hf_card_in_full(tmp_path: Path, store: DatasetStore, training: bool, to
         ["de", "en"], ["text-generation"], ["lima-tk", "conversational"], ["n<1K"])
     assert body == CARD_BODY.format(
         version=__version__, training=" and `training`" if training else "",
-        args="JSON objects (the `Json` feature: datasets >= 5)" if tool_args == "object"
-        else "JSON strings (`json.loads` them)",
+        args="JSON objects (the `Json` feature: datasets >= 4.7; export with tool_args=string for an older one)"
+        if tool_args == "object" else "JSON strings (`json.loads` them)",
         training_note="\n`training` marks the messages to train on (assistant messages whose weight is not 0).\n"
         if training else "")
 

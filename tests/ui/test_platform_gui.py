@@ -100,6 +100,7 @@ def test_wheel_and_side_buttons_in_the_stats_board_and_tags_dialog(make_app, db_
     app = make_app()
     settle(app)
     board = open_stats_board(app)
+    board.geometry("1040x320")  # shorter than its cards whatever the fonts: it has to scroll
     wait_until(lambda: float(board.canvas.yview()[1]) < 1.0, app.root, timeout=20)
     wheel_notch(board.canvas)
     after_notch = board.canvas.yview()[0]
