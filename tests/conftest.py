@@ -105,3 +105,11 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.exists():
         pytest.skip("../shared/fixtures is not present")
     return SHARED_FIXTURES
+
+
+@pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never reach the network nor the real Hugging Face cache (the token tests use it for every test:
+    `pytestmark = pytest.mark.usefixtures("offline_hub")`)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -17,11 +17,7 @@ from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.tokens import count_dataset, load_counter
 from tests.tokenizer_fixtures import model_folder, word_tokenizer_json
 
-
-@pytest.fixture(autouse=True)
-def _no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("offline_hub")  # never the network nor the real hub cache
 
 
 def known(store: DatasetStore) -> None:

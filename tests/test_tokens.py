@@ -18,12 +18,7 @@ from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.tokens import TokenizerError, count_chat, count_dataset, ensure_counted, load_counter, parse_spec
 from tests.tokenizer_fixtures import CHATML_TEMPLATE, bpe_tokenizer_json, model_folder, word_tokenizer_json
 
-
-@pytest.fixture(autouse=True)
-def _no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never reach the network nor the real hub cache."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("offline_hub")  # never the network nor the real hub cache
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,7 @@ from lima_tk.store import DatasetStore
 from lima_tk.tokens import count_chat, count_dataset, counting_needed, ensure_counted, load_counter
 from tests.tokenizer_fixtures import bpe_tokenizer_json, word_tokenizer_json
 
-
-@pytest.fixture(autouse=True)
-def _no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("offline_hub")  # never the network nor the real hub cache
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,7 @@ from lima_tk.model import Chat, Message, Tool
 from lima_tk.tokens import ChatCount, load_counter, message_text
 from tests.tokenizer_fixtures import model_folder, word_tokenizer_json
 
-
-@pytest.fixture(autouse=True)
-def _no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("offline_hub")  # never the network nor the real hub cache
 
 
 def test_message_text_of_every_shape_of_tool_call() -> None:

@@ -43,10 +43,7 @@ class StandIn:
         gc.collect()
 
 
-@pytest.fixture(autouse=True)
-def _no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+pytestmark = pytest.mark.usefixtures("offline_hub")  # never the network nor the real hub cache
 
 
 @pytest.fixture
