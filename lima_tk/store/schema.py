@@ -307,6 +307,50 @@ END;
     )
 
 
+
+# m006: the same rules as m001/m004's CHECKs, written without `IN (...)`. SQLite builds an
+# ephemeral table for an IN list of constants once per statement run, and executemany runs the
+# INSERT once per row: the role check alone doubled the cost of a bulk message insert (issue 15).
+_M006_MESSAGES = """
+    id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role = 'system' OR role = 'user' OR role = 'assistant' OR role = 'tool'),
+    content TEXT,
+    name TEXT,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    weight INTEGER CHECK (weight IS NULL OR weight = 0 OR weight = 1),
+    source TEXT CHECK (source IS NULL OR source = 'human' OR source = 'generated' OR source = 'edited'),
+    model TEXT,
+    finish TEXT,
+    alternatives TEXT,
+    alt_index INTEGER CHECK (alt_index IS NULL OR alt_index >= 0)
+"""
+
+
+@step
+def m006_messages_checks_without_in(db: SchemaDb) -> None:
+    # SQLite's table rebuild (lang_altertable.html, "other kinds of table schema changes"):
+    # rows and ids are copied as they are, so FTS (external content by rowid), the token tables
+    # and the journal still point at the same messages. Nothing references messages by foreign
+    # key, so the implicit DELETE of DROP TABLE cascades nowhere. The table's indexes and
+    # triggers go with it and the view that reads it is dropped first; all are made again.
+    q = db.conn.execute
+    kept = q("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
+             "((tbl_name = 'messages' AND type IN ('index', 'trigger')) OR "
+             "(type = 'view' AND sql LIKE '%messages%')) ORDER BY type = 'view', rowid").fetchall()
+    for kind, name, _ in kept:
+        if kind == "view":
+            q(f'DROP VIEW "{name}"')
+    q(f"CREATE TABLE messages_m006 ({_M006_MESSAGES})")
+    cols = ", ".join(line.split()[0] for line in _M006_MESSAGES.strip().splitlines())
+    q(f"INSERT INTO messages_m006 ({cols}) SELECT {cols} FROM messages")
+    q("DROP TABLE messages")
+    q("ALTER TABLE messages_m006 RENAME TO messages")
+    for _, _, sql in kept:
+        q(sql)
+
 # -- applying the steps without sqlite_utils -------------------------------------------------
 
 # `_sqlite_migrations` exactly as sqlite_utils 4 creates it (Table.create + create_index), so
