@@ -7,8 +7,10 @@ soon the chats show, against the raw baseline import of the same file in the sam
 Each run: a fresh window on an empty dataset, then what File > Open of a JSONL does after its name
 question (`DatasetFiles.import_as_new(src, name)`); the Tk loop is pumped while we watch for
 (1) the progress dialog mapped on screen, (2) its first progress figure ("x of y MB"), (3) the
-imported dataset's first page in the list. The raw baseline (`json.loads` + `executemany` into
-two tables + FTS, scripts/bench_store.py) runs on the same file between the runs. Needs Xvfb when
+imported dataset's first page in the list (its first chats are committed apart and shown read-only
+while the rest is imported), (4) every chat in the list and the dataset writable. The raw baseline
+(`json.loads` + `executemany` into two tables + FTS, scripts/bench_store.py) runs on the same file
+between the runs. Needs Xvfb when
 $DISPLAY is unset. Prints a Markdown table (medians).
 """
 
@@ -27,7 +29,7 @@ from scripts.bench_store import baseline_import, generate  # noqa: E402
 from scripts.shotlib import display_session  # noqa: E402
 
 
-def one_run(tmp: Path, src: Path, i: int) -> dict[str, float]:
+def one_run(tmp: Path, src: Path, i: int, n_chats: int) -> dict[str, float]:
     import tkinter as tk
 
     from lima_tk.ui.app import App
@@ -50,8 +52,12 @@ def one_run(tmp: Path, src: Path, i: int) -> dict[str, float]:
         except tk.TclError:
             pass
         cl = app.chat_list
-        if app.store is not None and app.store.path.name.startswith(f"opened{i}") and cl.tree.get_children():
+        if "list" not in seen and app.store is not None and app.store.path.name.startswith(f"opened{i}") \
+                and cl.tree.get_children():
             seen["list"] = now
+        if job.finished and app.store is not None and not app.store.readonly \
+                and app.store.path.name.startswith(f"opened{i}") and cl.total == n_chats:
+            seen["all"] = now
             break
         time.sleep(0.001)
     app.close()
@@ -67,9 +73,9 @@ def main() -> None:
         src = tmp / "big.jsonl"
         n_chats, n_msgs = generate(src, args.chats)
         mb = src.stat().st_size / 1e6
-        rows: dict[str, list[float]] = {"dialog": [], "figure": [], "list": [], "baseline": []}
+        rows: dict[str, list[float]] = {"dialog": [], "figure": [], "list": [], "all": [], "baseline": []}
         for i in range(args.runs):
-            for k, v in one_run(tmp, src, i).items():
+            for k, v in one_run(tmp, src, i, n_chats).items():
                 rows[k].append(v)
             t = time.perf_counter()
             baseline_import(src, tmp / f"base{i}.db")
@@ -80,9 +86,12 @@ def main() -> None:
         print("| --- | ---: |")
         print(f"| progress dialog on screen | {med['dialog'] * 1000:.0f} ms |")
         print(f"| first progress figure (MB read) | {med['figure'] * 1000:.0f} ms |")
-        print(f"| first page of the imported chats in the list | {med['list']:.2f} s |")
+        print(f"| first page of the imported chats in the list (read-only while the rest is imported) | "
+              f"{med['list']:.2f} s |")
+        print(f"| every chat listed, the dataset writable (import done) | {med['all']:.2f} s |")
         print(f"| raw baseline import of the same file (in process) | {med['baseline']:.2f} s |")
-        print(f"| ratio list / baseline | {med['list'] / med['baseline']:.2f}x |")
+        print(f"| ratio first page / baseline | {med['list'] / med['baseline']:.2f}x |")
+        print(f"| ratio import done / baseline | {med['all'] / med['baseline']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -105,3 +105,103 @@ def test_plain_and_rich_messages_store_the_same_columns(db_path: Path):
     with DatasetStore(db_path) as s:
         ids = [r[0] for r in s.conn.execute("SELECT id FROM messages ORDER BY chat_id, position")]
     assert ids == sorted(ids)
+
+
+# -- File > Open of a chat file: the first chats committed apart (issue 15) --------------------
+
+
+def many(n: int, start: int = 0) -> list[dict]:
+    return [{"messages": [{"role": "user", "content": f"question {i}"},
+                          {"role": "assistant", "content": f"answer {i}"}]} for i in range(start, start + n)]
+
+
+def test_first_chats_are_committed_and_announced_then_the_rest_joins_their_undo_step(db_path: Path, tmp_path: Path):
+    from lima_tk.formats import FIRST_CHATS
+    from lima_tk.store import ChatFilter
+
+    src = write_jsonl(tmp_path / "big.jsonl", many(FIRST_CHATS + 250))
+    seen: list[tuple[int, int, list[str]]] = []
+    with DatasetStore(db_path) as s:
+        before = schema_of(s)
+
+        def first(n: int) -> None:
+            # Another connection (the window's) sees the first chats committed, and the step says
+            # it is unfinished (what a crash here would leave).
+            with DatasetStore(db_path, readonly=True) as other:
+                seen.append((n, other.count_chats(), [st.label for st in other.journal.steps()]))
+
+        report = import_file(s, src, "openai", first=first)
+        assert seen == [(FIRST_CHATS, FIRST_CHATS, ["Import big.jsonl (unfinished)"])]
+        assert report.chats == FIRST_CHATS + 250 and s.count_chats() == FIRST_CHATS + 250
+        assert [st.label for st in s.journal.steps()] == ["Import big.jsonl"], "one undo step"
+        assert [c.name for c in s.list_chats(limit=3)] == ["question 0", "question 1", "question 2"]
+        assert s.count_chats(ChatFilter(text="answer")) == FIRST_CHATS + 250  # FTS of both parts
+        assert schema_of(s) == before
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        q = s.conn.execute
+        assert q("SELECT count(*) FROM messages INDEXED BY messages_chat WHERE chat_id > 0").fetchone()[0] \
+            == q("SELECT count(*) FROM messages NOT INDEXED").fetchone()[0] == 2 * (FIRST_CHATS + 250)
+        s.undo()
+        assert s.count_chats() == 0 and q("SELECT count(*) FROM messages").fetchone()[0] == 0
+        s.redo()
+        assert s.count_chats() == FIRST_CHATS + 250
+
+
+def test_first_part_stops_at_a_megabyte_of_big_chats(db_path: Path, tmp_path: Path):
+    big = [{"messages": [{"role": "user", "content": f"q{i} " + "x" * 100_000}]} for i in range(30)]
+    counts: list[int] = []
+    with DatasetStore(db_path) as s:
+        import_file(s, write_jsonl(tmp_path / "big.jsonl", big), "openai", first=counts.append)
+        assert counts == [11] and s.count_chats() == 30  # 11 lines of ~100 kB pass 1 MiB
+
+
+@pytest.mark.parametrize("failure", ["bad line", "cancel"])
+def test_a_failure_after_the_first_chats_takes_them_out_again(db_path: Path, tmp_path: Path, failure: str):
+    import threading
+
+    from lima_tk.errors import Cancelled
+    from lima_tk.formats import FIRST_CHATS
+
+    tail = "{not json\n" if failure == "bad line" else ""
+    src = write_jsonl(tmp_path / "broken.jsonl", many(FIRST_CHATS + 100), tail)
+    cancel = threading.Event()
+    announced: list[int] = []
+
+    def first(n: int) -> None:
+        announced.append(n)
+        if failure == "cancel":
+            cancel.set()
+
+    with DatasetStore(db_path) as s:
+        before = schema_of(s)
+        with pytest.raises(FormatError if failure == "bad line" else Cancelled) as e:
+            import_file(s, src, "openai", first=first, cancel=cancel)
+        if failure == "bad line":
+            assert e.value.line == FIRST_CHATS + 101
+        assert announced == [FIRST_CHATS]
+        assert s.count_chats() == 0 and s.conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+        assert s.conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'answer'").fetchone()[0] == 0
+        assert s.journal.steps() == [] and s.undo_label() is None and s.redo_label() is None
+        assert schema_of(s) == before
+
+
+def test_first_is_refused_into_a_dataset_with_chats_or_for_several_files(db_path: Path, tmp_path: Path):
+    from lima_tk.errors import ValidationError
+    from lima_tk.formats import import_files
+
+    a = write_jsonl(tmp_path / "a.jsonl", many(3))
+    with DatasetStore(db_path) as s:
+        with pytest.raises(ValidationError):
+            import_files(s, [a, a], "openai", first=lambda n: None)
+        import_file(s, a, "openai")
+        with pytest.raises(ValidationError):
+            import_file(s, write_jsonl(tmp_path / "b.jsonl", many(3, 3)), "openai", first=lambda n: None)
+        assert s.count_chats() == 3
+
+
+def test_a_small_file_is_all_in_the_first_part(db_path: Path, tmp_path: Path):
+    counts: list[int] = []
+    with DatasetStore(db_path) as s:
+        report = import_file(s, write_jsonl(tmp_path / "small.jsonl", many(5)), "openai", first=counts.append)
+        assert counts == [5] and report.chats == 5 and s.count_chats() == 5
+        assert [st.label for st in s.journal.steps()] == ["Import small.jsonl"]

@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,7 @@ from lima_tk.formats.base import (
 )
 from lima_tk.formats.jsonlines import NESTED_TOO_DEEP, EmptyFile, Head, LineReader, deep_line, read_head
 from lima_tk.model import Chat
+from lima_tk.store.db import ImportResult
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
@@ -196,10 +199,11 @@ def import_file(
     *,
     options: dict[str, Any] | None = None,
     allow_duplicates: bool = False,
+    first: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import one file (all or nothing). See `import_files`."""
     return import_files(store, [path], fmt, tags, progress, cancel, options=options,
-                        allow_duplicates=allow_duplicates)[0]
+                        allow_duplicates=allow_duplicates, first=first)[0]
 
 
 def import_files(
@@ -212,6 +216,7 @@ def import_files(
     *,
     options: dict[str, Any] | None = None,
     allow_duplicates: bool = False,
+    first: Callable[[int], None] | None = None,
 ) -> list[ImportReport]:
     """Import files in ONE transaction and undo step; bad input anywhere leaves the dataset untouched.
 
@@ -220,10 +225,18 @@ def import_files(
     `options` go to the readers by name (e.g. ChatGPT's `placeholder`, ShareGPT's `sharegpt_tags`;
     see docs/formats.md). A chat whose messages equal those of a chat already in the dataset (or
     earlier in the import) is skipped and reported, unless `allow_duplicates`.
+
+    `first` (one file into a dataset without chats: File > Open of a chat file, issue 15): the
+    first chats (FIRST_CHATS, or fewer when they fill FIRST_BYTES of the file) are committed on
+    their own and `first(n)` is called, so a window can show them while the rest is read; the
+    rest joins their undo step. If the rest fails or is cancelled, the first chats are taken out
+    again, so the import is still all or nothing (for a moment other readers saw them).
     """
     files = [Path(p) for p in paths]
     if not files:
         return []
+    if first is not None and (len(files) != 1 or store.has_chats()):
+        raise ValidationError("showing the first chats early is only for one file into a dataset without chats")
     tag_list = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
     plan = [(p, *_resolve(p, fmt)) for p in files]  # detect everything before writing anything
     total = sum(head.size for _, _, head in plan)
@@ -234,7 +247,8 @@ def import_files(
         progress(0, total)
     reports: list[ImportReport] = []
     offset = 0
-    with store.change(label, "import"):
+    # With `first`, _add_in_two makes the two changes itself.
+    with store.change(label, "import") if first is None else nullcontext():
         known = None if allow_duplicates else _Known(store)
         for path, spec, head in plan:
             assert spec.read is not None
@@ -244,7 +258,10 @@ def import_files(
             if known is not None:
                 chats = known.filter(ctx, chats)
             try:
-                result = store.add_chats(chats, label, bulk=True)
+                if first is None:
+                    result = store.add_chats(chats, label, bulk=True)
+                else:
+                    result = _add_in_two(store, chats, label, lines, first)
             except RecursionError:  # a value nested deeper than a reader or the store can walk
                 raise FormatError(str(path), ctx.line or None, NESTED_TOO_DEEP) from None
             report = ctx.report
@@ -258,6 +275,44 @@ def import_files(
             reports.append(report)
             offset += head.size
     return reports
+
+
+# File > Open of a chat file: what is committed first, to be shown while the rest is imported.
+FIRST_CHATS = 200
+FIRST_BYTES = 1 << 20
+
+
+def _add_in_two(store: DatasetStore, chats: Iterable[Chat], label: str, lines: LineReader,
+                first: Callable[[int], None]) -> ImportResult:
+    """add_chats in two changes: the first chats, committed and announced, then the rest, whose
+    step takes the first one in (see import_files). Until the rest is in, the first step's label
+    says "(unfinished)": what a crash in between leaves is named in the Edit menu."""
+    rest = iter(chats)
+
+    def first_part() -> Iterator[Chat]:
+        for n, chat in enumerate(rest, 1):
+            yield chat
+            if n >= FIRST_CHATS or lines.done >= FIRST_BYTES:
+                return
+
+    with store.change(label, "import") as entry:
+        head = store.add_chats(first_part(), label, bulk=True)
+        store.journal.relabel(entry.id, f"{label} (unfinished)")
+    try:
+        first(head.chats)
+        with store.change(label, "import") as more:
+            tail = store.add_chats(rest, label, bulk=True)
+            store.journal.merge_into(entry.id, more.id)  # one undo step for the whole file
+
+    except BaseException:
+        try:
+            store.journal.drop_newest(entry.id)  # the first chats out again: nothing imported
+        except (LimaError, sqlite3.Error):
+            pass  # the first error is the one to tell (a new dataset's file is removed anyway)
+        raise
+    return ImportResult(head.chats + tail.chats, head.messages + tail.messages,
+                        head.first_id if head.first_id is not None else tail.first_id,
+                        tail.last_id if tail.last_id is not None else head.last_id, head.warnings + tail.warnings)
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

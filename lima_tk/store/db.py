@@ -37,6 +37,9 @@ _INSERT_MESSAGE = ("INSERT INTO messages (chat_id, position, role, content, name
                    "source, model, finish, alternatives, alt_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 # Page cache (KiB) of a bulk import into an empty dataset: building the indexes sorts in it.
 BULK_CACHE_KIB = 64 * 1024
+# A bulk import into a dataset of at most this many chats builds the secondary indexes again at
+# the end instead of keeping them row by row (a sort of a few thousand rows costs a few ms).
+BULK_REBUILD_MAX = 5000
 
 SORTS = {
     "position": "c.position",
@@ -710,9 +713,9 @@ class DatasetStore(StoreQueries):
         """Insert many chats fast (import path): one undo step, ids pre-assigned, executemany.
 
         Joins the caller's change when there is one, so an import is all or nothing. `bulk`
-        (an import): into a dataset without chats, the secondary indexes are dropped for the
-        insert and built once at the end (a sort is cheaper than keeping them up to date row
-        by row), and SQLite's page cache is enlarged for the duration.
+        (an import): into a dataset of few chats (BULK_REBUILD_MAX), the secondary indexes are
+        dropped for the insert and built once at the end (a sort is cheaper than keeping them
+        up to date row by row), and SQLite's page cache is enlarged for the duration.
         """
         result = ImportResult()
         with self.change(label, "add_chats") as entry, self._bulk_indexes(bulk):
@@ -840,10 +843,13 @@ class DatasetStore(StoreQueries):
 
     @contextmanager
     def _bulk_indexes(self, bulk: bool) -> Iterator[None]:
-        """Inside a change: with `bulk` and no chat in the dataset yet, drop the secondary indexes
-        of the tables an import fills and create them again when the block ends (before commit:
-        DDL is transactional, so no other connection ever sees the tables without them)."""
-        if not bulk or self.conn.execute("SELECT EXISTS (SELECT 1 FROM chats)").fetchone()[0]:
+        """Inside a change: with `bulk` and few chats in the dataset yet (BULK_REBUILD_MAX), drop
+        the secondary indexes of the tables an import fills and create them again when the block
+        ends (before commit: DDL is transactional, so no other connection ever sees the tables
+        without them). The first chats of a File > Open are committed apart (formats._add_in_two),
+        so the rest still counts as a bulk import."""
+        if not bulk or self.conn.execute(f"SELECT count(*) > {BULK_REBUILD_MAX} FROM (SELECT 1 FROM chats "
+                                         f"LIMIT {BULK_REBUILD_MAX + 1})").fetchone()[0]:
             yield
             return
         indexes = self.conn.execute(

@@ -201,6 +201,29 @@ class Journal:
         finally:
             self._current = None
 
+    def relabel(self, entry_id: int, label: str) -> None:
+        """Rename a step (inside a change): an import in two commits says "(unfinished)" until done."""
+        self.conn.execute("UPDATE journal SET label = ? WHERE id = ?", (label, entry_id))
+
+    def merge_into(self, entry_id: int, newer_id: int) -> None:
+        """Make step `entry_id` part of the newer step `newer_id` (inside a change): its images and
+        inserted ranges move over, so undoing the newer step undoes both. Only for steps whose
+        rows no step between them touched (an import's own rows)."""
+        for table in ("new", *(t for t in TABLES)):
+            self.conn.execute(f"UPDATE journal_{table} SET entry_id = ? WHERE entry_id = ?", (newer_id, entry_id))
+        self.conn.execute("DELETE FROM journal WHERE id = ?", (entry_id,))
+
+    def drop_newest(self, entry_id: int) -> bool:
+        """Undo step `entry_id` and forget it (no redo), when it is the newest step: what a change
+        committed in parts does when a later part fails. False (nothing done) otherwise."""
+        with immediate(self.conn):  # read the step inside the lock: another process may write too
+            row = self.conn.execute("SELECT id, undone FROM journal ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None or row[0] != entry_id or row[1]:
+                return False
+            self._restore(entry_id, 0)
+            self.conn.execute("DELETE FROM journal WHERE id = ?", (entry_id,))
+        return True
+
     def _message_row(self, message_id: int) -> dict[str, object] | None:
         cols = self.columns("messages")
         row = self.conn.execute(f"SELECT {', '.join(cols)} FROM messages WHERE id = ?", (message_id,)).fetchone()

@@ -162,6 +162,9 @@ class StoreQueries:
 
     # -- counts ---------------------------------------------------------------------------------
 
+    def has_chats(self) -> bool:
+        return bool(self.conn.execute("SELECT EXISTS (SELECT 1 FROM chats)").fetchone()[0])
+
     def has_messages(self) -> bool:
         return bool(self.conn.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0])
 

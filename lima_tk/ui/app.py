@@ -475,15 +475,17 @@ class App:
 
     # -- the dataset ---------------------------------------------------------------------------
 
-    def open_dataset(self, path: str | Path, readonly: bool = False, quiet: bool = False) -> bool:
+    def open_dataset(self, path: str | Path, readonly: bool | str = False, quiet: bool = False) -> bool:
         """Switch the window to a dataset file (created when missing). A problem is shown, not raised.
 
-        quiet: report in the status bar and the empty list only (start-up), not in a dialog."""
+        readonly: True, or the reason as a string. quiet: report in the status bar and the empty
+        list only (start-up), not in a dialog."""
         path = Path(path).expanduser()
         if self.store is not None and not self.settle_unsaved(quitting=False):
             return False  # an editor's typing cannot be saved, and the user kept the windows open
         try:
-            new = DatasetStore(path, readonly=readonly)
+            new = DatasetStore(path, readonly=bool(readonly))
+            new.readonly_reason = readonly if isinstance(readonly, str) else new.readonly_reason
             # Opening may wait for a lock (a migration); from now on the Tk thread's writes wait at
             # most GUI_BUSY_TIMEOUT_MS and a failed one is retried (lima_tk/ui/autosave.py).
             new.set_busy_timeout(GUI_BUSY_TIMEOUT_MS)

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     from lima_tk.ui.interfaces import FilesHost
 
 MAX_RECENT = 10
+# File > Open of a chat file shows the first chats read-only while the rest is imported (issue 15).
+IMPORTING = "the rest of the file is being imported"
+# Read-only reasons with a notice of their own (the others say how to edit a copy).
+READONLY_NOTICES = {IMPORTING: "Importing: these are the first chats of the file. The list fills in and "
+                               "editing comes on when the import is done; Cancel takes it all back."}
 
 
 class DatasetFiles:
@@ -186,6 +191,9 @@ class DatasetFiles:
     def _import_new(self, src: Path, dest: Path, options: dict[str, Any] | None = None,
                     allow_duplicates: bool = False) -> Job:
         created = threading.Event()  # set by the worker once `dest` is a file it made
+        # The window shows the first chats, read-only, while the rest is imported (issue 15);
+        # `back` is the dataset it showed before, reopened if the import fails.
+        shown: dict[str, Path | None] = {}
 
         def work(job: Job):
             from lima_tk.formats import import_file
@@ -201,14 +209,24 @@ class DatasetFiles:
             created.set()
             with DatasetStore(dest) as s:
                 return import_file(s, src, "auto", progress=job.progress, cancel=job.cancel_event, options=options,
-                                   allow_duplicates=allow_duplicates)
+                                   allow_duplicates=allow_duplicates, first=lambda n: job.post("first", n))
+
+        def show_first(kind: str, n: int):
+            back = self.store.path if self.store is not None else None
+            if kind != "first" or not self.host.open_dataset(dest, readonly=IMPORTING, quiet=True):
+                return
+            shown["back"] = back
+            self.host.status(f"The first {_n(n, 'chat')} of {src.name}; importing the rest…")
 
         def done(report):
-            self.host.open_dataset(dest)
+            self.host.open_dataset(dest)  # again, writable
             self.import_done(report, src)
 
         def failed(exc: BaseException | None = None):
-            if created.is_set():
+            if "back" in shown and self.store is not None and self.store.path == dest:
+                # Never remove a file the window has open (SQLite's locks, brief rule 10).
+                self.host.open_dataset(shown["back"] or default_dataset_path(), quiet=True)
+            if created.is_set() and not is_open_dataset(dest):
                 _remove_dataset(dest)
             if exc is None:
                 self.status(f"Import of {src.name} cancelled; nothing was created")
@@ -216,7 +234,7 @@ class DatasetFiles:
                 self.job_failed("Import", exc)
 
         return self.run_job(f"Importing {src.name}", f"Importing {src.name} into {dest.name}…", work,
-                             done, failed, lambda: failed(None), unit="bytes", writes=True)
+                             done, failed, lambda: failed(None), unit="bytes", writes=True, on_event=show_first)
 
     @action
     def import_dialog(self, with_options: bool = False) -> Any:
@@ -371,13 +389,13 @@ class DatasetFiles:
                              lambda: self.status("Copy cancelled"), unit="pages")
 
     def run_job(self, title: str, message: str, work, on_done, on_error, on_cancelled, unit: str = "",
-                 writes: bool = False) -> Job:
+                 writes: bool = False, on_event=None) -> Job:
         # run_with_progress collects all garbage first: Tk variables of a closed dialog found by a
         # collection in the worker would be finalized there (a Tcl call off the Tk thread).
         from lima_tk.ui.progress import run_with_progress  # not at start-up: the first job needs it
 
         job = run_with_progress(self.root, title, message, work, on_done=on_done, on_error=on_error,
-                                on_cancelled=on_cancelled, unit=unit, poll_ms=self.poll_ms)
+                                on_cancelled=on_cancelled, on_event=on_event, unit=unit, poll_ms=self.poll_ms)
         job.writes = writes
         self.jobs[:] = [j for j in self.jobs if not j.finished] + [job]  # the same list: app.jobs
         return job

@@ -89,6 +89,7 @@ def run_with_progress(
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
     on_cancelled: Callable[[], None] | None = None,
+    on_event: Callable[[str, Any], None] | None = None,
     unit: str = "",
     poll_ms: int = 50,
     collect: int | None = 2,
@@ -96,8 +97,9 @@ def run_with_progress(
     """Start `work(job)` on a worker thread behind a ProgressDialog.
 
     Returns the started Job (tests wait for `job.finished`). The dialog closes itself before the
-    callbacks run. `collect`: see `Job.start` (all generations by default: the dialog that asked
-    for this work may have just closed, with its Tk variables). Tk thread only.
+    callbacks run; `on_event(kind, payload)` gets what the work posts (`job.post`), dialog open.
+    `collect`: see `Job.start` (all generations by default: the dialog that asked for this work
+    may have just closed, with its Tk variables). Tk thread only.
     """
     dialog = ProgressDialog(parent, title, message, unit)
 
@@ -113,6 +115,7 @@ def run_with_progress(
         on_error=lambda e: finish(on_error, e) if on_error else (dialog.close(), _reraise(e)),
         on_cancelled=lambda: finish(on_cancelled),
         on_progress=dialog.set_progress,
+        on_event=on_event,
         poll_ms=poll_ms,
         name=title,
     )

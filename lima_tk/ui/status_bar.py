@@ -11,7 +11,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from lima_tk.ui import theme
-from lima_tk.ui.dataset_files import short_path
+from lima_tk.ui.dataset_files import READONLY_NOTICES, short_path
 from lima_tk.ui.save_state import NOT_SAVED, SAVED, title_mark
 from lima_tk.ui.theme import PAD
 
@@ -105,7 +105,7 @@ class StatusBar:
         if store.readonly:
             why = getattr(store, "readonly_reason", None) or "this file (or its folder) cannot be written"
             self.notice_label.configure(
-                text=f"Read-only: {why}. You can browse, search and "
+                text=READONLY_NOTICES.get(why) or f"Read-only: {why}. You can browse, search and "
                      "export; to edit, use File > Save a copy as… and open the copy.")
             self.notice.pack(side="top", fill="x", before=self.toolbar)
         else:
