@@ -316,13 +316,14 @@ def fingerprint(messages: Iterable[Message]) -> int:
     Python's 64-bit string hash, in memory only (it differs between processes): a false match
     among a million chats has a chance of about 1 in 30 million."""
     key: list[Any] = []
+    add = key.append
     for m in messages:
-        key.append(m.role)
-        key.append(m.content.strip() if m.content else "")
+        add(m.role)
+        add(m.content.strip() if m.content else "")
         if m.tool_calls:
             for call in m.tool_calls:
                 fn = call.get("function") or {}
-                key.append((fn.get("name", ""), str(fn.get("arguments", "")).strip()))
+                add((fn.get("name", ""), str(fn.get("arguments", "")).strip()))
     return hash(tuple(key))
 
 

@@ -163,7 +163,8 @@ def json_lines(lines: LineReader, ctx: Any = None) -> Iterator[Any]:
     """Parsed JSON values of the non-blank lines; sets `ctx.line` so readers can name the line."""
     path = lines.path
     for text in lines:
-        if not text.strip():
+        # Only a line that starts with white space can be blank: no copy of every line to ask.
+        if (not text or text[0].isspace()) and not text.strip():
             continue
         obj = loads_line(text, path, lines.line_no, lines.complete)
         if ctx is not None:

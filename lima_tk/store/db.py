@@ -786,7 +786,8 @@ class DatasetStore(StoreQueries):
                 trows.clear()
                 plain_batch = True
 
-            roles = set(ROLES)
+            roles = frozenset(ROLES)
+            add_row = mrows.append
             for chat in chats:
                 uid = chat.uid or new_uid()
                 if uid in seen_uids:
@@ -809,7 +810,7 @@ class DatasetStore(StoreQueries):
                         raise ValidationError(f"unknown role {m.role!r}")
                     if (m.name is None and m.tool_call_id is None and m.source is None and m.model is None
                             and m.finish is None and not m.tool_calls and not m.alternatives):
-                        mrows.append((chat_id, i, m.role, m.content, m.weight))
+                        add_row((chat_id, i, m.role, m.content, m.weight))
                         continue
                     plain_batch = False
                     mrows.append((
