@@ -121,16 +121,21 @@ def test_first_chats_are_committed_and_announced_then_the_rest_joins_their_undo_
 
     src = write_jsonl(tmp_path / "big.jsonl", many(FIRST_CHATS + 250))
     seen: list[tuple[int, int, list[str]]] = []
+    progress: list[tuple[int, int]] = []
     with DatasetStore(db_path) as s:
         before = schema_of(s)
 
         def first(n: int) -> None:
+            # the progress bar has moved with the first chats (a small file reports nothing else)
+            done, total = progress[-1]
+            assert 0 < done < total
+
             # Another connection (the window's) sees the first chats committed, and the step says
             # it is unfinished (what a crash here would leave).
             with DatasetStore(db_path, readonly=True) as other:
                 seen.append((n, other.count_chats(), [st.label for st in other.journal.steps()]))
 
-        report = import_file(s, src, "openai", first=first)
+        report = import_file(s, src, "openai", first=first, progress=lambda d, t: progress.append((d, t)))
         assert seen == [(FIRST_CHATS, FIRST_CHATS, ["Import big.jsonl (unfinished)"])]
         assert report.chats == FIRST_CHATS + 250 and s.count_chats() == FIRST_CHATS + 250
         assert [st.label for st in s.journal.steps()] == ["Import big.jsonl"], "one undo step"

@@ -299,6 +299,7 @@ def _add_in_two(store: DatasetStore, chats: Iterable[Chat], label: str, lines: L
         head = store.add_chats(first_part(), label, bulk=True)
         store.journal.relabel(entry.id, f"{label} (unfinished)")
     try:
+        lines.report()  # the progress bar moves with the first chats, even in a small file
         first(head.chats)
         with store.change(label, "import") as more:
             tail = store.add_chats(rest, label, bulk=True)

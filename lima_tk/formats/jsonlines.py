@@ -71,6 +71,11 @@ class LineReader:
         self.complete = True
         self.done = 0
 
+    def report(self) -> None:
+        """Tell the progress callback how far the reading is now (between its regular steps)."""
+        if self.progress is not None:
+            self.progress(self.offset + self.done, self.total)
+
     def __iter__(self) -> Iterator[str]:
         progress, cancel, path = self.progress, self.cancel, self.path
         last = 0

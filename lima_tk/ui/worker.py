@@ -129,18 +129,26 @@ class Job:
         self._ticker = Ticker(widget, self._drain, poll_ms)
         self._thread: threading.Thread | None = None
         self._last_progress = 0.0
+        self._held: tuple[int, int] | None = None  # a progress call the rate limit held back
 
     # -- worker thread (any thread) ------------------------------------------------------------
 
     def progress(self, done: int, total: int) -> None:
-        """Any thread. Rate-limited: the last call (done >= total) always gets through."""
+        """Any thread. Rate-limited: the last call (done >= total) always gets through, and a
+        call held back is sent before the next `post` (an event never overtakes the progress)."""
         now = time.monotonic()
         if done >= total or now - self._last_progress >= PROGRESS_EVERY_S:
             self._last_progress = now
+            self._held = None
             self.events.put(("progress", (int(done), int(total))))
+        else:
+            self._held = (int(done), int(total))
 
     def post(self, kind: str, payload: Any = None) -> None:
         """Any thread: an event for `on_event(kind, payload)` on the Tk thread."""
+        held, self._held = self._held, None
+        if held is not None:
+            self.events.put(("progress", held))
         self.events.put((kind, payload))
 
     @property

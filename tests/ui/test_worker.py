@@ -166,3 +166,23 @@ def test_a_ticker_stops_when_told_and_when_its_tick_says_so(root):
     assert not pending_afters(root)
     t2.start()  # a closed ticker stays closed
     assert not t2.running
+
+
+def test_a_progress_call_held_back_by_the_rate_limit_comes_before_the_next_event(root):
+    """File > Open posts "first" right after reporting how far it read: the window must show that
+    figure with the first chats, not the 0 % it reported a moment before (issue 15)."""
+    seen: list[tuple] = []
+    gate = threading.Event()
+
+    def work(job: Job) -> None:
+        job.progress(0, 100)
+        job.progress(40, 100)  # within the rate limit: held back
+        job.post("first", 200)
+        gate.wait(5)
+
+    job = Job(root, work, on_event=lambda k, p: seen.append((k, p)),
+              on_progress=lambda d, t: seen.append(("progress", d)), poll_ms=5).start()
+    wait_until(lambda: ("first", 200) in seen, root)
+    assert seen[-2:] == [("progress", 40), ("first", 200)]  # (progress is coalesced per tick)
+    gate.set()
+    wait_until(lambda: job.finished, root)
