@@ -210,3 +210,32 @@ def test_a_small_file_is_all_in_the_first_part(db_path: Path, tmp_path: Path):
         report = import_file(s, write_jsonl(tmp_path / "small.jsonl", many(5)), "openai", first=counts.append)
         assert counts == [5] and report.chats == 5 and s.count_chats() == 5
         assert [st.label for st in s.journal.steps()] == ["Import small.jsonl"]
+
+
+def test_kill_9_between_the_two_commits_leaves_the_first_chats_labelled_unfinished(db_path: Path, tmp_path: Path):
+    """A real process killed right after the first commit (what a crash there leaves): the file is
+    sound, holds the first chats, and its undo step says the import did not finish."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from lima_tk.formats import FIRST_CHATS
+
+    src = write_jsonl(tmp_path / "big.jsonl", many(FIRST_CHATS + 500))
+    code = textwrap.dedent(f"""
+        import os, signal
+        from lima_tk.formats import import_file
+        from lima_tk.store import DatasetStore
+        with DatasetStore({str(db_path)!r}) as s:
+            import_file(s, {str(src)!r}, "openai", first=lambda n: os.kill(os.getpid(), signal.SIGKILL))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    with DatasetStore(db_path) as s:
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.count_chats() == FIRST_CHATS
+        assert s.undo_label() == "Import big.jsonl (unfinished)"
+        s.undo()
+        assert s.count_chats() == 0
