@@ -43,6 +43,7 @@ from lima_tk.formats.base import (
 from lima_tk.formats.jsonlines import NESTED_TOO_DEEP, EmptyFile, Head, LineReader, deep_line, read_head
 from lima_tk.model import Chat
 from lima_tk.store.db import ImportResult
+from lima_tk.store.journal import UNFINISHED
 
 if TYPE_CHECKING:
     from lima_tk.store import ChatFilter, DatasetStore
@@ -297,7 +298,7 @@ def _add_in_two(store: DatasetStore, chats: Iterable[Chat], label: str, lines: L
 
     with store.change(label, "import") as entry:
         head = store.add_chats(first_part(), label, bulk=True)
-        store.journal.relabel(entry.id, f"{label} (unfinished)")
+        store.journal.relabel(entry.id, label + UNFINISHED)  # until the rest is in
     try:
         lines.report()  # the progress bar moves with the first chats, even in a small file
         first(head.chats)

@@ -32,6 +32,9 @@ from datetime import datetime, timezone
 # Journaled tables and their key column, parents first.
 TABLES: dict[str, str] = {"settings": "key", "chats": "id", "tools": "id", "messages": "id"}
 DEFAULT_CAP = 500
+# The label suffix of a step committed in parts whose last part is not in yet (File > Open of a
+# chat file commits its first chats apart): what a crash between the parts leaves says so.
+UNFINISHED = " (unfinished)"
 
 
 @contextmanager

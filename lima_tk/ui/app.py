@@ -36,7 +36,7 @@ from lima_tk.ui.actions import ACTIONS, MENU_GROUPS, MENUS, Action
 from lima_tk.ui.autosave import GUI_BUSY_TIMEOUT_MS
 from lima_tk.ui.chat_actions import ChatActions
 from lima_tk.ui.chat_list import ChatList
-from lima_tk.ui.dataset_files import DatasetFiles
+from lima_tk.ui.dataset_files import DatasetFiles, unfinished_import
 from lima_tk.ui.errors import as_status_line as action
 from lima_tk.ui.errors import handle_callback_error
 from lima_tk.ui.filter_bar import FilterBar
@@ -515,7 +515,8 @@ class App:
         self.files.remember(path)
         n = self.chat_list.total
         ro = f" (read-only: {new.readonly_reason})" if new.readonly and new.readonly_reason else " (read-only)"
-        self.status(f"Opened {path.name} - {n:,} chat{'' if n == 1 else 's'}" + (ro if new.readonly else ""))
+        self.status(f"Opened {path.name} - {n:,} chat{'' if n == 1 else 's'}" + (ro if new.readonly else "")
+                    + unfinished_import(new))
         self.tokens.dataset_opened()  # counts what is missing, after the first paint
         # The keyboard starts in the list, on its first row: Down / Enter work at once (issue 13).
         self.focus_list()

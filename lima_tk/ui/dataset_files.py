@@ -22,6 +22,7 @@ from lima_tk.errors import DatasetError, LimaError
 from lima_tk.paths import DATASET_SUFFIX, default_dataset_path
 from lima_tk.store import ChatFilter, DatasetStore
 from lima_tk.store.files import is_open_dataset, refuse_dataset_target
+from lima_tk.store.journal import UNFINISHED
 from lima_tk.ui import dialogs
 from lima_tk.ui.errors import as_status_line as action
 from lima_tk.ui.theme import PAD
@@ -410,6 +411,13 @@ class DatasetFiles:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def unfinished_import(store: DatasetStore) -> str:
+    """For the status line when a dataset opens: its newest step is the first part of a File >
+    Open import whose rest never came in (a crash between its two commits)."""
+    label = store.undo_label() or ""
+    return " - its import did not finish: Edit > Undo removes what came in" if label.endswith(UNFINISHED) else ""
 
 
 def _n(n: int, word: str) -> str:

@@ -130,3 +130,25 @@ def test_a_failure_after_the_first_chats_goes_back_and_removes_the_new_file(
         assert "cancelled; nothing was created" in app.status_text
     with DatasetStore(before) as s:
         assert s.count_chats() == 0
+
+
+def test_opening_a_dataset_whose_import_was_cut_off_says_so(make_app, tmp_path: Path, db_path: Path) -> None:
+    """What a crash between the two commits leaves (tests/test_import_bulk.py kills a real process
+    there): the status line says so when the dataset opens, and Edit > Undo takes it out."""
+    from lima_tk.formats import import_file
+
+    src = write_openai_jsonl(tmp_path / "cut.jsonl", FIRST_CHATS + 50)
+    cut = tmp_path / "cut.lima.db"
+
+    class Crash(BaseException):
+        pass
+
+    with DatasetStore(cut) as s, pytest.raises(Crash):
+        s.journal.drop_newest = lambda entry_id: False  # as if the process died: nothing is undone
+        import_file(s, src, "openai", first=lambda n: (_ for _ in ()).throw(Crash()))
+    app = make_app()
+    app.open_dataset(cut)
+    assert app.chat_list.total == FIRST_CHATS
+    assert "its import did not finish: Edit > Undo removes what came in" in app.status_text
+    app.open_dataset(db_path)
+    assert "did not finish" not in app.status_text
