@@ -50,6 +50,10 @@ def test_import_into_an_empty_dataset_keeps_the_schema_and_its_indexes(db_path: 
         from lima_tk.store import ChatFilter
 
         assert s.count_chats(ChatFilter(text="answer")) == 30  # the FTS was filled
+        from lima_tk.store.db import FTS_HASH_SIZE
+
+        # a bigger FTS5 term buffer for bulk fills (fewer segments to write and merge)
+        assert s.conn.execute("SELECT v FROM messages_fts_config WHERE k = 'hashsize'").fetchone() == (FTS_HASH_SIZE,)
         # a second import into the now non-empty dataset takes the ordinary path
         import_file(s, write_jsonl(tmp_path / "b.jsonl", [{"messages": [{"role": "user", "content": "more"}]}]),
                     "openai")

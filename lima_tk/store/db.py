@@ -40,6 +40,8 @@ BULK_CACHE_KIB = 64 * 1024
 # A bulk import into a dataset of at most this many chats builds the secondary indexes again at
 # the end instead of keeping them row by row (a sort of a few thousand rows costs a few ms).
 BULK_REBUILD_MAX = 5000
+# FTS5's in-memory term buffer of the message index (see DatasetStore._fts_hash_size).
+FTS_HASH_SIZE = 4 << 20
 
 SORTS = {
     "position": "c.position",
@@ -873,8 +875,21 @@ class DatasetStore(StoreQueries):
         q("INSERT INTO chats_fts (rowid, name) SELECT id, name FROM chats WHERE id BETWEEN ? AND ?", (chat_lo, chat_hi))
         q("INSERT INTO chat_tags (chat_id, tag) SELECT DISTINCT c.id, j.value FROM chats c, json_each(c.tags) j "
           "WHERE c.id BETWEEN ? AND ? AND c.tags != '[]'", (chat_lo, chat_hi))
+        self._fts_hash_size()
         q("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id BETWEEN ? AND ?",
           (msg_lo, msg_hi))
+
+    def _fts_hash_size(self) -> None:
+        """FTS5 gathers new terms in memory and writes a segment each time they pass `hashsize`
+        (1 MiB by default): at 4 MiB a bulk fill writes and merges fewer, ~17 % faster (issue 15).
+        A persistent setting of the FTS table, kept by older versions too; searches are the same."""
+        row = self.conn.execute("SELECT v FROM messages_fts_config WHERE k = 'hashsize'").fetchone()
+        if row is None or row[0] != FTS_HASH_SIZE:
+            try:
+                self.conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?)",
+                                  (FTS_HASH_SIZE,))
+            except sqlite3.OperationalError:  # an SQLite without the option: the default stays
+                pass
 
     def update_chat(self, chat_id: int, **fields: Any) -> None:
         """Change name, language, tags, notes or extra of one chat."""
