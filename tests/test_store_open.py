@@ -322,8 +322,9 @@ def test_a_damaged_file_is_one_sentence_for_reads_too(tmp_path: Path) -> None:
     with DatasetStore(db) as s:
         for i in range(200):
             s.create_chat(f"c{i}", messages=[Message("user", "x" * 500)])
+        page = s.conn.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(db.read_bytes())
-    for off in range(4096 * 3, len(data) - 4096, 4096 * 5):
+    for off in range(page * 3, len(data) - page, page * 5):  # the start of every fifth page
         data[off + 100:off + 600] = b"\xff" * 500
     db.write_bytes(bytes(data))
     for args in (["list"], ["export", str(tmp_path / "o.jsonl")]):

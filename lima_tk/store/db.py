@@ -40,6 +40,9 @@ BULK_CACHE_KIB = 64 * 1024
 # A bulk import into a dataset of at most this many chats builds the secondary indexes again at
 # the end instead of keeping them row by row (a sort of a few thousand rows costs a few ms).
 BULK_REBUILD_MAX = 5000
+# Page size of a new dataset: chats are text, and an 8 KiB page holds most messages without an
+# overflow page; a bulk import is ~14 % faster than with SQLite's default 4 KiB (issue 15).
+PAGE_SIZE = 8192
 # FTS5's in-memory term buffer of the message index (see DatasetStore._fts_hash_size).
 FTS_HASH_SIZE = 4 << 20
 
@@ -194,6 +197,8 @@ class DatasetStore(StoreQueries):
                 if state == "upgrade":
                     raise DatasetError(f"{self.path}: read-only and needs an upgrade; open it writable once")
             else:
+                if state == "new":  # before anything is written: the page size is fixed from then on
+                    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 if state in ("new", "upgrade"):
