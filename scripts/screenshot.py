@@ -260,28 +260,16 @@ def shoot_open_importing(tmp: Path, out: Path, settings: dict) -> None:
     """File > Open of a chat file: its first chats shown read-only while the rest is imported.
     The rest waits for the picture (a small file would be done before it could be taken)."""
     import json
-    import threading
 
-    import lima_tk.formats as formats
     from lima_tk.ui.app import App
+    from tests.ui.app_helpers import rest_of_open_held
 
     src = tmp / "conversations.jsonl"
     with open(src, "w", encoding="utf-8") as f:
         for chat in make_chats(600, seed=11):
             f.write(json.dumps({"messages": [{"role": m.role, "content": m.content} for m in chat.messages]},
                                ensure_ascii=False) + "\n")
-    go = threading.Event()
-    real = formats.import_file
-
-    def import_file(*args, first=None, **kw):
-        def first_then_wait(n: int) -> None:
-            first(n)
-            go.wait(60)
-
-        return real(*args, first=first_then_wait if first else None, **kw)
-
-    formats.import_file = import_file
-    try:
+    with rest_of_open_held(60) as go:
         app = App(tmp / "before-open.lima.db", user_settings=settings)
         job = app.import_as_new(src, name="conversations")
         wait_for(app.root, lambda: app.store is not None and app.store.readonly)
@@ -290,9 +278,6 @@ def shoot_open_importing(tmp: Path, out: Path, settings: dict) -> None:
         go.set()
         wait_for(app.root, lambda: job.finished)
         app.close()
-    finally:
-        formats.import_file = real
-        go.set()
 
 
 def shoot_first_run(out: Path, settings: dict) -> None:

@@ -305,7 +305,6 @@ def _add_in_two(store: DatasetStore, chats: Iterable[Chat], label: str, lines: L
         with store.change(label, "import") as more:
             tail = store.add_chats(rest, label, bulk=True)
             store.journal.merge_into(entry.id, more.id)  # one undo step for the whole file
-
     except BaseException:
         try:
             store.journal.drop_newest(entry.id)  # the first chats out again: nothing imported

@@ -726,6 +726,8 @@ class DatasetStore(StoreQueries):
         """
         result = ImportResult()
         with self.change(label, "add_chats") as entry, self._bulk_indexes(bulk):
+            if bulk:
+                self._fts_hash_size()
             chat_id = self._next_id("chats")
             msg_lo = self._next_id("messages")
             tool_lo = self._next_id("tools")
@@ -880,7 +882,6 @@ class DatasetStore(StoreQueries):
         q("INSERT INTO chats_fts (rowid, name) SELECT id, name FROM chats WHERE id BETWEEN ? AND ?", (chat_lo, chat_hi))
         q("INSERT INTO chat_tags (chat_id, tag) SELECT DISTINCT c.id, j.value FROM chats c, json_each(c.tags) j "
           "WHERE c.id BETWEEN ? AND ? AND c.tags != '[]'", (chat_lo, chat_hi))
-        self._fts_hash_size()
         q("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id BETWEEN ? AND ?",
           (msg_lo, msg_hi))
 

@@ -307,7 +307,6 @@ END;
     )
 
 
-
 # m006: the same rules as m001/m004's CHECKs, written without `IN (...)`. SQLite builds an
 # ephemeral table for an IN list of constants once per statement run, and executemany runs the
 # INSERT once per row: the role check alone doubled the cost of a bulk message insert (issue 15).
@@ -350,6 +349,7 @@ def m006_messages_checks_without_in(db: SchemaDb) -> None:
     q("ALTER TABLE messages_m006 RENAME TO messages")
     for _, _, sql in kept:
         q(sql)
+
 
 # -- applying the steps without sqlite_utils -------------------------------------------------
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lima_tk.model import Chat, Message
@@ -102,3 +105,28 @@ def fire(app: App, event: str) -> None:
     app.root.update()
     app.root.event_generate(event)
     app.root.update()
+
+
+@contextmanager
+def rest_of_open_held(timeout: float = 30.0) -> Iterator[threading.Event]:
+    """File > Open of a chat file with its rest held back: after the first chats are committed
+    and announced, the import waits until the returned event is set (or `timeout`), so a small
+    file is not done before the window shows its first chats. For tests and screenshots."""
+    import lima_tk.formats as formats
+
+    go = threading.Event()
+    real = formats.import_file
+
+    def import_file(*args, first=None, **kw):
+        def first_then_wait(n: int) -> None:
+            first(n)
+            go.wait(timeout)
+
+        return real(*args, first=first_then_wait if first else None, **kw)
+
+    formats.import_file = import_file
+    try:
+        yield go
+    finally:
+        formats.import_file = real
+        go.set()

@@ -64,6 +64,16 @@ def fail_on_callback_error(request: pytest.FixtureRequest):
         pytest.fail(f"a Tk callback raised: {msgs}")
 
 
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The error dialogs a test caused, as (title, message), instead of modal windows."""
+    from lima_tk.ui import dialogs
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, msg: shown.append((title, msg)))
+    return shown
+
+
 def wait_until(predicate: Callable[[], object], widget: tk.Misc, timeout: float = 5.0) -> object:
     """Pump the Tk event loop until predicate() is truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -21,13 +21,6 @@ def make_app(db_path: Path):
     yield from app_factory(db_path)
 
 
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, msg: shown.append((title, msg)))
-    return shown
-
-
 def fingerprint(path: Path) -> tuple:
     """The dataset's bytes and what it holds (read after the app let go of it)."""
     with DatasetStore(path) as s:

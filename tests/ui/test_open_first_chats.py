@@ -6,15 +6,15 @@ removes the new file: the import is still all or nothing."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lima_tk.formats import FIRST_CHATS
 from lima_tk.store import DatasetStore
-from lima_tk.ui import dialogs
 from lima_tk.ui.dataset_files import IMPORTING
-from tests.ui.app_helpers import app_factory, write_openai_jsonl
+from tests.ui.app_helpers import app_factory, rest_of_open_held, write_openai_jsonl
 from tests.ui.conftest import wait_until
 
 
@@ -24,30 +24,10 @@ def make_app(db_path: Path):
 
 
 @pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, msg: shown.append((title, msg)))
-    return shown
-
-
-@pytest.fixture
-def slow_rest(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """The rest of the file waits (up to 30 s) until the test sets the event: a small file would
-    otherwise be imported before the window even showed its first chats."""
-    import lima_tk.formats as formats
-
-    go = threading.Event()
-    real = formats.import_file
-
-    def import_file(*args, first=None, **kw):
-        def first_then_wait(n: int) -> None:
-            first(n)
-            go.wait(30)
-
-        return real(*args, first=first_then_wait if first else None, **kw)
-
-    monkeypatch.setattr(formats, "import_file", import_file)
-    return go
+def slow_rest() -> Iterator[threading.Event]:
+    """The rest of the file waits until the test sets the event (app_helpers.rest_of_open_held)."""
+    with rest_of_open_held() as go:
+        yield go
 
 
 def watch_opens(app, on_open=None) -> list[dict]:
